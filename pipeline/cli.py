@@ -1,0 +1,267 @@
+"""The command layer: parse flags, build settings and clients once, call the stages.
+
+User errors (`NewsletterError`) become one line on stderr and an exit code;
+anything else is a bug and raises.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, ParamSpec, TypeVar
+
+import httpx
+import typer
+from rich.console import Console
+
+from pipeline import runner
+from pipeline.config import Settings, load_settings
+from pipeline.db import open_database
+from pipeline.errors import ConfigError, NewsletterError
+from pipeline.llm.factory import chat_model
+from pipeline.records import Window, parse_day, parse_week, week_window
+from pipeline.sources.arxiv import ArxivSource
+
+app = typer.Typer(
+    help="Turn each week's new arXiv papers into a newsletter.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False)
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def user_errors(fn: Callable[P, R]) -> Callable[P, R]:
+    """Turn a NewsletterError into one line on stderr and its exit code."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except NewsletterError as exc:
+            err.print(f"error: {exc}", markup=False, soft_wrap=True)
+            raise typer.Exit(exc.exit_code) from None
+
+    return wrapper
+
+
+class State:
+    def __init__(self, config: Path | None, sets: list[str]) -> None:
+        self.config = config
+        self.sets = sets
+
+    def settings(self, **flags: Any) -> Settings:
+        overrides: dict[str, Any] = {}
+        for item in self.sets:
+            key, sep, value = item.partition("=")
+            if not sep or not key.strip():
+                raise ConfigError(f"--set needs KEY=VALUE, got {item!r}")
+            overrides[key.strip().replace("-", "_")] = value
+        overrides.update({k: v for k, v in flags.items() if v is not None})
+        return load_settings(self.config, overrides)
+
+
+def pipeline_for(settings: Settings) -> runner.Pipeline:
+    engine = open_database(settings.database_url)
+    http = httpx.Client(timeout=settings.arxiv_timeout_seconds, follow_redirects=True)
+
+    def source() -> ArxivSource:
+        return ArxivSource(
+            settings.arxiv_url,
+            http=http,
+            page_size=settings.arxiv_page_size,
+            delay_seconds=settings.arxiv_delay_seconds,
+            retries=settings.arxiv_retries,
+        )
+
+    model = functools.cache(lambda: chat_model(settings))
+    return runner.Pipeline(settings=settings, engine=engine, source=source, chat=model)
+
+
+@app.callback()
+def main_options(
+    ctx: typer.Context,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", "-c", help="Settings file (default: ./newsletter.toml)."),
+    ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Override any setting: --set highlights=7 (repeatable)."),
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress.")] = False,
+) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+        force=True,
+    )
+    ctx.obj = State(config, set_ or [])
+
+
+WeekOpt = Annotated[str | None, typer.Option("--week", "-w", help="ISO week, e.g. 2026-W25.")]
+OutOpt = Annotated[Path | None, typer.Option("--output-dir", help="Where issues are written.")]
+DbOpt = Annotated[str | None, typer.Option("--database-url", help="SQLAlchemy database URL.")]
+
+
+def _week(value: str | None, settings: Settings, p: runner.Pipeline) -> str:
+    from pipeline.records import last_complete_week
+
+    return parse_week(value) if value else last_complete_week(p.now())
+
+
+def _print_fetch(result: runner.FetchResult) -> None:
+    c, w = result.counts, result.window
+    out.print(
+        f"fetched {w.since:%Y-%m-%d %H:%M} .. {w.until:%Y-%m-%d %H:%M} UTC: "
+        f"{c.new} new, {c.updated} updated, {c.unchanged} unchanged, {c.excluded} excluded"
+        + (f" ({c.near_duplicates} near-duplicates linked)" if c.near_duplicates else "")
+    )
+
+
+@app.command()
+@user_errors
+def fetch(
+    ctx: typer.Context,
+    week: WeekOpt = None,
+    since: Annotated[str | None, typer.Option(help="Start date (UTC), YYYY-MM-DD.")] = None,
+    until: Annotated[str | None, typer.Option(help="End date (UTC, exclusive).")] = None,
+    database_url: DbOpt = None,
+) -> None:
+    """Fetch new arXiv papers into the database (default: everything since the last fetch)."""
+    settings = ctx.obj.settings(database_url=database_url)
+    window: Window | None = None
+    if week and (since or until):
+        raise ConfigError("give either --week or --since/--until, not both")
+    if week:
+        window = week_window(week)
+    elif since or until:
+        if not (since and until):
+            raise ConfigError("--since and --until go together")
+        window = Window(parse_day(since, key="--since"), parse_day(until, key="--until"))
+    _print_fetch(runner.fetch(pipeline_for(settings), window))
+
+
+@app.command()
+@user_errors
+def rank(ctx: typer.Context, week: WeekOpt = None, database_url: DbOpt = None) -> None:
+    """Rank the week's papers by your interests and place them in the issue."""
+    p = pipeline_for(ctx.obj.settings(database_url=database_url))
+    target = _week(week, p.settings, p)
+    r = runner.rank(p, target)
+    out.print(f"ranked {target}: {r.candidates} candidates, {r.highlights} highlights, "
+              f"{r.also} also this week")
+
+
+@app.command()
+@user_errors
+def summarize(ctx: typer.Context, week: WeekOpt = None, database_url: DbOpt = None) -> None:
+    """Summarize the issue's highlights with the LLM (cached)."""
+    p = pipeline_for(ctx.obj.settings(database_url=database_url))
+    target = _week(week, p.settings, p)
+    r = runner.summarize(p, target)
+    out.print(f"summarized {target}: {r.made} new, {r.cached} cached, {r.failed} failed")
+
+
+@app.command()
+@user_errors
+def render(
+    ctx: typer.Context,
+    week: WeekOpt = None,
+    output_dir: OutOpt = None,
+    database_url: DbOpt = None,
+    templates: Annotated[
+        Path | None, typer.Option(help="Template directory that overrides the built-ins.")
+    ] = None,
+) -> None:
+    """Write the issue's files from stored data (no LLM call)."""
+    p = pipeline_for(ctx.obj.settings(output_dir=output_dir, database_url=database_url))
+    target = _week(week, p.settings, p)
+    for path in runner.render(p, target, templates):
+        out.print(f"wrote {path}")
+
+
+@app.command()
+@user_errors
+def run(
+    ctx: typer.Context,
+    week: WeekOpt = None,
+    output_dir: OutOpt = None,
+    database_url: DbOpt = None,
+) -> None:
+    """The weekly job: fetch, rank, summarize, render."""
+    p = pipeline_for(ctx.obj.settings(output_dir=output_dir, database_url=database_url))
+    target = parse_week(week) if week else None
+    _report(runner.run(p, target))
+
+
+def _report(result: runner.RunResult) -> None:
+    _print_fetch(result.fetched)
+    r, s = result.ranked, result.summarized
+    out.print(f"ranked {result.week}: {r.candidates} candidates, {r.highlights} highlights, "
+              f"{r.also} also this week")
+    out.print(f"summaries: {s.made} new, {s.cached} cached, {s.failed} failed "
+              f"({s.input_tokens} input / {s.output_tokens} output tokens)")
+    for path in result.files:
+        out.print(f"wrote {path}")
+    if s.failed:
+        err.print(f"warning: {s.failed} summaries failed; those papers show their abstract")
+
+
+@app.command()
+@user_errors
+def demo(
+    ctx: typer.Context,
+    output_dir: Annotated[Path, typer.Option(help="Where the demo writes.")] = Path("out/demo"),
+) -> None:
+    """The weekly job fully offline: a local arXiv-compatible server with a bundled sample."""
+    from pipeline.demo import DEMO_WEEK, sample_path
+    from pipeline.devservers.arxiv_api import ArxivAPIServer, load_listing
+
+    records = load_listing(sample_path())
+    with ArxivAPIServer(records) as server:
+        settings = ctx.obj.settings(
+            arxiv_url=server.url,
+            arxiv_delay_seconds=0,
+            output_dir=output_dir,
+            database_url=f"sqlite:///{output_dir / 'demo.sqlite3'}",
+        )
+        out.print(f"demo: serving {len(records)} sample papers at {server.url}; "
+                  f"summaries by {settings.model_name}")
+        _report(runner.run(pipeline_for(settings), DEMO_WEEK))
+
+
+@app.command("arxiv-server")
+@user_errors
+def arxiv_server(
+    data: Annotated[Path, typer.Argument(help="A .jsonl listing file or a folder of them.")],
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8088,
+) -> None:
+    """Serve listing files as a local arXiv-compatible API (for demos and benchmarks)."""
+    from pipeline.devservers.arxiv_api import main as serve
+
+    raise typer.Exit(serve([str(data), "--port", str(port)]))
+
+
+@app.command()
+@user_errors
+def status(ctx: typer.Context, database_url: DbOpt = None) -> None:
+    """Show the last runs of each stage."""
+    from pipeline.store.runs import recent_runs
+
+    settings = ctx.obj.settings(database_url=database_url)
+    for r in recent_runs(open_database(settings.database_url)):
+        took = f"{(r.finished - r.started).total_seconds():.1f}s" if r.finished else "-"
+        out.print(f"{r.started:%Y-%m-%d %H:%M} {r.stage:<9} {r.week or '':<8} {r.status:<8} "
+                  f"{took:>7} {r.counts} {r.error or ''}", markup=False)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,233 @@
+"""Typed settings: defaults < TOML file < env `NEWSLETTER_*` < CLI flags.
+
+The TOML file may group keys in tables; `[llm] base_url = ...` is the key
+`llm_base_url` (env `NEWSLETTER_LLM_BASE_URL`).  Lists may be given in the
+environment as JSON or as space/comma separated words.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from pipeline.errors import ConfigError
+
+DEFAULT_CONFIG_FILE = "newsletter.toml"
+PUBLIC_ARXIV_URL = "https://export.arxiv.org/api/query"
+LOCAL_MODEL_NAME = "SmolLM2-135M-Instruct"
+
+WordList = Annotated[list[str], NoDecode]
+
+
+class Settings(BaseSettings):
+    """Every knob of the pipeline. Build it once with `load_settings` and pass it down."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="NEWSLETTER_", extra="forbid", validate_default=True, frozen=True
+    )
+
+    # What to fetch
+    categories: WordList = Field(default_factory=lambda: ["cs.AI", "cs.LG", "cs.CL", "stat.ML"])
+    include_terms: WordList = Field(default_factory=list)
+    exclude_terms: WordList = Field(default_factory=list)
+    interest_description: str = (
+        "Large language models: reasoning, alignment, evaluation, efficient training and "
+        "inference, agents and retrieval; new machine learning methods and theory."
+    )
+
+    # The issue
+    highlights: int = Field(default=5, ge=1, le=50)
+    also_this_week: int = Field(default=30, ge=0, le=1000)
+    output_dir: Path = Path("out")
+
+    # Storage
+    database_url: str = "sqlite:///db/newsletter.sqlite3"
+
+    # arXiv
+    arxiv_url: str = PUBLIC_ARXIV_URL
+    arxiv_delay_seconds: float = Field(default=3.0, ge=0)
+    arxiv_page_size: int = Field(default=1000, ge=1, le=2000)
+    arxiv_retries: int = Field(default=5, ge=0, le=20)
+    arxiv_timeout_seconds: float = Field(default=60.0, gt=0)
+    fetch_overlap_hours: int = Field(default=72, ge=0)
+
+    # LLM (empty base URL: the embedded local model)
+    llm_base_url: str = ""
+    llm_model: str = "gpt-4o-mini"
+    llm_temperature: float = Field(default=0.2, ge=0, le=2)
+    llm_max_tokens: int = Field(default=320, ge=16, le=8192)
+    llm_timeout_seconds: float = Field(default=120.0, gt=0)
+    llm_concurrency: int = Field(default=8, ge=1, le=256)
+    llm_threads: int = Field(default=0, ge=0, le=256)
+
+    @field_validator("categories", "include_terms", "exclude_terms", mode="before")
+    @classmethod
+    def _split_words(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                import json
+
+                return json.loads(text)
+            if "," in text:
+                return [w.strip() for w in text.split(",") if w.strip()]
+            return text.split()
+        return value
+
+    @field_validator("categories")
+    @classmethod
+    def _non_empty(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("needs at least one arXiv category, e.g. cs.LG")
+        return value
+
+    @field_validator("arxiv_url", "llm_base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError(f"must be an http(s) URL, got {value!r}")
+        return value.rstrip("/") if value.endswith("/") and value.count("/") > 3 else value
+
+    @field_validator("database_url")
+    @classmethod
+    def _db_url(cls, value: str) -> str:
+        try:
+            make_url(value)
+        except ArgumentError as exc:
+            raise ValueError(f"not a database URL ({exc})") from None
+        return value
+
+    @property
+    def uses_local_model(self) -> bool:
+        return not self.llm_base_url
+
+    @property
+    def model_name(self) -> str:
+        return LOCAL_MODEL_NAME if self.uses_local_model else self.llm_model
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_path = _CONFIG_PATH.get("path")
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if toml_path is not None:
+            sources.append(_TomlSource(settings_cls, toml_path))
+        return tuple(sources)
+
+
+# `settings_customise_sources` is a classmethod with a fixed signature, so the file
+# chosen by `load_settings` reaches it through this one-slot holder.
+_CONFIG_PATH: dict[str, Path | None] = {}
+
+
+class _TomlSource(PydanticBaseSettingsSource):
+    def __init__(self, settings_cls: type[BaseSettings], path: Path) -> None:
+        super().__init__(settings_cls)
+        self.path = path
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+        except OSError as exc:
+            raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+        self.values = _flatten(raw)
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return self.values.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(self.values)
+
+
+def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in table.items():
+        name = f"{prefix}{key}".replace("-", "_").replace(".", "_")
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{name}_"))
+        else:
+            flat[name] = value
+    return flat
+
+
+def load_settings(
+    config: Path | None = None, overrides: Mapping[str, Any] | None = None
+) -> Settings:
+    """Build the one Settings object; a bad value raises ConfigError naming the key."""
+    path = config
+    if path is None:
+        env_path = os.environ.get("NEWSLETTER_CONFIG")
+        path = Path(env_path) if env_path else Path(DEFAULT_CONFIG_FILE)
+        if env_path is None and not path.exists():
+            path = None
+    elif not path.exists():
+        raise ConfigError(f"config file {path} does not exist (copy newsletter.example.toml)")
+    if path is not None and not path.exists():
+        raise ConfigError(f"config file {path} (NEWSLETTER_CONFIG) does not exist")
+    _CONFIG_PATH["path"] = path
+    clean = {k: v for k, v in (overrides or {}).items() if v is not None}
+    try:
+        settings = Settings(**clean)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, path)) from None
+    finally:
+        _CONFIG_PATH.pop("path", None)
+    check_paths(settings)
+    return settings
+
+
+def _describe(exc: ValidationError, path: Path | None) -> str:
+    err = exc.errors()[0]
+    key = ".".join(str(p) for p in err["loc"]) or "?"
+    where = f" (in {path}, or env NEWSLETTER_{key.upper()})" if path else (
+        f" (env NEWSLETTER_{key.upper()})"
+    )
+    if err["type"] == "extra_forbidden":
+        return f"unknown setting '{key}'{where}; see newsletter.example.toml for the valid keys"
+    msg = err["msg"].removeprefix("Value error, ")
+    return f"bad setting '{key}'{where}: {msg}"
+
+
+def sqlite_path(database_url: str) -> Path | None:
+    """The file behind a SQLite URL, or None for other databases / in-memory."""
+    url = make_url(database_url)
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return None
+    return Path(url.database)
+
+
+def check_paths(settings: Settings) -> None:
+    """Fail at start, naming the key, when a configured path cannot be used."""
+    db_file = sqlite_path(settings.database_url)
+    checks = [("output_dir", settings.output_dir)]
+    if db_file is not None:
+        checks.append(("database_url", db_file.parent))
+    for key, directory in checks:
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(
+                f"bad setting '{key}': cannot create directory {directory}: {exc.strerror}"
+            ) from None
+        if not os.access(directory, os.W_OK):
+            raise ConfigError(f"bad setting '{key}': directory {directory} is not writable")

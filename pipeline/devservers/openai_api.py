@@ -1,0 +1,551 @@
+"""A local OpenAI-compatible HTTP server for tests and benchmarks.
+
+    with OpenAIServer(latency_seconds=0.0) as srv:
+        client = openai.OpenAI(base_url=srv.base_url, api_key="test", max_retries=0)
+        srv.enqueue("a scripted reply")                 # replies: consumed first, in order
+        srv.inject(Fault.status(429, retry_after=1))    # faults: consumed by the next requests
+        ...
+        assert srv.chat_calls == 1
+
+Endpoints: ``POST /v1/chat/completions`` (JSON, or Server-Sent Events with ``"stream": true``),
+``POST /v1/embeddings`` and ``GET /v1/models``. Only 127.0.0.1 is bound. Each connection is
+served by its own thread, so ``latency_seconds`` delays calls without serializing them.
+
+Replies are deterministic: scripted ones first, then ``responder(ChatRequest)``. Embeddings are
+derived from a hash of the input text. Token counts are whitespace-word estimates.
+
+Foreground use: ``python -m pipeline.devservers.openai_api --port 8089 --latency 0.5``
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import json
+import logging
+import math
+import re
+import struct
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Literal, NamedTuple, TypedDict
+from urllib.parse import urlsplit
+
+logger = logging.getLogger(__name__)
+
+HOST = "127.0.0.1"
+DEFAULT_MODELS = ("gpt-4o-mini", "text-embedding-3-small")
+INVALID_JSON_BODY = b'{"id": "chatcmpl-garbage", "choices": [ <<not json>>'
+
+
+class Message(TypedDict):
+    role: str
+    content: str
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    """What a responder sees: the model, the messages, and every other body field as params."""
+
+    model: str
+    messages: list[Message]
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def last_user_message(self) -> str:
+        return next((m["content"] for m in reversed(self.messages) if m["role"] == "user"), "")
+
+
+Responder = Callable[[ChatRequest], str]
+
+
+def default_responder(request: ChatRequest) -> str:
+    """A plausible reply that reveals only a short digest of the last user message."""
+    digest = hashlib.sha256(request.last_user_message.encode()).hexdigest()[:12]
+    return (
+        f"Reply {digest}. The work introduces a method and evaluates it on public benchmarks. "
+        "It improves modestly on prior baselines. The authors discuss limitations and future work."
+    )
+
+
+def embedding_vector(text: str, dimensions: int = 8) -> list[float]:
+    """The unit-length float32 vector the server returns for ``text``."""
+    blocks = range(math.ceil(dimensions / 8))
+    raw = b"".join(hashlib.sha256(f"{i}:{text}".encode()).digest() for i in blocks)
+    values = [v / 2**31 for v in struct.unpack(f"<{dimensions}i", raw[: 4 * dimensions])]
+    norm = math.sqrt(sum(v * v for v in values)) or 1.0
+    packed = struct.pack(f"<{dimensions}f", *(v / norm for v in values))
+    return list(struct.unpack(f"<{dimensions}f", packed))
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One scripted misbehaviour, consumed by the next request. Build it with a class method."""
+
+    kind: Literal["status", "timeout", "invalid_json", "cut"]
+    status_code: int = 200
+    retry_after: float | None = None
+    message: str | None = None
+    seconds: float = 0.0
+    after_chunks: int = 0
+
+    @classmethod
+    def status(
+        cls, status_code: int, *, retry_after: float | None = None, message: str | None = None
+    ) -> Fault:
+        """An OpenAI-shaped error (401, 404, 429, 500, 503...); retry_after adds Retry-After."""
+        return cls("status", status_code=status_code, retry_after=retry_after, message=message)
+
+    @classmethod
+    def timeout(cls, seconds: float) -> Fault:
+        """Wait ``seconds`` before answering normally, so a client with a shorter timeout fails."""
+        return cls("timeout", seconds=seconds)
+
+    @classmethod
+    def invalid_json(cls) -> Fault:
+        """Answer 200 with a body that is not JSON (as an SSE event for streaming requests)."""
+        return cls("invalid_json")
+
+    @classmethod
+    def cut_stream(cls, after_chunks: int = 2) -> Fault:
+        """Drop the connection after ``after_chunks`` SSE chunks (halfway, for a JSON body)."""
+        return cls("cut", after_chunks=after_chunks)
+
+
+class RecordedRequest(NamedTuple):
+    path: str
+    body: Any  # the parsed JSON body; None when absent or unparseable
+    headers: dict[str, str]  # names lower-cased
+
+
+_ERRORS: dict[int, tuple[str, str, str | None]] = {
+    400: ("Invalid request.", "invalid_request_error", None),
+    401: ("Incorrect API key provided.", "invalid_request_error", "invalid_api_key"),
+    404: (
+        "The model `{model}` does not exist or you do not have access to it.",
+        "invalid_request_error",
+        "model_not_found",
+    ),
+    429: ("Rate limit reached for requests. Try again later.", "requests", "rate_limit_exceeded"),
+    500: ("The server had an error while processing your request.", "server_error", None),
+    503: ("The engine is currently overloaded, please try again later.", "server_error", None),
+}
+
+
+class _RequestError(Exception):
+    def __init__(self, status_code: int, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.code = code
+
+
+class OpenAIServer:
+    """An OpenAI-compatible server on 127.0.0.1 in a daemon thread; see the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        port: int = 0,
+        latency_seconds: float = 0.0,
+        responder: Responder = default_responder,
+        embedding_dimensions: int = 8,
+        models: Sequence[str] | None = None,
+    ) -> None:
+        """``models``: if given, any other model gets a 404; port 0 picks a free port."""
+        self.latency_seconds = latency_seconds
+        self.responder = responder
+        self.embedding_dimensions = embedding_dimensions
+        self.models = tuple(models) if models is not None else None
+        self._port = port
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._replies: deque[str] = deque()
+        self._faults: deque[Fault] = deque()
+        self._requests: list[RecordedRequest] = []
+        self._chat_calls = 0
+        self._ids = 0
+        self._httpd: _HTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._httpd is not None:
+            raise RuntimeError("server already started")
+        self._stopping.clear()
+        self._httpd = _HTTPServer((HOST, self._port), _Handler, self)
+        self._port = self._httpd.server_address[1]
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop serving; requests still sleeping (latency, timeout faults) wake up at once."""
+        if self._httpd is None or self._thread is None:
+            return
+        self._stopping.set()
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._thread.join()
+        self._httpd = self._thread = None
+
+    def __enter__(self) -> OpenAIServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        if self._httpd is None:
+            raise RuntimeError("server not started")
+        return self._port
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{HOST}:{self.port}/v1"
+
+    # -- scripting and inspection ----------------------------------------------------------
+
+    def enqueue(self, *replies: str) -> None:
+        """Scripted chat replies, used (in order) before the responder."""
+        with self._lock:
+            self._replies.extend(replies)
+
+    def inject(self, *faults: Fault) -> None:
+        """Faults, each consumed (in order) by the next request to any endpoint."""
+        with self._lock:
+            self._faults.extend(faults)
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        with self._lock:
+            return list(self._requests)
+
+    @property
+    def chat_calls(self) -> int:
+        """Requests to /v1/chat/completions so far, faulted ones included."""
+        with self._lock:
+            return self._chat_calls
+
+    def reset(self) -> None:
+        """Forget recorded requests and pending replies and faults."""
+        with self._lock:
+            self._replies.clear()
+            self._faults.clear()
+            self._requests.clear()
+            self._chat_calls = 0
+
+    # -- used by the handler threads -------------------------------------------------------
+
+    def _record(self, request: RecordedRequest) -> None:
+        with self._lock:
+            self._requests.append(request)
+            self._chat_calls += request.path == "/v1/chat/completions"
+
+    def _next_fault(self) -> Fault | None:
+        with self._lock:
+            return self._faults.popleft() if self._faults else None
+
+    def _reply(self, request: ChatRequest) -> str:
+        with self._lock:
+            scripted = self._replies.popleft() if self._replies else None
+        return scripted if scripted is not None else self.responder(request)
+
+    def _next_id(self, prefix: str) -> str:
+        with self._lock:
+            self._ids += 1
+            return f"{prefix}-{self._ids:06d}"
+
+    def _sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            self._stopping.wait(seconds)
+
+    def _check_model(self, model: str) -> None:
+        if self.models is not None and model not in self.models:
+            raise _RequestError(404, _error_message(404, model), "model_not_found")
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128  # a burst of concurrent connections must not hit the backlog
+
+    def __init__(
+        self, address: tuple[str, int], handler: type[_Handler], app: OpenAIServer
+    ) -> None:
+        super().__init__(address, handler)
+        self.app = app
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive; streams use chunked encoding
+    server: _HTTPServer
+
+    def log_message(self, format: str, *args: Any) -> None:
+        logger.debug("%s " + format, self.address_string(), *args)
+
+    def do_GET(self) -> None:
+        self._handle(None)
+
+    def do_POST(self) -> None:
+        self._handle(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+
+    def _handle(self, raw: bytes | None) -> None:
+        app = self.server.app
+        path = urlsplit(self.path).path.rstrip("/")
+        body = _parse_json(raw)
+        headers = {name.lower(): value for name, value in self.headers.items()}
+        app._record(RecordedRequest(path, body, headers))
+        try:
+            self._dispatch(app, path, raw, body)
+        except _RequestError as error:
+            self._send_error(error.status_code, str(error), error.code)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # the client gave up, e.g. after a timeout fault
+        except Exception as error:  # a bug in a responder: make it visible to the client
+            logger.exception("devserver failed on %s %s", self.command, path)
+            self._send_error(500, f"devserver error: {error!r}")
+
+    def _dispatch(self, app: OpenAIServer, path: str, raw: bytes | None, body: Any) -> None:
+        routes = {
+            ("GET", "/v1/models"): self._models,
+            ("POST", "/v1/chat/completions"): self._chat,
+            ("POST", "/v1/embeddings"): self._embeddings,
+        }
+        route = routes.get((self.command, path))
+        if route is None:
+            raise _RequestError(404, f"Unknown request URL: {self.command} {path}", "unknown_url")
+        if raw is not None and not isinstance(body, dict):
+            raise _RequestError(400, "We could not parse the JSON body of your request.")
+        body = body or {}
+        app._sleep(app.latency_seconds)
+        fault = app._next_fault()
+        if fault is not None and fault.kind == "status":
+            message = fault.message or _error_message(fault.status_code, str(body.get("model")))
+            self._send_error(fault.status_code, message, retry_after=fault.retry_after)
+            return
+        if fault is not None and fault.kind == "timeout":
+            app._sleep(fault.seconds)
+        if fault is not None and fault.kind == "invalid_json":
+            if body.get("stream"):
+                self._send_stream([b"data: " + INVALID_JSON_BODY + b"\n\n"], cut=None)
+            else:
+                self._send_bytes(200, INVALID_JSON_BODY, {}, cut=None)
+            return
+        route(body, fault if fault is not None and fault.kind == "cut" else None)
+
+    # -- endpoints -------------------------------------------------------------------------
+
+    def _models(self, body: dict[str, Any], cut: Fault | None) -> None:
+        models = self.server.app.models or DEFAULT_MODELS
+        data = [{"id": m, "object": "model", "created": 0, "owned_by": "devserver"} for m in models]
+        self._send_json({"object": "list", "data": data}, cut=cut)
+
+    def _chat(self, body: dict[str, Any], cut: Fault | None) -> None:
+        app = self.server.app
+        request = _chat_request(body)
+        app._check_model(request.model)
+        text = app._reply(request)
+        prompt_tokens = sum(_count_tokens(m["content"]) for m in request.messages)
+        completion_tokens = _count_tokens(text)
+        usage = {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        }
+        head = {"id": app._next_id("chatcmpl"), "created": int(time.time()), "model": request.model}
+        if not body.get("stream"):
+            choice = {
+                "index": 0,
+                "message": {"role": "assistant", "content": text},
+                "logprobs": None,
+                "finish_reason": "stop",
+            }
+            self._send_json(
+                {**head, "object": "chat.completion", "choices": [choice], "usage": usage}, cut=cut
+            )
+            return
+        stream_options = body.get("stream_options") or {}
+        include_usage = bool(stream_options.get("include_usage"))
+        extra = {"usage": None} if include_usage else {}
+
+        def chunk(delta: dict[str, str], finish_reason: str | None) -> dict[str, Any]:
+            choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
+            return {**head, "object": "chat.completion.chunk", "choices": [choice], **extra}
+
+        chunks = [chunk({"role": "assistant", "content": ""}, None)]
+        chunks += [chunk({"content": piece}, None) for piece in _pieces(text)]
+        chunks.append(chunk({}, "stop"))
+        if include_usage:
+            chunks.append(
+                {**head, "object": "chat.completion.chunk", "choices": [], "usage": usage}
+            )
+        events = [b"data: " + json.dumps(c).encode() + b"\n\n" for c in chunks]
+        self._send_stream([*events, b"data: [DONE]\n\n"], cut=cut)
+
+    def _embeddings(self, body: dict[str, Any], cut: Fault | None) -> None:
+        app = self.server.app
+        model = body.get("model")
+        if not isinstance(model, str):
+            raise _RequestError(400, "you must provide a model parameter")
+        app._check_model(model)
+        texts = _embedding_inputs(body.get("input"))
+        dimensions = body.get("dimensions") or app.embedding_dimensions
+        as_base64 = body.get("encoding_format") == "base64"
+        data = []
+        for index, text in enumerate(texts):
+            vector = embedding_vector(text, dimensions)
+            encoded: list[float] | str = vector
+            if as_base64:
+                encoded = base64.b64encode(struct.pack(f"<{dimensions}f", *vector)).decode()
+            data.append({"object": "embedding", "index": index, "embedding": encoded})
+        tokens = sum(_count_tokens(text) for text in texts)
+        usage = {"prompt_tokens": tokens, "total_tokens": tokens}
+        self._send_json({"object": "list", "data": data, "model": model, "usage": usage}, cut=cut)
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def _send_error(
+        self,
+        status_code: int,
+        message: str,
+        code: str | None = None,
+        *,
+        retry_after: float | None = None,
+    ) -> None:
+        _, error_type, default_code = _ERRORS.get(status_code, ("", "api_error", None))
+        error = {
+            "message": message,
+            "type": error_type,
+            "param": None,
+            "code": code or default_code,
+        }
+        headers = {"Retry-After": f"{retry_after:g}"} if retry_after is not None else {}
+        self._send_bytes(status_code, json.dumps({"error": error}).encode(), headers, cut=None)
+
+    def _send_json(self, payload: dict[str, Any], *, cut: Fault | None) -> None:
+        self._send_bytes(200, json.dumps(payload).encode(), {}, cut=cut)
+
+    def _send_bytes(
+        self, status_code: int, data: bytes, headers: dict[str, str], *, cut: Fault | None
+    ) -> None:
+        self.send_response(status_code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        if cut is None:
+            self.wfile.write(data)
+        else:  # promise the whole body, send half, hang up
+            self.wfile.write(data[: len(data) // 2])
+            self.close_connection = True
+
+    def _send_stream(self, events: list[bytes], *, cut: Fault | None) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        for count, event in enumerate(events):
+            if cut is not None and count == cut.after_chunks:
+                self.close_connection = True  # no terminating chunk: the client sees a cut
+                return
+            self.wfile.write(f"{len(event):X}\r\n".encode() + event + b"\r\n")
+            self.wfile.flush()
+        self.wfile.write(b"0\r\n\r\n")
+
+
+def _parse_json(raw: bytes | None) -> Any:
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return None
+
+
+def _error_message(status_code: int, model: str) -> str:
+    template = _ERRORS.get(status_code, ("HTTP error {status}.", "", None))[0]
+    return template.replace("{model}", model).replace("{status}", str(status_code))
+
+
+def _chat_request(body: dict[str, Any]) -> ChatRequest:
+    model, messages = body.get("model"), body.get("messages")
+    if not isinstance(model, str):
+        raise _RequestError(400, "you must provide a model parameter")
+    if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
+        raise _RequestError(400, "'messages' must be a list of message objects")
+    normalized = [
+        Message(role=str(m.get("role")), content=_text(m.get("content"))) for m in messages
+    ]
+    params = {k: v for k, v in body.items() if k not in ("model", "messages")}
+    return ChatRequest(model=model, messages=normalized, params=params)
+
+
+def _text(content: Any) -> str:
+    """Message content as text: a string, or the text parts of a list of content parts."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(p.get("text", "") for p in content if isinstance(p, dict))
+    return ""
+
+
+def _embedding_inputs(value: Any) -> list[str]:
+    """Strings to embed: a string, a list of strings, a token list or a list of token lists."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and value and all(isinstance(v, int) for v in value):
+        return [json.dumps(value)]
+    if isinstance(value, list) and value and all(isinstance(v, str | list) for v in value):
+        return [v if isinstance(v, str) else json.dumps(v) for v in value]
+    raise _RequestError(400, "'input' must be a non-empty string or list")
+
+
+def _count_tokens(text: str) -> int:
+    return len(text.split())
+
+
+def _pieces(text: str) -> list[str]:
+    """Word-sized pieces that join back to exactly ``text``."""
+    return [p for p in re.split(r"(?<=\s)(?=\S)", text) if p]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m pipeline.devservers.openai_api",
+        description="Serve a local OpenAI-compatible API on 127.0.0.1 until Ctrl-C.",
+    )
+    parser.add_argument("--port", type=int, default=8089, help="port (0: any free one)")
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds added to each call")
+    parser.add_argument("--dimensions", type=int, default=8, help="embedding dimensions")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    server = OpenAIServer(
+        port=args.port, latency_seconds=args.latency, embedding_dimensions=args.dimensions
+    )
+    try:
+        server.start()
+    except OSError as error:
+        logger.error("Cannot listen on %s:%s (%s) - pick another --port", HOST, args.port, error)
+        return 1
+    logger.info("OpenAI-compatible dev server on %s (Ctrl-C to stop)", server.base_url)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

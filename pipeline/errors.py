@@ -1,0 +1,44 @@
+"""The exception tree.
+
+    NewsletterError          a problem the user can fix; the CLI prints it as one line
+    ├── ConfigError          a bad setting (names the key)
+    ├── SourceError          the paper source failed after bounded retries
+    │   └── SourceUnreachable   could not connect at all
+    ├── LLMError             the model endpoint failed for good
+    │   └── LLMConfigError      bad key / unknown model: stop the stage at once
+    └── NotFoundError        an issue, paper or file the user named does not exist
+
+Anything else that escapes is a bug and is raised with its traceback.
+"""
+
+from __future__ import annotations
+
+
+class NewsletterError(Exception):
+    """An error meant for the user: the message says what happened and what to do next."""
+
+    exit_code = 1
+
+
+class ConfigError(NewsletterError):
+    exit_code = 2
+
+
+class SourceError(NewsletterError):
+    pass
+
+
+class SourceUnreachable(SourceError):
+    pass
+
+
+class LLMError(NewsletterError):
+    pass
+
+
+class LLMConfigError(LLMError):
+    pass
+
+
+class NotFoundError(NewsletterError):
+    pass

@@ -1,0 +1,25 @@
+"""Choose the chat model from settings: an endpoint when configured, else the local model."""
+
+from __future__ import annotations
+
+import os
+
+import openai
+
+from pipeline.config import Settings
+from pipeline.llm.base import ChatModel
+from pipeline.llm.local import LocalLlama
+from pipeline.llm.openai_compat import OpenAIChat
+
+
+def chat_model(settings: Settings) -> ChatModel:
+    if settings.uses_local_model:
+        return LocalLlama(threads=settings.llm_threads)
+    client = openai.OpenAI(
+        base_url=settings.llm_base_url,
+        # Local servers (Ollama, vLLM, llama.cpp) accept any key; OpenAI needs a real one.
+        api_key=os.environ.get("OPENAI_API_KEY") or "not-needed",
+        timeout=settings.llm_timeout_seconds,
+        max_retries=3,
+    )
+    return OpenAIChat(client, settings.llm_model)

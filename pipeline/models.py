@@ -1,0 +1,134 @@
+"""SQLModel tables. Schema changes go through the migrations in `db/migrations/`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+class Paper(SQLModel, table=True):
+    """One row per versionless arXiv id; a newer version updates the row in place."""
+
+    __tablename__ = "paper"
+
+    id: str = Field(primary_key=True)
+    version: int
+    title: str
+    abstract: str
+    authors: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    categories: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    primary_category: str = Field(index=True)
+    comment: str | None = None
+    journal_ref: str | None = None
+    doi: str | None = None
+    published: datetime = Field(index=True)
+    updated: datetime
+    first_seen: datetime
+    last_changed: datetime
+    title_key: str = Field(index=True)
+    duplicate_of: str | None = None
+    excluded_reason: str | None = None
+    content_hash: str
+
+
+class FetchState(SQLModel, table=True):
+    """The watermark of one query (the categories): fetched completely up to `until`."""
+
+    __tablename__ = "fetch_state"
+
+    query: str = Field(primary_key=True)
+    until: datetime
+    updated_at: datetime
+
+
+class Run(SQLModel, table=True):
+    """One stage of one run: what it did, what it cost, how it ended."""
+
+    __tablename__ = "run"
+
+    id: int | None = Field(default=None, primary_key=True)
+    stage: str = Field(index=True)
+    week: str | None = Field(default=None, index=True)
+    started: datetime
+    finished: datetime | None = None
+    status: str = "running"
+    counts: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    error: str | None = None
+
+
+class Summary(SQLModel, table=True):
+    """An LLM text about one paper version, cached by prompt hash, model and parameters."""
+
+    __tablename__ = "summary"
+    __table_args__ = (
+        UniqueConstraint("paper_id", "version", "kind", "prompt_hash", "model", "params_hash"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    paper_id: str = Field(index=True)
+    version: int
+    kind: str
+    prompt_hash: str
+    model: str
+    params_hash: str
+    text: str
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    created: datetime
+
+
+class LLMCall(SQLModel, table=True):
+    """Every model call, successful or not: you can always answer what it cost and why."""
+
+    __tablename__ = "llm_call"
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int | None = Field(default=None, index=True)
+    model: str
+    prompt_name: str
+    prompt_hash: str
+    paper_id: str | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    duration_ms: int = 0
+    status: str
+    error: str | None = None
+    created: datetime
+
+
+class Issue(SQLModel, table=True):
+    """One newsletter issue: an ISO week such as 2026-W25."""
+
+    __tablename__ = "issue"
+
+    week: str = Field(primary_key=True)
+    status: str = "ranked"
+    created: datetime
+    model: str = ""
+    candidates: int = 0
+
+
+class IssueItem(SQLModel, table=True):
+    """A paper placed in an issue: its section, position, score and why it was picked."""
+
+    __tablename__ = "issue_item"
+    __table_args__ = (
+        UniqueConstraint("issue_week", "paper_id"),
+        Index("ix_issue_item_order", "issue_week", "section", "position"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    issue_week: str = Field(foreign_key="issue.week")
+    paper_id: str = Field(foreign_key="paper.id")
+    version: int
+    section: str
+    position: int
+    score: float
+    explanation: str

@@ -1,0 +1,210 @@
+"""The stages in order. Each reads its input from the database and writes its result
+there, records a `Run` row, and can be re-run without harm."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+from sqlalchemy import Engine
+
+from pipeline.config import Settings
+from pipeline.db import utcnow
+from pipeline.errors import NewsletterError, NotFoundError
+from pipeline.filters import TermFilter
+from pipeline.llm.base import ChatModel
+from pipeline.ranking.interest import Candidate, InterestRanker
+from pipeline.records import PaperRecord, Window, last_complete_week, week_window
+from pipeline.render import issue_context, render_issue
+from pipeline.store.issues import (
+    ALSO,
+    HIGHLIGHT,
+    Placement,
+    candidates_for_week,
+    load_issue,
+    save_issue,
+    set_status,
+)
+from pipeline.store.papers import IngestCounts, store_page
+from pipeline.store.runs import advance_watermark, finish_run, get_watermark, start_run
+from pipeline.summarize import SummarizeResult, summarize_papers
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class PaperSource(Protocol):
+    def fetch(self, categories: list[str], window: Window) -> Iterator[PaperRecord]: ...
+
+
+@dataclass
+class Pipeline:
+    """What the stages share: settings, the database, and the clients (built once)."""
+
+    settings: Settings
+    engine: Engine
+    source: Callable[[], PaperSource]
+    chat: Callable[[], ChatModel]
+    now: Callable[[], datetime] = utcnow
+
+
+def _recorded(p: Pipeline, stage: str, week: str | None, body: Callable[[int], T],
+              counts: Callable[[T], dict[str, Any]]) -> T:
+    run_id = start_run(p.engine, stage, week)
+    try:
+        result = body(run_id)
+    except NewsletterError as exc:
+        finish_run(p.engine, run_id, status="failed", error=str(exc))
+        raise
+    except BaseException as exc:
+        finish_run(p.engine, run_id, status="failed", error=f"{type(exc).__name__}: {exc}")
+        raise
+    extra: dict[str, Any] = {}
+    if isinstance(result, SummarizeResult):
+        extra = {"input_tokens": result.input_tokens, "output_tokens": result.output_tokens}
+    status = "partial" if isinstance(result, SummarizeResult) and result.failed else "ok"
+    finish_run(p.engine, run_id, status=status, counts=counts(result), **extra)
+    return result
+
+
+# ----------------------------------------------------------------------------- fetch
+def query_key(settings: Settings) -> str:
+    return " OR ".join(sorted(settings.categories))
+
+
+def default_window(p: Pipeline) -> Window:
+    """Everything since the watermark (less an overlap), or since last week's start."""
+    now = p.now().replace(second=0, microsecond=0)
+    mark = get_watermark(p.engine, query_key(p.settings))
+    if mark is None:
+        since = week_window(last_complete_week(now)).since
+    else:
+        since = min(mark, now) - timedelta(hours=p.settings.fetch_overlap_hours)
+    return Window(since, now)
+
+
+@dataclass
+class FetchResult:
+    window: Window
+    counts: IngestCounts
+
+
+def fetch(p: Pipeline, window: Window | None = None) -> FetchResult:
+    window = window or default_window(p)
+    terms = TermFilter.of(p.settings.include_terms, p.settings.exclude_terms)
+    batch_size = p.settings.arxiv_page_size
+
+    def body(_run_id: int) -> FetchResult:
+        counts = IngestCounts()
+        batch: list[PaperRecord] = []
+        for record in p.source().fetch(list(p.settings.categories), window):
+            batch.append(record)
+            if len(batch) >= batch_size:
+                counts.add(store_page(p.engine, batch, terms, p.now()))
+                batch = []
+        if batch:
+            counts.add(store_page(p.engine, batch, terms, p.now()))
+        advance_watermark(p.engine, query_key(p.settings), window.since, window.until)
+        return FetchResult(window, counts)
+
+    return _recorded(p, "fetch", None, body, lambda r: r.counts.as_dict())
+
+
+# ----------------------------------------------------------------------------- rank
+@dataclass
+class RankResult:
+    candidates: int
+    highlights: int
+    also: int
+
+
+def rank(p: Pipeline, week: str) -> RankResult:
+    def body(_run_id: int) -> RankResult:
+        win = week_window(week)
+        papers = candidates_for_week(p.engine, win.since, win.until, week)
+        ranker = InterestRanker(p.settings.interest_description)
+        scored = ranker.score([Candidate(x.id, x.title, x.abstract) for x in papers])
+        by_id = {x.id: x for x in papers}
+        order = sorted(scored, key=lambda s: (-s.score, -by_id[s.id].published.timestamp(), s.id))
+        n_high, n_also = p.settings.highlights, p.settings.also_this_week
+        placements = []
+        for pos, s in enumerate(order[: n_high + n_also]):
+            section = HIGHLIGHT if pos < n_high else ALSO
+            placements.append(
+                Placement(s.id, by_id[s.id].version, section,
+                          pos if pos < n_high else pos - n_high, round(s.score, 6), s.explanation)
+            )
+        save_issue(p.engine, week, placements, created=p.now(), candidates=len(papers))
+        return RankResult(len(papers), min(n_high, len(order)),
+                          max(0, min(n_also, len(order) - n_high)))
+
+    return _recorded(p, "rank", week, body, lambda r: dict(vars(r)))
+
+
+# ----------------------------------------------------------------------------- summarize
+def _require_issue(p: Pipeline, week: str) -> list[Any]:
+    issue, items = load_issue(p.engine, week)
+    if issue is None:
+        raise NotFoundError(f"no issue {week} yet: run `newsletter rank --week {week}` first")
+    return items
+
+
+def summarize(p: Pipeline, week: str) -> SummarizeResult:
+    def body(run_id: int) -> SummarizeResult:
+        items = _require_issue(p, week)
+        papers = [i.paper for i in items if i.item.section == HIGHLIGHT]
+        model = p.chat()
+        s = p.settings
+        result = summarize_papers(
+            p.engine, model, papers, max_tokens=s.llm_max_tokens, temperature=s.llm_temperature,
+            concurrency=1 if s.uses_local_model else s.llm_concurrency, run_id=run_id,
+        )
+        set_status(p.engine, week, "summarized", model=model.name)
+        return result
+
+    return _recorded(p, "summarize", week, body, lambda r: r.counts())
+
+
+# ----------------------------------------------------------------------------- render
+def render(p: Pipeline, week: str, templates: Path | None = None) -> list[Path]:
+    def body(_run_id: int) -> list[Path]:
+        issue, items = load_issue(p.engine, week)
+        if issue is None:
+            raise NotFoundError(f"no issue {week} yet: run `newsletter run --week {week}` first")
+        context = issue_context(
+            week, items, categories=list(p.settings.categories), model=issue.model or "",
+            candidates=issue.candidates,
+        )
+        paths = render_issue(context, p.settings.output_dir, user_templates=templates)
+        set_status(p.engine, week, "rendered")
+        return paths
+
+    return _recorded(p, "render", week, body, lambda r: {"files": len(r)})
+
+
+# ----------------------------------------------------------------------------- run
+@dataclass
+class RunResult:
+    week: str
+    fetched: FetchResult
+    ranked: RankResult
+    summarized: SummarizeResult
+    files: list[Path]
+
+
+def run(p: Pipeline, week: str | None = None) -> RunResult:
+    """fetch -> rank -> summarize -> render for one ISO week (default: the last complete one)."""
+    if week is None:
+        target = last_complete_week(p.now())
+        fetched = fetch(p)
+    else:
+        target = week
+        fetched = fetch(p, week_window(week))
+    ranked = rank(p, target)
+    summarized = summarize(p, target)
+    files = render(p, target)
+    return RunResult(target, fetched, ranked, summarized, files)

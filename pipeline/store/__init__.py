@@ -1,0 +1,1 @@
+"""Queries. With `pipeline.db`, the only code that reads or writes the database."""

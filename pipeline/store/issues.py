@@ -1,0 +1,118 @@
+"""Issues and their items: what each weekly newsletter contains, in order."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine, delete
+from sqlmodel import col, select
+
+from pipeline.db import session
+from pipeline.models import Issue, IssueItem, Paper, Summary
+
+HIGHLIGHT = "highlight"
+LOOKBACK = timedelta(days=7)
+ALSO = "also"
+
+
+def candidates_for_week(engine: Engine, since: datetime, until: datetime, week: str) -> list[Paper]:
+    """Papers submitted in [since, until) -- or in the week before but first seen only after
+    `since` (announced late) -- that are not excluded, not near-duplicates and not already
+    placed in an earlier issue."""
+    featured = select(IssueItem.paper_id).where(IssueItem.issue_week < week)
+    in_week = col(Paper.published) >= since
+    late = (col(Paper.published) >= since - LOOKBACK) & (col(Paper.first_seen) >= since)
+    with session(engine) as s:
+        rows = s.exec(
+            select(Paper)
+            .where(
+                in_week | late,
+                col(Paper.published) < until,
+                col(Paper.excluded_reason).is_(None),
+                col(Paper.duplicate_of).is_(None),
+                col(Paper.id).not_in(featured),
+            )
+            .order_by(col(Paper.published), col(Paper.id))
+        ).all()
+    return list(rows)
+
+
+@dataclass(frozen=True)
+class Placement:
+    paper_id: str
+    version: int
+    section: str
+    position: int
+    score: float
+    explanation: str
+
+
+def save_issue(
+    engine: Engine,
+    week: str,
+    placements: list[Placement],
+    *,
+    created: datetime,
+    candidates: int,
+) -> None:
+    """Replace the issue's items in one transaction (its creation date is kept)."""
+    with session(engine) as s:
+        issue = s.get(Issue, week)
+        if issue is None:
+            issue = Issue(week=week, created=created)
+        issue.candidates = candidates
+        issue.status = "ranked"
+        s.add(issue)
+        s.exec(delete(IssueItem).where(col(IssueItem.issue_week) == week))
+        for p in placements:
+            s.add(
+                IssueItem(
+                    issue_week=week, paper_id=p.paper_id, version=p.version, section=p.section,
+                    position=p.position, score=p.score, explanation=p.explanation,
+                )
+            )
+
+
+def set_status(engine: Engine, week: str, status: str, *, model: str | None = None) -> None:
+    with session(engine) as s:
+        issue = s.get(Issue, week)
+        if issue is not None:
+            issue.status = status
+            if model is not None:
+                issue.model = model
+            s.add(issue)
+
+
+@dataclass(frozen=True)
+class LoadedItem:
+    item: IssueItem
+    paper: Paper
+    summary: Summary | None
+
+
+def load_issue(engine: Engine, week: str, summary_kind: str = "summary") -> tuple[
+    Issue | None, list[LoadedItem]
+]:
+    """The issue with its items in order, each with its paper and newest summary."""
+    with session(engine) as s:
+        issue = s.get(Issue, week)
+        if issue is None:
+            return None, []
+        rows = s.exec(
+            select(IssueItem, Paper)
+            .join(Paper, col(Paper.id) == col(IssueItem.paper_id))
+            .where(IssueItem.issue_week == week)
+            .order_by(col(IssueItem.section).desc(), col(IssueItem.position))
+        ).all()
+        ids = [paper.id for _, paper in rows]
+        summaries: dict[tuple[str, int], Summary] = {}
+        for summ in s.exec(
+            select(Summary)
+            .where(col(Summary.paper_id).in_(ids), Summary.kind == summary_kind)
+            .order_by(col(Summary.id))
+        ):
+            summaries[(summ.paper_id, summ.version)] = summ
+    return issue, [
+        LoadedItem(item, paper, summaries.get((paper.id, item.version))) for item, paper in rows
+    ]

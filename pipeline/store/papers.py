@@ -1,0 +1,158 @@
+"""Paper rows: dedup by versionless id, version updates, near-duplicate links."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, bindparam, select, update
+
+from pipeline.filters import TermFilter
+from pipeline.models import Paper
+from pipeline.records import PaperRecord, title_key
+
+PAPER = Paper.__table__  # type: ignore[attr-defined]
+
+
+@dataclass
+class IngestCounts:
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    excluded: int = 0
+    near_duplicates: int = 0
+    new_ids: list[str] = field(default_factory=list)
+
+    def add(self, other: IngestCounts) -> None:
+        self.new += other.new
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+        self.excluded += other.excluded
+        self.near_duplicates += other.near_duplicates
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "new": self.new,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "excluded": self.excluded,
+            "near_duplicates": self.near_duplicates,
+        }
+
+
+def content_hash(r: PaperRecord) -> str:
+    payload = json.dumps(
+        [r.version, r.title, r.abstract, r.authors, r.categories, r.primary_category,
+         r.comment, r.journal_ref, r.doi, r.published.isoformat(), r.updated.isoformat()],
+        ensure_ascii=False,
+    )
+    return hashlib.sha1(payload.encode("utf-8")).hexdigest()
+
+
+def _row(r: PaperRecord, digest: str, key: str, reason: str | None, now: datetime) -> dict[
+    str, object
+]:
+    return {
+        "id": r.id,
+        "version": r.version,
+        "title": r.title,
+        "abstract": r.abstract,
+        "authors": list(r.authors),
+        "categories": list(r.categories),
+        "primary_category": r.primary_category,
+        "comment": r.comment,
+        "journal_ref": r.journal_ref,
+        "doi": r.doi,
+        "published": r.published,
+        "updated": r.updated,
+        "last_changed": now,
+        "title_key": key,
+        "excluded_reason": reason,
+        "content_hash": digest,
+    }
+
+
+def store_page(
+    engine: Engine, records: Sequence[PaperRecord], terms: TermFilter, now: datetime
+) -> IngestCounts:
+    """Store one page of records in one transaction; returns what changed."""
+    counts = IngestCounts()
+    latest: dict[str, PaperRecord] = {}
+    for r in records:
+        seen = latest.get(r.id)
+        if seen is not None:
+            counts.unchanged += 1  # a repeated listing inside the page
+            if r.version <= seen.version:
+                continue
+        latest[r.id] = r
+    if not latest:
+        return counts
+    with engine.begin() as conn:
+        existing = {
+            row.id: row
+            for row in conn.execute(
+                select(PAPER.c.id, PAPER.c.version, PAPER.c.content_hash).where(
+                    PAPER.c.id.in_(list(latest))
+                )
+            )
+        }
+        inserts: list[dict[str, object]] = []
+        updates: list[dict[str, object]] = []
+        for r in latest.values():
+            digest = content_hash(r)
+            old = existing.get(r.id)
+            if old is not None and (
+                r.version < old.version or (r.version == old.version and digest == old.content_hash)
+            ):
+                counts.unchanged += 1
+                continue
+            reason = terms.reason(r.title, r.abstract)
+            counts.excluded += reason is not None
+            row = _row(r, digest, title_key(r.title), reason, now)
+            if old is None:
+                counts.new += 1
+                counts.new_ids.append(r.id)
+                row["first_seen"] = now
+                inserts.append(row)
+            else:
+                counts.updated += 1
+                row["b_id"] = row.pop("id")
+                updates.append(row)
+        if inserts:
+            _link_near_duplicates(conn, inserts)
+            counts.near_duplicates += sum(1 for row in inserts if row["duplicate_of"])
+            conn.execute(PAPER.insert(), inserts)
+        if updates:
+            cols: dict[str, Any] = {k: bindparam(k) for k in updates[0] if k != "b_id"}
+            conn.execute(update(PAPER).where(PAPER.c.id == bindparam("b_id")).values(cols), updates)
+    return counts
+
+
+def _link_near_duplicates(conn: Connection, rows: list[dict[str, object]]) -> None:
+    """A new paper whose normalised title matches an earlier paper's points at it."""
+    keys = {str(r["title_key"]) for r in rows}
+    first: dict[str, str] = {}
+    for row in conn.execute(
+        select(PAPER.c.title_key, PAPER.c.id)
+        .where(PAPER.c.title_key.in_(keys))
+        .order_by(PAPER.c.published, PAPER.c.id)
+    ):
+        first.setdefault(row.title_key, row.id)
+    for r in rows:
+        key = str(r["title_key"])
+        original = first.get(key) if len(key) >= 12 else None
+        r["duplicate_of"] = original if original != r["id"] else None
+        first.setdefault(key, str(r["id"]))
+
+
+def papers_by_ids(engine: Engine, ids: Iterable[str]) -> dict[str, Paper]:
+    from sqlmodel import Session
+
+    wanted = list(ids)
+    with Session(engine) as s:
+        rows = s.exec(select(Paper).where(Paper.id.in_(wanted))).all()  # type: ignore[attr-defined,call-overload]
+    return {p.id: p for p in rows}

@@ -1,0 +1,53 @@
+"""Cached LLM texts and the log of every model call."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import select
+
+from pipeline.db import session
+from pipeline.models import LLMCall, Summary
+
+
+def find_summary(
+    engine: Engine, paper_id: str, version: int, kind: str, prompt_hash: str, model: str,
+    params_hash: str,
+) -> Summary | None:
+    with session(engine) as s:
+        return s.exec(
+            select(Summary).where(
+                Summary.paper_id == paper_id,
+                Summary.version == version,
+                Summary.kind == kind,
+                Summary.prompt_hash == prompt_hash,
+                Summary.model == model,
+                Summary.params_hash == params_hash,
+            )
+        ).first()
+
+
+def latest_summaries(engine: Engine, paper_ids: list[str], kind: str) -> dict[str, Summary]:
+    """The newest summary of each paper's stored version (any prompt or model)."""
+    with session(engine) as s:
+        rows = s.exec(
+            select(Summary)
+            .where(Summary.paper_id.in_(paper_ids), Summary.kind == kind)  # type: ignore[attr-defined]
+            .order_by(Summary.id)  # type: ignore[arg-type]
+        ).all()
+    return {row.paper_id: row for row in rows}
+
+
+def save_summary(engine: Engine, summary: Summary, call: LLMCall) -> None:
+    """Store a summary with its call; a concurrent duplicate keeps the first one."""
+    try:
+        with session(engine) as s:
+            s.add(summary)
+            s.add(call)
+    except IntegrityError:
+        log_call(engine, call)
+
+
+def log_call(engine: Engine, call: LLMCall) -> None:
+    with session(engine) as s:
+        s.add(call)
