@@ -9,7 +9,8 @@ from __future__ import annotations
 import functools
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Annotated, Any, ParamSpec, TypeVar
 
@@ -21,8 +22,9 @@ from pipeline import runner
 from pipeline.config import Settings, load_settings
 from pipeline.db import open_database
 from pipeline.errors import ConfigError, NewsletterError
+from pipeline.llm.base import ChatModel
 from pipeline.llm.factory import chat_model
-from pipeline.records import Window, parse_day, parse_week, week_window
+from pipeline.records import Window, last_complete_week, parse_day, parse_week, week_window
 from pipeline.sources.arxiv import ArxivSource
 
 app = typer.Typer(
@@ -67,21 +69,32 @@ class State:
         return load_settings(self.config, overrides)
 
 
-def pipeline_for(settings: Settings) -> runner.Pipeline:
-    engine = open_database(settings.database_url)
-    http = httpx.Client(timeout=settings.arxiv_timeout_seconds, follow_redirects=True)
-
-    def source() -> ArxivSource:
-        return ArxivSource(
-            settings.arxiv_url,
-            http=http,
-            page_size=settings.arxiv_page_size,
-            delay_seconds=settings.arxiv_delay_seconds,
-            retries=settings.arxiv_retries,
+@contextmanager
+def pipeline_for(settings: Settings) -> Iterator[runner.Pipeline]:
+    """The stages' shared clients, built once from settings and closed at the end."""
+    with ExitStack() as stack:
+        engine = open_database(settings.database_url)
+        stack.callback(engine.dispose)
+        http = stack.enter_context(
+            httpx.Client(timeout=settings.arxiv_timeout_seconds, follow_redirects=True)
         )
 
-    model = functools.cache(lambda: chat_model(settings))
-    return runner.Pipeline(settings=settings, engine=engine, source=source, chat=model)
+        def source() -> ArxivSource:
+            return ArxivSource(
+                settings.arxiv_url,
+                http=http,
+                page_size=settings.arxiv_page_size,
+                delay_seconds=settings.arxiv_delay_seconds,
+                retries=settings.arxiv_retries,
+            )
+
+        @functools.cache
+        def model() -> ChatModel:
+            built = chat_model(settings)
+            stack.callback(built.close)
+            return built
+
+        yield runner.Pipeline(settings=settings, engine=engine, source=source, chat=model)
 
 
 @app.callback()
@@ -111,9 +124,7 @@ OutOpt = Annotated[Path | None, typer.Option("--output-dir", help="Where issues 
 DbOpt = Annotated[str | None, typer.Option("--database-url", help="SQLAlchemy database URL.")]
 
 
-def _week(value: str | None, settings: Settings, p: runner.Pipeline) -> str:
-    from pipeline.records import last_complete_week
-
+def _week(value: str | None, p: runner.Pipeline) -> str:
     return parse_week(value) if value else last_complete_week(p.now())
 
 
@@ -146,27 +157,30 @@ def fetch(
         if not (since and until):
             raise ConfigError("--since and --until go together")
         window = Window(parse_day(since, key="--since"), parse_day(until, key="--until"))
-    _print_fetch(runner.fetch(pipeline_for(settings), window))
+    with pipeline_for(settings) as p:
+        _print_fetch(runner.fetch(p, window))
 
 
 @app.command()
 @user_errors
 def rank(ctx: typer.Context, week: WeekOpt = None, database_url: DbOpt = None) -> None:
     """Rank the week's papers by your interests and place them in the issue."""
-    p = pipeline_for(ctx.obj.settings(database_url=database_url))
-    target = _week(week, p.settings, p)
-    r = runner.rank(p, target)
-    out.print(f"ranked {target}: {r.candidates} candidates, {r.highlights} highlights, "
-              f"{r.also} also this week")
+    with pipeline_for(ctx.obj.settings(database_url=database_url)) as p:
+        target = _week(week, p)
+        r = runner.rank(p, target)
+    out.print(
+        f"ranked {target}: {r.candidates} candidates, {r.highlights} highlights, "
+        f"{r.also} also this week"
+    )
 
 
 @app.command()
 @user_errors
 def summarize(ctx: typer.Context, week: WeekOpt = None, database_url: DbOpt = None) -> None:
     """Summarize the issue's highlights with the LLM (cached)."""
-    p = pipeline_for(ctx.obj.settings(database_url=database_url))
-    target = _week(week, p.settings, p)
-    r = runner.summarize(p, target)
+    with pipeline_for(ctx.obj.settings(database_url=database_url)) as p:
+        target = _week(week, p)
+        r = runner.summarize(p, target)
     out.print(f"summarized {target}: {r.made} new, {r.cached} cached, {r.failed} failed")
 
 
@@ -182,9 +196,9 @@ def render(
     ] = None,
 ) -> None:
     """Write the issue's files from stored data (no LLM call)."""
-    p = pipeline_for(ctx.obj.settings(output_dir=output_dir, database_url=database_url))
-    target = _week(week, p.settings, p)
-    for path in runner.render(p, target, templates):
+    with pipeline_for(ctx.obj.settings(output_dir=output_dir, database_url=database_url)) as p:
+        paths = runner.render(p, _week(week, p), templates)
+    for path in paths:
         out.print(f"wrote {path}")
 
 
@@ -197,18 +211,23 @@ def run(
     database_url: DbOpt = None,
 ) -> None:
     """The weekly job: fetch, rank, summarize, render."""
-    p = pipeline_for(ctx.obj.settings(output_dir=output_dir, database_url=database_url))
     target = parse_week(week) if week else None
-    _report(runner.run(p, target))
+    with pipeline_for(ctx.obj.settings(output_dir=output_dir, database_url=database_url)) as p:
+        result = runner.run(p, target)
+    _report(result)
 
 
 def _report(result: runner.RunResult) -> None:
     _print_fetch(result.fetched)
     r, s = result.ranked, result.summarized
-    out.print(f"ranked {result.week}: {r.candidates} candidates, {r.highlights} highlights, "
-              f"{r.also} also this week")
-    out.print(f"summaries: {s.made} new, {s.cached} cached, {s.failed} failed "
-              f"({s.input_tokens} input / {s.output_tokens} output tokens)")
+    out.print(
+        f"ranked {result.week}: {r.candidates} candidates, {r.highlights} highlights, "
+        f"{r.also} also this week"
+    )
+    out.print(
+        f"summaries: {s.made} new, {s.cached} cached, {s.failed} failed "
+        f"({s.input_tokens} input / {s.output_tokens} output tokens)"
+    )
     for path in result.files:
         out.print(f"wrote {path}")
     if s.failed:
@@ -233,9 +252,13 @@ def demo(
             output_dir=output_dir,
             database_url=f"sqlite:///{output_dir / 'demo.sqlite3'}",
         )
-        out.print(f"demo: serving {len(records)} sample papers at {server.url}; "
-                  f"summaries by {settings.model_name}")
-        _report(runner.run(pipeline_for(settings), DEMO_WEEK))
+        out.print(
+            f"demo: serving {len(records)} sample papers at {server.url}; "
+            f"summaries by {settings.model_name}"
+        )
+        with pipeline_for(settings) as p:
+            result = runner.run(p, DEMO_WEEK)
+    _report(result)
 
 
 @app.command("arxiv-server")
@@ -257,10 +280,18 @@ def status(ctx: typer.Context, database_url: DbOpt = None) -> None:
     from pipeline.store.runs import recent_runs
 
     settings = ctx.obj.settings(database_url=database_url)
-    for r in recent_runs(open_database(settings.database_url)):
+    engine = open_database(settings.database_url)
+    try:
+        runs = recent_runs(engine)
+    finally:
+        engine.dispose()
+    for r in runs:
         took = f"{(r.finished - r.started).total_seconds():.1f}s" if r.finished else "-"
-        out.print(f"{r.started:%Y-%m-%d %H:%M} {r.stage:<9} {r.week or '':<8} {r.status:<8} "
-                  f"{took:>7} {r.counts} {r.error or ''}", markup=False)
+        out.print(
+            f"{r.started:%Y-%m-%d %H:%M} {r.stage:<9} {r.week or '':<8} {r.status:<8} "
+            f"{took:>7} {r.counts} {r.error or ''}",
+            markup=False,
+        )
 
 
 def main() -> None:

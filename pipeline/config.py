@@ -7,6 +7,7 @@ environment as JSON or as space/comma separated words.
 
 from __future__ import annotations
 
+import logging
 import os
 import tomllib
 from collections.abc import Mapping
@@ -26,6 +27,7 @@ from sqlalchemy.exc import ArgumentError
 
 from pipeline.errors import ConfigError
 
+log = logging.getLogger(__name__)
 DEFAULT_CONFIG_FILE = "newsletter.toml"
 PUBLIC_ARXIV_URL = "https://export.arxiv.org/api/query"
 LOCAL_MODEL_NAME = "SmolLM2-135M-Instruct"
@@ -193,14 +195,28 @@ def load_settings(
     finally:
         _CONFIG_PATH.pop("path", None)
     check_paths(settings)
+    _warn_unknown_env()
     return settings
+
+
+# Read from the environment by other parts of the program, not settings.
+_NON_SETTING_ENV = {"NEWSLETTER_CONFIG", "NEWSLETTER_SMTP_PASSWORD", "NEWSLETTER_SECRET_KEY"}
+
+
+def _warn_unknown_env() -> None:
+    known = {f"NEWSLETTER_{name.upper()}" for name in Settings.model_fields} | _NON_SETTING_ENV
+    for name in sorted(os.environ):
+        if name.startswith("NEWSLETTER_") and name not in known:
+            log.warning("ignoring %s: not a setting (see newsletter.example.toml)", name)
 
 
 def _describe(exc: ValidationError, path: Path | None) -> str:
     err = exc.errors()[0]
     key = ".".join(str(p) for p in err["loc"]) or "?"
-    where = f" (in {path}, or env NEWSLETTER_{key.upper()})" if path else (
-        f" (env NEWSLETTER_{key.upper()})"
+    where = (
+        f" (in {path}, or env NEWSLETTER_{key.upper()})"
+        if path
+        else (f" (env NEWSLETTER_{key.upper()})")
     )
     if err["type"] == "extra_forbidden":
         return f"unknown setting '{key}'{where}; see newsletter.example.toml for the valid keys"

@@ -45,6 +45,15 @@ class Window:
             )
 
 
+# A versionless arXiv id: new style 2606.14173, old style hep-th/9901001 or math.AG/0101001.
+ARXIV_ID = r"(?:\d{4}\.\d{4,5}|[a-z-]+(?:\.[A-Z]{2})?/\d{7})"
+_ARXIV_ID_RE = re.compile(f"^{ARXIV_ID}$")
+
+
+def is_arxiv_id(text: str) -> bool:
+    return _ARXIV_ID_RE.match(text) is not None
+
+
 _WEEK_RE = re.compile(r"^(\d{4})-W(\d{2})$")
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from pipeline.records import week_window
+from pipeline.records import is_arxiv_id, week_window
 from pipeline.resources import resource_dir
 from pipeline.store.issues import ALSO, HIGHLIGHT, LoadedItem
 
@@ -35,7 +35,6 @@ CATEGORY_NAMES = {
 }
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>&|~#])")
-_ARXIV_ID = re.compile(r"^([a-z-]+(\.[A-Z]{2})?/\d{7}|\d{4}\.\d{4,5})$")
 
 
 def md_escape(value: object) -> str:
@@ -98,7 +97,7 @@ class RenderedItem:
 
 def _item(loaded: LoadedItem) -> RenderedItem:
     p = loaded.paper
-    if not _ARXIV_ID.match(p.id):
+    if not is_arxiv_id(p.id):
         raise ValueError(f"refusing to build links for a malformed arXiv id {p.id!r}")
     return RenderedItem(
         id=p.id,

@@ -52,8 +52,13 @@ class Pipeline:
     now: Callable[[], datetime] = utcnow
 
 
-def _recorded(p: Pipeline, stage: str, week: str | None, body: Callable[[int], T],
-              counts: Callable[[T], dict[str, Any]]) -> T:
+def _recorded(
+    p: Pipeline,
+    stage: str,
+    week: str | None,
+    body: Callable[[int], T],
+    counts: Callable[[T], dict[str, Any]],
+) -> T:
     run_id = start_run(p.engine, stage, week)
     try:
         result = body(run_id)
@@ -135,12 +140,19 @@ def rank(p: Pipeline, week: str) -> RankResult:
         for pos, s in enumerate(order[: n_high + n_also]):
             section = HIGHLIGHT if pos < n_high else ALSO
             placements.append(
-                Placement(s.id, by_id[s.id].version, section,
-                          pos if pos < n_high else pos - n_high, round(s.score, 6), s.explanation)
+                Placement(
+                    s.id,
+                    by_id[s.id].version,
+                    section,
+                    pos if pos < n_high else pos - n_high,
+                    round(s.score, 6),
+                    s.explanation,
+                )
             )
         save_issue(p.engine, week, placements, created=p.now(), candidates=len(papers))
-        return RankResult(len(papers), min(n_high, len(order)),
-                          max(0, min(n_also, len(order) - n_high)))
+        return RankResult(
+            len(papers), min(n_high, len(order)), max(0, min(n_also, len(order) - n_high))
+        )
 
     return _recorded(p, "rank", week, body, lambda r: dict(vars(r)))
 
@@ -160,8 +172,13 @@ def summarize(p: Pipeline, week: str) -> SummarizeResult:
         model = p.chat()
         s = p.settings
         result = summarize_papers(
-            p.engine, model, papers, max_tokens=s.llm_max_tokens, temperature=s.llm_temperature,
-            concurrency=1 if s.uses_local_model else s.llm_concurrency, run_id=run_id,
+            p.engine,
+            model,
+            papers,
+            max_tokens=s.llm_max_tokens,
+            temperature=s.llm_temperature,
+            concurrency=1 if s.uses_local_model else s.llm_concurrency,
+            run_id=run_id,
         )
         set_status(p.engine, week, "summarized", model=model.name)
         return result
@@ -176,7 +193,10 @@ def render(p: Pipeline, week: str, templates: Path | None = None) -> list[Path]:
         if issue is None:
             raise NotFoundError(f"no issue {week} yet: run `newsletter run --week {week}` first")
         context = issue_context(
-            week, items, categories=list(p.settings.categories), model=issue.model or "",
+            week,
+            items,
+            categories=list(p.settings.categories),
+            model=issue.model or "",
             candidates=issue.candidates,
         )
         paths = render_issue(context, p.settings.output_dir, user_templates=templates)

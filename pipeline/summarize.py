@@ -11,6 +11,7 @@ import hashlib
 import json
 import logging
 import re
+import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -53,10 +54,17 @@ _PREAMBLE = re.compile(r"^(summary|here is (a|the) summary[^:]*)\s*:\s*", re.IGN
 
 
 def clean_summary(text: str, prompt_text: str) -> str:
-    """Strip formatting; reject empty, too short, looping or echoed output."""
-    text = _MARKDOWN.sub("", text)
-    text = _PREAMBLE.sub("", text.strip())
+    """Strip formatting; keep the first paragraph and whole sentences; reject empty, too
+    short, looping or echoed output."""
+    text = _PREAMBLE.sub("", _MARKDOWN.sub("", text).strip())
+    paragraphs = [p for p in re.split(r"\n\s*\n", text) if p.strip()]
+    if paragraphs and len(paragraphs[0].split()) >= MIN_WORDS:
+        text = paragraphs[0]
     text = re.sub(r"\s+", " ", text).strip()
+    if text and text[-1] not in ".!?":
+        end = max(text.rfind(". "), text.rfind("! "), text.rfind("? "))
+        if end > 0 and len(text[: end + 1].split()) >= MIN_WORDS:
+            text = text[: end + 1]
     words = text.split()
     if len(words) < MIN_WORDS:
         raise BadOutput(f"too short ({len(words)} words)")
@@ -112,9 +120,13 @@ def summarize_papers(
     if not todo:
         return result
 
+    stop = threading.Event()  # set on a bad key / unknown model: no new call starts
+
     def work(item: tuple[Paper, Prompt]) -> tuple[Paper, Prompt, str | None, list[LLMCall]]:
         paper, prompt = item
         calls: list[LLMCall] = []
+        if stop.is_set():
+            raise StopStage
         prompt_text = "\n".join(m["content"] for m in prompt.messages)
         for _attempt in range(2):  # one retry for bad output
             started = time.perf_counter()
@@ -122,7 +134,9 @@ def summarize_papers(
                 completion: Completion = model.complete(
                     prompt.messages, max_tokens=max_tokens, temperature=temperature
                 )
-            except LLMConfigError:
+            except LLMConfigError as exc:
+                stop.set()
+                log_call(engine, _call(model, prompt, paper, started, run_id, error=str(exc)))
                 raise
             except LLMError as exc:
                 calls.append(_call(model, prompt, paper, started, run_id, error=str(exc)))
@@ -140,15 +154,23 @@ def summarize_papers(
 
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
         futures = [pool.submit(work, item) for item in todo]
-        try:
-            for future in as_completed(futures):
+        failure: LLMConfigError | None = None
+        for future in as_completed(futures):
+            try:
                 paper, prompt, text, calls = future.result()
-                _record(engine, result, model, paper, prompt, p_hash, text, calls)
-        except LLMConfigError:
-            for f in futures:
-                f.cancel()
-            raise
+            except StopStage:
+                continue
+            except LLMConfigError as exc:
+                failure = failure or exc
+                continue
+            _record(engine, result, model, paper, prompt, p_hash, text, calls)
+    if failure is not None:
+        raise failure
     return result
+
+
+class StopStage(Exception):
+    """A queued call skipped because the stage is stopping."""
 
 
 def _record(

@@ -28,3 +28,6 @@ class ChatModel(Protocol):
     def complete(
         self, messages: list[Message], *, max_tokens: int, temperature: float
     ) -> Completion: ...
+
+    def close(self) -> None:
+        """Release connections or memory; the model is not used afterwards."""

@@ -60,6 +60,12 @@ class LocalLlama:
             )
         return self._llama
 
+    def close(self) -> None:
+        with self._lock:
+            if self._llama is not None:
+                self._llama.close()
+                self._llama = None
+
     def complete(
         self, messages: list[Message], *, max_tokens: int, temperature: float
     ) -> Completion:

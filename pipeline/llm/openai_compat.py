@@ -13,6 +13,9 @@ class OpenAIChat:
         self.client = client
         self.name = model
 
+    def close(self) -> None:
+        self.client.close()
+
     def complete(
         self, messages: list[Message], *, max_tokens: int, temperature: float
     ) -> Completion:

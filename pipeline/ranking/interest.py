@@ -10,7 +10,30 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
+
+# Words that say nothing about a paper's topic.
+STOP_WORDS = sorted(
+    ENGLISH_STOP_WORDS
+    | {
+        "new",
+        "novel",
+        "method",
+        "methods",
+        "approach",
+        "paper",
+        "propose",
+        "proposed",
+        "using",
+        "based",
+        "results",
+        "show",
+        "large",
+        "study",
+        "task",
+        "tasks",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -38,7 +61,10 @@ class InterestRanker:
             return []
         docs = [f"{c.title} {c.title} {c.abstract}" for c in candidates]
         vec = TfidfVectorizer(
-            stop_words="english", ngram_range=(1, 2), sublinear_tf=True, min_df=1,
+            stop_words=STOP_WORDS,
+            ngram_range=(1, 2),
+            sublinear_tf=True,
+            min_df=1,
             token_pattern=r"(?u)\b[a-zA-Z][a-zA-Z0-9-]+\b",
         )
         matrix = vec.fit_transform([*docs, self.description])
@@ -50,7 +76,9 @@ class InterestRanker:
         for row, cand in enumerate(candidates):
             contrib = papers[row, q_idx].toarray().ravel() * query.data
             order = np.argsort(-contrib, kind="stable")
-            words = [str(terms[q_idx[i]]) for i in order[: self.top_terms] if contrib[i] > 0]
+            words = _distinct(
+                [str(terms[q_idx[i]]) for i in order if contrib[i] > 0], self.top_terms
+            )
             why = (
                 "matches " + ", ".join(f"'{w}'" for w in words) + " in your interests"
                 if words
@@ -58,3 +86,18 @@ class InterestRanker:
             )
             out.append(Scored(cand.id, float(sims[row]), why))
         return out
+
+
+def _distinct(terms: list[str], limit: int) -> list[str]:
+    """The first `limit` terms, skipping any that overlaps a word of one already taken."""
+    taken: list[str] = []
+    words: set[str] = set()
+    for term in terms:
+        parts = set(term.split())
+        if parts & words:
+            continue
+        taken.append(term)
+        words |= parts
+        if len(taken) == limit:
+            break
+    return taken

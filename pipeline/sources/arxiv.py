@@ -26,7 +26,7 @@ from arxiv._feed import FeedHeader, ParsedFeed
 from lxml import etree
 
 from pipeline.errors import SourceError, SourceUnreachable
-from pipeline.records import PaperRecord, Window
+from pipeline.records import ARXIV_ID, PaperRecord, Window
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,8 @@ _NS = {
 }
 _A = "{http://www.w3.org/2005/Atom}"
 _X = "{http://arxiv.org/schemas/atom}"
-_ID_RE = re.compile(r"abs/(?P<id>.+?)(?:v(?P<version>\d+))?$")
+# New-style 2606.14173 and old-style hep-th/9901001 ids; anything else is skipped.
+_ID_RE = re.compile(rf"abs/(?P<id>{ARXIV_ID})(?:v(?P<version>\d+))?$")
 _SPACE = re.compile(r"\s+")
 _TRANSIENT_STATUS = {429, 500, 502, 503, 504}
 PUBLIC_MIN_DELAY = 3.0
@@ -146,7 +147,7 @@ class _PoliteClient(arxiv.Client):  # type: ignore[misc]
                     break
             except _Transient as exc:
                 last = exc
-            log.warning("arXiv request failed (try %d): %s", attempt + 1, last)
+            log.info("arXiv request failed (try %d): %s", attempt + 1, last)
         assert last is not None
         if connect_failures and connect_failures == attempt + 1:
             raise SourceUnreachable(
@@ -283,9 +284,7 @@ def _record(entry: Any) -> tuple[PaperRecord | None, str]:
     if published is None:
         return None, "missing or bad <published>"
     updated = _when(_text(entry, f"{_A}updated")) or published
-    categories = tuple(
-        c.get("term") for c in entry.iterfind(f"{_A}category") if c.get("term")
-    )
+    categories = tuple(c.get("term") for c in entry.iterfind(f"{_A}category") if c.get("term"))
     primary = entry.find(f"{_X}primary_category")
     primary_cat = primary.get("term") if primary is not None else None
     primary_cat = primary_cat or (categories[0] if categories else "")

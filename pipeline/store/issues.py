@@ -68,8 +68,13 @@ def save_issue(
         for p in placements:
             s.add(
                 IssueItem(
-                    issue_week=week, paper_id=p.paper_id, version=p.version, section=p.section,
-                    position=p.position, score=p.score, explanation=p.explanation,
+                    issue_week=week,
+                    paper_id=p.paper_id,
+                    version=p.version,
+                    section=p.section,
+                    position=p.position,
+                    score=p.score,
+                    explanation=p.explanation,
                 )
             )
 
@@ -91,9 +96,9 @@ class LoadedItem:
     summary: Summary | None
 
 
-def load_issue(engine: Engine, week: str, summary_kind: str = "summary") -> tuple[
-    Issue | None, list[LoadedItem]
-]:
+def load_issue(
+    engine: Engine, week: str, summary_kind: str = "summary"
+) -> tuple[Issue | None, list[LoadedItem]]:
     """The issue with its items in order, each with its paper and newest summary."""
     with session(engine) as s:
         issue = s.get(Issue, week)

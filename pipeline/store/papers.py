@@ -46,16 +46,27 @@ class IngestCounts:
 
 def content_hash(r: PaperRecord) -> str:
     payload = json.dumps(
-        [r.version, r.title, r.abstract, r.authors, r.categories, r.primary_category,
-         r.comment, r.journal_ref, r.doi, r.published.isoformat(), r.updated.isoformat()],
+        [
+            r.version,
+            r.title,
+            r.abstract,
+            r.authors,
+            r.categories,
+            r.primary_category,
+            r.comment,
+            r.journal_ref,
+            r.doi,
+            r.published.isoformat(),
+            r.updated.isoformat(),
+        ],
         ensure_ascii=False,
     )
     return hashlib.sha1(payload.encode("utf-8")).hexdigest()
 
 
-def _row(r: PaperRecord, digest: str, key: str, reason: str | None, now: datetime) -> dict[
-    str, object
-]:
+def _row(
+    r: PaperRecord, digest: str, key: str, reason: str | None, now: datetime
+) -> dict[str, object]:
     return {
         "id": r.id,
         "version": r.version,

@@ -11,7 +11,12 @@ from pipeline.models import LLMCall, Summary
 
 
 def find_summary(
-    engine: Engine, paper_id: str, version: int, kind: str, prompt_hash: str, model: str,
+    engine: Engine,
+    paper_id: str,
+    version: int,
+    kind: str,
+    prompt_hash: str,
+    model: str,
     params_hash: str,
 ) -> Summary | None:
     with session(engine) as s:

@@ -1,0 +1,149 @@
+"""The CLI end to end: real local arXiv and OpenAI-compatible servers, SQLite in a temp dir."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click import Command
+from sqlmodel import Session, col, select
+from typer.main import get_command
+from typer.testing import CliRunner
+
+from pipeline.cli import app
+from pipeline.db import open_database
+from pipeline.devservers.arxiv_api import ArxivAPIServer
+from pipeline.devservers.openai_api import OpenAIServer
+from pipeline.models import IssueItem, LLMCall, Paper, Run
+
+WEEK = "2026-W25"
+NEWSLETTER = Path("out/issues/2026-W25/newsletter.md")
+
+
+@pytest.fixture
+def env(
+    arxiv_server: ArxivAPIServer, openai_server: OpenAIServer, monkeypatch: pytest.MonkeyPatch
+) -> dict[str, str]:
+    values = {
+        "NEWSLETTER_ARXIV_URL": arxiv_server.url,
+        "NEWSLETTER_ARXIV_DELAY_SECONDS": "0",
+        "NEWSLETTER_LLM_BASE_URL": openai_server.base_url,
+        "NEWSLETTER_LLM_MODEL": "test-model",
+    }
+    for k, v in values.items():
+        monkeypatch.setenv(k, v)
+    return values
+
+
+def invoke(*args: str, code: int = 0) -> str:
+    result = CliRunner().invoke(app, list(args), catch_exceptions=False)
+    assert result.exit_code == code, result.output
+    return result.output
+
+
+def test_run_week_end_to_end_then_rerun_adds_nothing(
+    env: dict[str, str], openai_server: OpenAIServer
+) -> None:
+    output = invoke("run", "--week", WEEK)
+    # The sample: 45 papers in W25, 4 of them outside the four default categories.
+    assert "41 new, 0 updated, 0 unchanged, 0 excluded (1 near-duplicates linked)" in output
+    assert "40 candidates, 5 highlights, 30 also this week" in output
+    assert "summaries: 5 new, 0 cached, 0 failed" in output
+    assert openai_server.chat_calls == 5
+    first = NEWSLETTER.read_bytes()
+    text = first.decode()
+    assert text.startswith("# AI paper summaries — week of June 15–21, 2026")
+    assert text.count("\n### ") >= 5 and "## Also this week" in text
+
+    again = invoke("run", "--week", WEEK)
+    assert "0 new, 0 updated, 41 unchanged, 0 excluded" in again
+    assert "summaries: 0 new, 5 cached, 0 failed" in again
+    assert openai_server.chat_calls == 5  # no new LLM call
+    assert NEWSLETTER.read_bytes() == first
+
+    engine = open_database("sqlite:///db/newsletter.sqlite3")
+    with Session(engine) as s:
+        assert len(s.exec(select(Paper)).all()) == 41
+        stages = [r.stage for r in s.exec(select(Run).order_by(col(Run.id))).all()]
+        assert len(s.exec(select(LLMCall)).all()) == 5
+    assert stages == ["fetch", "rank", "summarize", "render"] * 2
+
+
+def test_excluded_terms_never_reach_the_newsletter(env: dict[str, str]) -> None:
+    output = invoke(
+        "--set", "exclude_terms=protein", "--set", "also_this_week=100", "run", "--week", WEEK
+    )
+    assert "41 new" in output and "excluded" in output
+    engine = open_database("sqlite:///db/newsletter.sqlite3")
+    with Session(engine) as s:
+        excluded = s.exec(select(Paper).where(col(Paper.excluded_reason).is_not(None))).all()
+        placed = set(s.exec(select(IssueItem.paper_id)).all())
+    assert excluded and all(p.excluded_reason == "matches exclude term 'protein'" for p in excluded)
+    text = NEWSLETTER.read_text().lower()
+    assert "protein" not in text
+    assert not placed & {p.id for p in excluded}
+
+
+def test_steps_one_by_one(env: dict[str, str], openai_server: OpenAIServer) -> None:
+    assert "41 new" in invoke("fetch", "--week", WEEK)
+    assert "40 candidates" in invoke("rank", "--week", WEEK)
+    assert "5 new, 0 cached" in invoke("summarize", "--week", WEEK)
+    assert "newsletter.md" in invoke("render", "--week", WEEK)
+    calls = openai_server.chat_calls
+    invoke("render", "--week", WEEK)
+    assert openai_server.chat_calls == calls
+    assert "fetch" in invoke("status")
+
+
+def test_fetch_since_until(env: dict[str, str]) -> None:
+    out = invoke("fetch", "--since", "2026-06-15", "--until", "2026-06-17")
+    assert "fetched 2026-06-15 00:00 .. 2026-06-17 00:00 UTC" in out
+    assert "0 updated" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["run", "--week", "2026-25"], "bad week '2026-25'"),
+        (["run", "--week", "2026-W54"], "has no ISO week 54"),
+        (["fetch", "--since", "2026-06-15"], "--since and --until go together"),
+        (["fetch", "--since", "yesterday", "--until", "2026-06-17"], "bad --since"),
+        (["fetch", "--week", WEEK, "--since", "2026-06-15"], "either --week or --since"),
+        (["--set", "highlights", "run"], "--set needs KEY=VALUE"),
+        (["--set", "colour=blue", "run"], "unknown setting 'colour'"),
+        (["render", "--week", "2026-W10"], "no issue 2026-W10 yet"),
+    ],
+)
+def test_user_errors_are_one_line(env: dict[str, str], args: list[str], message: str) -> None:
+    result = CliRunner().invoke(app, args, catch_exceptions=False)
+    assert result.exit_code != 0
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0]
+
+
+def test_unreachable_arxiv_says_so_and_points_to_demo(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NEWSLETTER_ARXIV_URL", "http://127.0.0.1:9/api/query")
+    monkeypatch.setenv("NEWSLETTER_ARXIV_DELAY_SECONDS", "0")
+    monkeypatch.setenv("NEWSLETTER_ARXIV_RETRIES", "0")
+    result = CliRunner().invoke(app, ["run"], catch_exceptions=False)
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and "cannot reach the arXiv API" in lines[0]
+    assert "make demo" in lines[0]
+
+
+def test_demo_runs_offline(openai_server: OpenAIServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NEWSLETTER_LLM_BASE_URL", openai_server.base_url)
+    out = invoke("demo")
+    assert "serving 48 sample papers" in out
+    assert Path("out/demo/issues/2026-W25/newsletter.md").is_file()
+
+
+def test_every_command_has_help() -> None:
+    group = get_command(app)
+    assert hasattr(group, "commands")
+    commands: dict[str, Command] = group.commands
+    assert {"run", "fetch", "rank", "summarize", "render", "demo", "status"} <= set(commands)
+    for name, command in commands.items():
+        assert command.help, f"{name} has no help text"
+        assert "Usage" in invoke(name, "--help")
