@@ -60,10 +60,20 @@ def environment(user_templates: Path | None = None) -> Environment:
     return env
 
 
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9$])")
+_ABBREVIATIONS = {"dr.", "mr.", "ms.", "prof.", "e.g.", "i.e.", "al.", "vs.", "fig.", "eq.",
+                  "cf.", "approx.", "sec.", "resp.", "no.", "st."}
+
+
 def first_sentence(text: str, limit: int = 240) -> str:
+    """The abstract's first sentence (abbreviations such as e.g., et al., Dr. do not end it)."""
     text = re.sub(r"\s+", " ", text).strip()
-    m = re.search(r"(?<=[^A-Z.][.!?])\s+(?=[A-Z])", text)
-    sentence = text[: m.start()] if m else text
+    sentence = text
+    for m in _SENTENCE_END.finditer(text):
+        last_word = text[: m.start()].rsplit(" ", 1)[-1].lower()
+        if last_word not in _ABBREVIATIONS and not re.fullmatch(r"[a-z]\.", last_word):
+            sentence = text[: m.start()]
+            break
     if len(sentence) > limit:
         sentence = sentence[: limit - 1].rsplit(" ", 1)[0] + "…"
     return sentence

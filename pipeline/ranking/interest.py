@@ -75,10 +75,8 @@ class InterestRanker:
         out: list[Scored] = []
         for row, cand in enumerate(candidates):
             contrib = papers[row, q_idx].toarray().ravel() * query.data
-            order = np.argsort(-contrib, kind="stable")
-            words = _distinct(
-                [str(terms[q_idx[i]]) for i in order if contrib[i] > 0], self.top_terms
-            )
+            matched = {str(terms[q_idx[i]]): float(contrib[i]) for i in np.flatnonzero(contrib)}
+            words = _distinct(_phrases_first(matched), self.top_terms)
             why = (
                 "matches " + ", ".join(f"'{w}'" for w in words) + " in your interests"
                 if words
@@ -101,3 +99,14 @@ def _distinct(terms: list[str], limit: int) -> list[str]:
         if len(taken) == limit:
             break
     return taken
+
+
+def _phrases_first(matched: dict[str, float]) -> list[str]:
+    """Matched terms, best first; a phrase counts with its words, so it leads them."""
+
+    def weight(term: str) -> float:
+        parts = term.split()
+        extra = sum(matched.get(p, 0.0) for p in parts) if len(parts) > 1 else 0.0
+        return matched[term] + extra
+
+    return sorted(matched, key=lambda t: (-weight(t), t))

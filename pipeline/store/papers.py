@@ -33,6 +33,7 @@ class IngestCounts:
         self.unchanged += other.unchanged
         self.excluded += other.excluded
         self.near_duplicates += other.near_duplicates
+        self.new_ids.extend(other.new_ids)
 
     def as_dict(self) -> dict[str, int]:
         return {

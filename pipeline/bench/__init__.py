@@ -1,0 +1,1 @@
+"""Benchmarks: `python -m pipeline.bench` runs them all and prints Markdown tables."""

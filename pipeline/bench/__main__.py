@@ -1,0 +1,20 @@
+"""`python -m pipeline.bench` (`make bench`): every benchmark, one after another."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from pipeline.bench import ingest
+
+BENCHMARKS: list[Callable[[Sequence[str] | None], int]] = [ingest.main]
+
+
+def main() -> int:
+    status = 0
+    for bench in BENCHMARKS:
+        status = max(status, bench([]))
+    return status
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
