@@ -47,8 +47,9 @@ class Settings(BaseSettings):
     include_terms: WordList = Field(default_factory=list)
     exclude_terms: WordList = Field(default_factory=list)
     interest_description: str = (
-        "Large language models: reasoning, alignment, evaluation, efficient training and "
-        "inference, agents and retrieval; new machine learning methods and theory."
+        "Large language models: reasoning, alignment and safety, evaluation, efficient "
+        "training and inference, agents, tool use and retrieval; new methods and theory "
+        "in deep learning."
     )
 
     # The issue

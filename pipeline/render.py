@@ -61,8 +61,24 @@ def environment(user_templates: Path | None = None) -> Environment:
 
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9$])")
-_ABBREVIATIONS = {"dr.", "mr.", "ms.", "prof.", "e.g.", "i.e.", "al.", "vs.", "fig.", "eq.",
-                  "cf.", "approx.", "sec.", "resp.", "no.", "st."}
+_ABBREVIATIONS = {
+    "dr.",
+    "mr.",
+    "ms.",
+    "prof.",
+    "e.g.",
+    "i.e.",
+    "al.",
+    "vs.",
+    "fig.",
+    "eq.",
+    "cf.",
+    "approx.",
+    "sec.",
+    "resp.",
+    "no.",
+    "st.",
+}
 
 
 def first_sentence(text: str, limit: int = 240) -> str:

@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 KIND = "summary"
 MIN_WORDS = 25
+MAX_WORDS = 200
 
 
 @dataclass
@@ -68,14 +69,36 @@ def clean_summary(text: str, prompt_text: str) -> str:
     words = text.split()
     if len(words) < MIN_WORDS:
         raise BadOutput(f"too short ({len(words)} words)")
-    sentences = [s.strip().lower() for s in re.split(r"(?<=[.!?])\s+", text) if s.strip()]
-    if len(sentences) >= 3 and len(set(sentences)) <= len(sentences) / 2:
-        raise BadOutput("repetition loop")
-    if len(set(words)) < len(words) * 0.3:
+    if len(set(words)) < len(words) * 0.3 or _repeated_ngrams(words) > 0.2:
         raise BadOutput("degenerate repetition")
-    if "<paper>" in text or text[:120] in prompt_text:
+    flat_prompt = re.sub(r"\s+", " ", prompt_text)
+    if "<paper>" in text or _ECHO.search(text) or text[:80] in flat_prompt:
         raise BadOutput("prompt echoed back")
-    return text
+    return _at_most(text, MAX_WORDS)
+
+
+_ECHO = re.compile(r"\b(Title|Authors|Abstract)\s*:", re.IGNORECASE)
+
+
+def _repeated_ngrams(words: list[str], n: int = 6) -> float:
+    """The share of word n-grams that occur more than once (loops score high)."""
+    grams = [tuple(w.lower() for w in words[i : i + n]) for i in range(len(words) - n + 1)]
+    if not grams:
+        return 0.0
+    counts: dict[tuple[str, ...], int] = {}
+    for g in grams:
+        counts[g] = counts.get(g, 0) + 1
+    return sum(c for c in counts.values() if c > 1) / len(grams)
+
+
+def _at_most(text: str, limit: int) -> str:
+    """Whole sentences up to `limit` words."""
+    words = text.split()
+    if len(words) <= limit:
+        return text
+    head = " ".join(words[:limit])
+    end = max(head.rfind(". "), head.rfind("! "), head.rfind("? "), head.rfind("."))
+    return head[: end + 1] if end > 0 else head + "…"
 
 
 def params_hash(max_tokens: int, temperature: float) -> str:

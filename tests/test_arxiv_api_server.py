@@ -469,7 +469,8 @@ def test_load_listing_rejects_a_directory_without_listings(tmp_path):
         load_listing(tmp_path)
 
 
-def test_command_line_serves_a_file_until_interrupted(tmp_path):
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
+def test_command_line_serves_a_file_until_stopped(tmp_path, stop_signal):
     listing = tmp_path / "2026-06-15.jsonl"
     listing.write_text(row("2606.00001") + "\n" + row("2606.00002") + "\n")
     root = Path(__file__).resolve().parents[1]
@@ -486,7 +487,7 @@ def test_command_line_serves_a_file_until_interrupted(tmp_path):
         url = re.search(r"http://127\.0\.0\.1:\d+/api/query", line)
         assert url, line
         assert opensearch(get(url.group(0))[2])[0] == 2
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(stop_signal)
         assert proc.wait(timeout=5) == 0
     finally:
         if proc.poll() is None:

@@ -20,7 +20,8 @@ def test_local_model_completes_a_small_prompt() -> None:
     try:
         out = model.complete(
             [{"role": "user", "content": "Name one planet of the solar system."}],
-            max_tokens=12, temperature=0.0,
+            max_tokens=12,
+            temperature=0.0,
         )
     finally:
         model.close()

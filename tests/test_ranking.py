@@ -8,10 +8,16 @@ from pipeline.ranking.interest import Candidate, InterestRanker, _distinct
 def cands() -> list[Candidate]:
     return [
         Candidate("1", "Protein folding with graph networks", "We fold proteins on graphs."),
-        Candidate("2", "Speculative decoding for fast LLM inference",
-                   "Efficient inference of large language models with a draft model."),
-        Candidate("3", "Reasoning in language models via test-time search",
-                   "Language models reason better with search at inference."),
+        Candidate(
+            "2",
+            "Speculative decoding for fast LLM inference",
+            "Efficient inference of large language models with a draft model.",
+        ),
+        Candidate(
+            "3",
+            "Reasoning in language models via test-time search",
+            "Language models reason better with search at inference.",
+        ),
     ]
 
 
@@ -38,4 +44,7 @@ def test_deterministic_and_empty() -> None:
 
 def test_explanation_terms_do_not_repeat_words() -> None:
     assert _distinct(["machine learning", "machine", "learning", "agents", "rl"], 3) == [
-        "machine learning", "agents", "rl"]
+        "machine learning",
+        "agents",
+        "rl",
+    ]

@@ -20,39 +20,92 @@ GOLDEN = Path(__file__).parent / "golden"
 NOW = datetime(2026, 6, 16, 12, 0, tzinfo=UTC)
 
 
-def loaded(n: int, section: str, position: int, title: str, abstract: str, *,
-           summary: str | None = None, category: str = "cs.LG") -> LoadedItem:
+def loaded(
+    n: int,
+    section: str,
+    position: int,
+    title: str,
+    abstract: str,
+    *,
+    summary: str | None = None,
+    category: str = "cs.LG",
+) -> LoadedItem:
     paper = Paper(
-        id=f"2606.{n:05d}", version=2, title=title, abstract=abstract,
+        id=f"2606.{n:05d}",
+        version=2,
+        title=title,
+        abstract=abstract,
         authors=["Zoë Müller", "<b>Mallory</b>", "Ada [Lovelace](http://evil)"],
-        categories=[category, "stat.ML"], primary_category=category, published=NOW,
-        updated=NOW, first_seen=NOW, last_changed=NOW, title_key="k", content_hash="h",
+        categories=[category, "stat.ML"],
+        primary_category=category,
+        published=NOW,
+        updated=NOW,
+        first_seen=NOW,
+        last_changed=NOW,
+        title_key="k",
+        content_hash="h",
     )
-    item = IssueItem(issue_week="2026-W25", paper_id=paper.id, version=2, section=section,
-                     position=position, score=0.5, explanation="matches 'agents'")
+    item = IssueItem(
+        issue_week="2026-W25",
+        paper_id=paper.id,
+        version=2,
+        section=section,
+        position=position,
+        score=0.5,
+        explanation="matches 'agents'",
+    )
     summ = None
     if summary is not None:
-        summ = Summary(paper_id=paper.id, version=2, kind="summary", prompt_hash="p",
-                       model="m", params_hash="q", text=summary, created=NOW)
+        summ = Summary(
+            paper_id=paper.id,
+            version=2,
+            kind="summary",
+            prompt_hash="p",
+            model="m",
+            params_hash="q",
+            text=summary,
+            created=NOW,
+        )
     return LoadedItem(item, paper, summ)
 
 
 def fixture_issue() -> list[LoadedItem]:
     return [
-        loaded(1, HIGHLIGHT, 0, "When Is Depth < Width? Wide & Shallow <script>alert(1)</script>",
-               "We show $O(n \\log n)$ bounds. Second sentence.",
-               summary="It claims *everything* and [links](javascript:alert(1)) & more."),
-        loaded(2, HIGHLIGHT, 1, "Learning *Where* to Look with [PAUSE]_k Tokens",
-               "An abstract only. Because the summary failed."),
+        loaded(
+            1,
+            HIGHLIGHT,
+            0,
+            "When Is Depth < Width? Wide & Shallow <script>alert(1)</script>",
+            "We show $O(n \\log n)$ bounds. Second sentence.",
+            summary="It claims *everything* and [links](javascript:alert(1)) & more.",
+        ),
+        loaded(
+            2,
+            HIGHLIGHT,
+            1,
+            "Learning *Where* to Look with [PAUSE]_k Tokens",
+            "An abstract only. Because the summary failed.",
+        ),
         loaded(3, ALSO, 0, "A # heading | table ` tick ~ tilde", "Short one-liner here. More."),
-        loaded(4, ALSO, 1, "Plain title", "Dr. Smith et al. propose a method. Then Y.",
-               category="cs.CL"),
+        loaded(
+            4,
+            ALSO,
+            1,
+            "Plain title",
+            "Dr. Smith et al. propose a method. Then Y.",
+            category="cs.CL",
+        ),
     ]
 
 
 def render(tmp_path: Path) -> str:
-    ctx = issue_context("2026-W25", fixture_issue(), categories=["cs.LG", "cs.CL"],
-                        model="test-model", candidates=40)
+    ctx = issue_context(
+        "2026-W25",
+        fixture_issue(),
+        categories=["cs.LG", "cs.CL"],
+        model="test-model",
+        candidates=40,
+    )
     (path,) = render_issue(ctx, tmp_path)
     return path.read_text(encoding="utf-8")
 
@@ -87,7 +140,10 @@ def test_sections_and_fallback(tmp_path: Path) -> None:
     assert "https://arxiv.org/abs/2606.00001v2" in highlights
     assert "https://arxiv.org/pdf/2606.00001v2" in highlights
     assert "### Machine Learning (cs.LG)" in also and "### Computation and Language (cs.CL)" in also
-    assert "- [Plain title](https://arxiv.org/abs/2606.00004v2) — Dr. Smith et al. propose a method." in also
+    assert (
+        "- [Plain title](https://arxiv.org/abs/2606.00004v2) — Dr. Smith et al. propose a method."
+        in also
+    )
 
 
 def test_malformed_id_is_refused(tmp_path: Path) -> None:
@@ -99,8 +155,11 @@ def test_malformed_id_is_refused(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("week", "label"),
-    [("2026-W25", "June 15–21, 2026"), ("2026-W27", "June 29 – July 5, 2026"),
-     ("2026-W53", "December 28 – January 3, 2027")],
+    [
+        ("2026-W25", "June 15–21, 2026"),
+        ("2026-W27", "June 29 – July 5, 2026"),
+        ("2026-W53", "December 28 – January 3, 2027"),
+    ],
 )
 def test_week_label(week: str, label: str) -> None:
     assert week_label(week) == label
@@ -108,6 +167,8 @@ def test_week_label(week: str, label: str) -> None:
 
 def test_first_sentence_and_md_escape() -> None:
     assert first_sentence("We do X, e.g. the thing. Then Z.") == "We do X, e.g. the thing."
-    assert first_sentence("J. Doe et al. show 3.5 gains. Then Z.") == "J. Doe et al. show 3.5 gains."
+    assert (
+        first_sentence("J. Doe et al. show 3.5 gains. Then Z.") == "J. Doe et al. show 3.5 gains."
+    )
     assert first_sentence("word " * 100).endswith("…")
     assert md_escape("a_b*c [d](e) <f> & g\nh") == "a\\_b\\*c \\[d\\](e) \\<f\\> \\& g h"

@@ -109,6 +109,17 @@ def test_bad_output_is_retried_once_then_falls_back(
     assert statuses == ["error", "ok", "error", "error"]
 
 
+def test_invalid_json_answer_is_a_failed_call(
+    engine: Engine, chat: OpenAIChat, openai_server: OpenAIServer, stored: list[Paper]
+) -> None:
+    openai_server.inject(Fault.invalid_json())
+    result = summarize_papers(
+        engine, chat, stored[:1], max_tokens=200, temperature=0.2, concurrency=1
+    )
+    assert (result.made, result.failed) == (0, 1)
+    assert "invalid JSON" in result.failures[0]
+
+
 def test_server_error_marks_paper_failed_and_goes_on(
     engine: Engine, chat: OpenAIChat, openai_server: OpenAIServer, stored: list[Paper]
 ) -> None:
@@ -173,3 +184,19 @@ def test_clean_summary_strips_formatting(raw: str, expected: str) -> None:
 def test_clean_summary_rejects_degenerate_output(raw: str) -> None:
     with pytest.raises(BadOutput):
         clean_summary(raw, "prompt text")
+
+
+def test_clean_summary_rejects_an_echoed_prompt_and_loops() -> None:
+    echoed = "Paper Title Authors: A. B Abstract: " + GOOD
+    with pytest.raises(BadOutput, match="echoed"):
+        clean_summary(echoed, "Title: Paper Title\nAuthors: A. B\nAbstract: ...")
+    loop = GOOD + " " + " ".join(["The method is also more efficient than previous ones."] * 4)
+    with pytest.raises(BadOutput, match="repetition"):
+        clean_summary(loop, "prompt")
+
+
+def test_clean_summary_cuts_long_output_at_a_sentence() -> None:
+    words = [f"w{i}" for i in range(400)]
+    long = " ".join(" ".join(words[i : i + 10]) + "." for i in range(0, 400, 10))
+    text = clean_summary(long, "prompt")
+    assert len(text.split()) <= 200 and text.endswith(".")

@@ -29,6 +29,7 @@ import json
 import logging
 import queue
 import re
+import signal
 import sys
 import threading
 import time
@@ -671,6 +672,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"arXiv-compatible dev server: {len(records)} records at {server.url} (Ctrl-C to stop)",
         flush=True,
     )
+    signal.signal(signal.SIGTERM, _interrupt)  # `kill PID` stops as cleanly as Ctrl-C
     try:
         threading.Event().wait()
     except KeyboardInterrupt:
@@ -678,6 +680,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         server.stop()
     return 0
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":

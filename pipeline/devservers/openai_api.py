@@ -286,6 +286,7 @@ class _HTTPServer(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive; streams use chunked encoding
+    disable_nagle_algorithm = True  # headers and body go out in two writes: no 40 ms stalls
     server: _HTTPServer
 
     def log_message(self, format: str, *args: Any) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import openai
 
 from pipeline.errors import LLMConfigError, LLMError
@@ -40,6 +42,8 @@ class OpenAIChat:
             raise LLMError(f"cannot reach the LLM endpoint {self.client.base_url}: {exc}") from None
         except openai.APIStatusError as exc:
             raise LLMError(f"LLM call failed with HTTP {exc.status_code}: {exc.message}") from None
+        except json.JSONDecodeError:
+            raise LLMError("the LLM endpoint answered with invalid JSON") from None
         if not resp.choices:
             raise LLMError("the LLM endpoint returned no choices")
         choice = resp.choices[0]

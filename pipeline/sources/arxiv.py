@@ -17,7 +17,7 @@ import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import Any
 from urllib.parse import urlsplit
 
 import arxiv
@@ -44,6 +44,10 @@ _TRANSIENT_STATUS = {429, 500, 502, 503, 504}
 PUBLIC_MIN_DELAY = 3.0
 MAX_RETRY_AFTER = 600.0
 USER_AGENT = "arxiv-newsletter/0.1 (+https://github.com/; polite weekly fetch)"
+
+
+SKIPPED = object()
+"""Stands in the page for an entry that could not be read."""
 
 
 class _Transient(Exception):
@@ -106,7 +110,8 @@ class ArxivSource:
             sort_order=arxiv.SortOrder.Ascending,
         )
         for item in self._client.results(search):
-            yield cast(PaperRecord, item)
+            if isinstance(item, PaperRecord):
+                yield item
 
 
 class _PoliteClient(arxiv.Client):  # type: ignore[misc]
@@ -207,6 +212,8 @@ class _PoliteClient(arxiv.Client):  # type: ignore[misc]
             items_per_page=_int(root, "opensearch:itemsPerPage"),
             start_index=_int(root, "opensearch:startIndex"),
         )
+        # A skipped entry keeps its place in the page (as SKIPPED), so the arxiv client's
+        # paging arithmetic, which counts results, still matches the entries served.
         results: list[Any] = []
         for entry in root.iterfind(f"{_A}entry"):
             record, reason = _record(entry)
@@ -215,8 +222,7 @@ class _PoliteClient(arxiv.Client):  # type: ignore[misc]
             if record is None:
                 self.stats["skipped_entries"] += 1
                 log.warning("skipped arXiv entry %s: %s", _text(entry, f"{_A}id") or "?", reason)
-                continue
-            results.append(record)
+            results.append(record or SKIPPED)
         return ParsedFeed(header=header, results=results)
 
 
