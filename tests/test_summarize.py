@@ -200,3 +200,12 @@ def test_clean_summary_cuts_long_output_at_a_sentence() -> None:
     long = " ".join(" ".join(words[i : i + 10]) + "." for i in range(0, 400, 10))
     text = clean_summary(long, "prompt")
     assert len(text.split()) <= 200 and text.endswith(".")
+
+
+def test_unreachable_endpoint_stops_the_stage(engine: Engine, stored: list[Paper]) -> None:
+    client = openai.OpenAI(base_url="http://127.0.0.1:9/v1", api_key="x", max_retries=0)
+    with pytest.raises(LLMConfigError, match="cannot reach the LLM endpoint"):
+        summarize_papers(
+            engine, OpenAIChat(client, "m"), stored, max_tokens=50, temperature=0, concurrency=1
+        )
+    client.close()

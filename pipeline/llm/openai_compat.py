@@ -38,8 +38,14 @@ class OpenAIChat:
                 f"the LLM endpoint {self.client.base_url} does not know model {self.name!r}; "
                 "set NEWSLETTER_LLM_MODEL"
             ) from None
+        except openai.APITimeoutError:
+            raise LLMError(f"the LLM call timed out ({self.client.timeout} s)") from None
         except openai.APIConnectionError as exc:
-            raise LLMError(f"cannot reach the LLM endpoint {self.client.base_url}: {exc}") from None
+            # The client has already retried: the endpoint is down, so stop the stage.
+            raise LLMConfigError(
+                f"cannot reach the LLM endpoint {self.client.base_url} ({exc}); is the server "
+                "running? Check NEWSLETTER_LLM_BASE_URL"
+            ) from None
         except openai.APIStatusError as exc:
             raise LLMError(f"LLM call failed with HTTP {exc.status_code}: {exc.message}") from None
         except json.JSONDecodeError:

@@ -46,6 +46,10 @@ class IngestCounts:
 
 
 def content_hash(r: PaperRecord) -> str:
+    """What can change in a paper's metadata within one version. The dates are left out:
+    `published` (v1's submission) and `updated` (the latest version's) move only with the
+    version, and a repeated listing that reports another day is the same paper, not an
+    update."""
     payload = json.dumps(
         [
             r.version,
@@ -57,8 +61,6 @@ def content_hash(r: PaperRecord) -> str:
             r.comment,
             r.journal_ref,
             r.doi,
-            r.published.isoformat(),
-            r.updated.isoformat(),
         ],
         ensure_ascii=False,
     )
