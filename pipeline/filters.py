@@ -18,11 +18,14 @@ class TermFilter:
 
     def reason(self, title: str, abstract: str) -> str | None:
         """Why a paper is excluded, or None when it passes."""
+        if not self.exclude and not self.include:
+            return None
         text = f"{title}\n{abstract}"
+        lower = text.lower()
         for term in self.exclude:
-            if _matches(term, text):
+            if _matches(term, text, lower):
                 return f"matches exclude term '{term}'"
-        if self.include and not any(_matches(term, text) for term in self.include):
+        if self.include and not any(_matches(term, text, lower) for term in self.include):
             return "matches no include term"
         return None
 
@@ -30,8 +33,10 @@ class TermFilter:
 _CACHE: dict[str, re.Pattern[str]] = {}
 
 
-def _matches(term: str, text: str) -> bool:
-    """Case-insensitive whole-word (or whole-phrase) match."""
+def _matches(term: str, text: str, lower: str) -> bool:
+    """Case-insensitive whole-word (or whole-phrase) match; `lower` is `text.lower()`."""
+    if term.split()[0].lower() not in lower:
+        return False  # cheap test first: most papers do not contain the word at all
     pattern = _CACHE.get(term)
     if pattern is None:
         words = [re.escape(w) for w in term.split()]

@@ -17,7 +17,6 @@ from pipeline.db import utcnow
 from pipeline.errors import NewsletterError, NotFoundError
 from pipeline.filters import TermFilter
 from pipeline.llm.base import ChatModel
-from pipeline.ranking.interest import Candidate, InterestRanker
 from pipeline.records import PaperRecord, Window, last_complete_week, week_window
 from pipeline.render import issue_context, render_issue
 from pipeline.store.issues import (
@@ -128,6 +127,9 @@ class RankResult:
 
 
 def rank(p: Pipeline, week: str) -> RankResult:
+    # scikit-learn is imported here, not at start-up: a fetch does not need its ~100 MB.
+    from pipeline.ranking.interest import Candidate, InterestRanker
+
     def body(_run_id: int) -> RankResult:
         win = week_window(week)
         papers = candidates_for_week(p.engine, win.since, win.until, week)

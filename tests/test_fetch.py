@@ -251,13 +251,17 @@ def test_first_ingest_then_refetch_changes_nothing(
 def test_repeated_listings_are_stored_once(
     engine: Engine, db_url: str, http: Callable[..., httpx.Client]
 ) -> None:
-    # Served as 0 1 | 1 2 | 3 3 | 4 with page size 2: a repeat across pages and one inside a page.
-    served = [rec(0), rec(1), rec(1), rec(2), rec(3), rec(3), rec(4)]
+    # Served as 0 1 | 1 2 | 3 3 | 4 3' with page size 2: a repeat across pages, one inside a
+    # page, and 3' listed again on a later day (as the weekend listings repeat Friday's).
+    later = DAY + timedelta(days=2)
+    served = [rec(0), rec(1), rec(1), rec(2), rec(3), rec(3), rec(4), rec(3, published=later)]
     with ArxivAPIServer(served) as srv:
         counts = runner.fetch(pipeline(engine, db_url, srv.url, http, page_size=2), JUNE).counts
         assert [r.params["start"] for r in srv.requests] == ["0", "2", "4", "6"]
-    assert (counts.new, counts.updated, counts.unchanged) == (5, 0, 2)
-    assert sorted(rows(engine)) == [f"2606.{n:05d}" for n in range(5)]
+    assert (counts.new, counts.updated, counts.unchanged) == (5, 0, 3)
+    stored = rows(engine)
+    assert sorted(stored) == [f"2606.{n:05d}" for n in range(5)]
+    assert utc(stored["2606.00003"]["published"]) == DAY + timedelta(minutes=3)  # first listing
 
 
 def test_newer_version_updates_older_is_ignored(
@@ -498,7 +502,7 @@ def test_bad_utf8_skips_only_the_affected_entry(
     with caplog.at_level(logging.WARNING, logger="pipeline.sources.arxiv"):
         counts = runner.fetch(p, JUNE).counts
     victim = SAMPLE_ORDER[0]
-    assert counts.new == 47
+    assert (counts.new, counts.unchanged) == (47, 0)
     assert sorted(rows(engine)) == sorted(SAMPLE_ORDER[1:])
     skipped = [r.getMessage() for r in caplog.records if "skipped" in r.getMessage()]
     assert skipped == [
@@ -524,8 +528,10 @@ def test_entries_without_title_id_or_category_are_skipped(
     with ArxivAPIServer(served) as srv, caplog.at_level(logging.WARNING, "pipeline.sources.arxiv"):
         src = source(srv.url, http, page_size=3)
         got = [r.id for r in src.fetch(["cs.LG"], JUNE)]
-    assert sorted(set(got)) == ["2606.00001", "2606.00004", "2606.00008", "2606.00009"]
-    assert src.stats["skipped_entries"] >= 4  # re-counted when a page is re-requested
+        # A skipped entry keeps its place: paging still advances by the entries served.
+        assert [r.params["start"] for r in srv.requests] == ["0", "3", "6"]
+    assert got == ["2606.00001", "2606.00004", "2606.00008", "2606.00009"]
+    assert src.stats == {"requests": 3, "retries": 0, "skipped_entries": 4}
     reasons = {r.getMessage().split(": ", 1)[1] for r in caplog.records}
     assert reasons == {
         "no <title>",
@@ -682,16 +688,25 @@ def test_failed_fetch_is_logged_and_keeps_the_watermark(
     assert rows(engine) == {}
 
 
-# -- known gap -------------------------------------------------------------------------------
+# -- paging around skipped entries ----------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=SourceError,
-    reason="arxiv.Client pages by len(results), not entries on the page: a final page whose "
-    "entries were all skipped looks 'unexpectedly empty' and the fetch fails",
+@pytest.mark.parametrize(
+    ("bad", "starts"),
+    [
+        ((4,), ["0", "3"]),  # the last entry: the final page holds only a skipped entry
+        ((1,), ["0", "1", "2", "3"]),  # page size 1: the first page is all skipped
+        ((2, 3), ["0", "1", "2", "3"]),  # pages in the middle all skipped
+    ],
 )
-def test_bad_last_entry_does_not_fail_the_fetch(http: Callable[..., httpx.Client]) -> None:
-    with ArxivAPIServer([rec(1), rec(2), rec(3), rec(4, title="")]) as srv:
-        got = [r.id for r in source(srv.url, http, page_size=3).fetch(["cs.LG"], JUNE)]
-    assert got == ["2606.00001", "2606.00002", "2606.00003"]
+def test_pages_of_skipped_entries_neither_fail_nor_end_the_fetch(
+    http: Callable[..., httpx.Client], bad: tuple[int, ...], starts: list[str]
+) -> None:
+    served = [rec(n, title="") if n in bad else rec(n) for n in range(1, 5)]
+    page_size = 3 if bad == (4,) else 1
+    with ArxivAPIServer(served) as srv:
+        src = source(srv.url, http, page_size=page_size)
+        got = [r.id for r in src.fetch(["cs.LG"], JUNE)]
+        assert [r.params["start"] for r in srv.requests] == starts
+    assert got == [f"2606.{n:05d}" for n in range(1, 5) if n not in bad]
+    assert src.stats["retries"] == 0 and src.stats["skipped_entries"] == len(bad)

@@ -39,7 +39,6 @@ _A = "{http://www.w3.org/2005/Atom}"
 _X = "{http://arxiv.org/schemas/atom}"
 # New-style 2606.14173 and old-style hep-th/9901001 ids; anything else is skipped.
 _ID_RE = re.compile(rf"abs/(?P<id>{ARXIV_ID})(?:v(?P<version>\d+))?$")
-_SPACE = re.compile(r"\s+")
 _TRANSIENT_STATUS = {429, 500, 502, 503, 504}
 PUBLIC_MIN_DELAY = 3.0
 MAX_RETRY_AFTER = 600.0
@@ -276,57 +275,86 @@ def _when(text: str | None) -> datetime | None:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
+_TAG_ID, _TAG_TITLE, _TAG_SUMMARY = f"{_A}id", f"{_A}title", f"{_A}summary"
+_TAG_PUBLISHED, _TAG_UPDATED = f"{_A}published", f"{_A}updated"
+_TAG_AUTHOR, _TAG_NAME, _TAG_CATEGORY = f"{_A}author", f"{_A}name", f"{_A}category"
+_TAG_PRIMARY, _TAG_COMMENT = f"{_X}primary_category", f"{_X}comment"
+_TAG_JOURNAL, _TAG_DOI = f"{_X}journal_ref", f"{_X}doi"
+
+
+def _fold(text: str | None) -> str:
+    return " ".join(text.split()) if text else ""
+
+
 def _record(entry: Any) -> tuple[PaperRecord | None, str]:
-    raw_id = _text(entry, f"{_A}id")
+    """One <entry> as a record, reading its children in a single pass (this is the hot loop
+    of a fetch), or None with the reason it cannot be used."""
+    raw_id = title = abstract = published_text = updated_text = None
+    comment = journal_ref = doi = primary_cat = None
+    authors: list[str] = []
+    categories: list[str] = []
+    for child in entry:
+        tag = child.tag
+        if tag == _TAG_TITLE:
+            title = child.text
+        elif tag == _TAG_SUMMARY:
+            abstract = child.text
+        elif tag == _TAG_AUTHOR:
+            for name in child.iter(_TAG_NAME):
+                folded = _fold(name.text)
+                if folded:
+                    authors.append(folded)
+        elif tag == _TAG_CATEGORY:
+            term = child.get("term")
+            if term:
+                categories.append(term)
+        elif tag == _TAG_ID:
+            raw_id = child.text
+        elif tag == _TAG_PUBLISHED:
+            published_text = child.text
+        elif tag == _TAG_UPDATED:
+            updated_text = child.text
+        elif tag == _TAG_PRIMARY:
+            primary_cat = child.get("term")
+        elif tag == _TAG_COMMENT:
+            comment = child.text
+        elif tag == _TAG_JOURNAL:
+            journal_ref = child.text
+        elif tag == _TAG_DOI:
+            doi = child.text
     if not raw_id:
         return None, "no <id>"
     m = _ID_RE.search(raw_id.strip())
     if not m:
         return None, f"unrecognised id {raw_id!r}"
-    title = _SPACE.sub(" ", _text(entry, f"{_A}title") or "").strip()
+    title = _fold(title)
     if not title:
         return None, "no <title>"
-    published = _when(_text(entry, f"{_A}published"))
+    published = _when(published_text)
     if published is None:
         return None, "missing or bad <published>"
-    updated = _when(_text(entry, f"{_A}updated")) or published
-    categories = tuple(c.get("term") for c in entry.iterfind(f"{_A}category") if c.get("term"))
-    primary = entry.find(f"{_X}primary_category")
-    primary_cat = primary.get("term") if primary is not None else None
     primary_cat = primary_cat or (categories[0] if categories else "")
     if not primary_cat:
         return None, "no category"
     if primary_cat not in categories:
-        categories = (primary_cat, *categories)
-    authors = tuple(
-        _SPACE.sub(" ", name.text).strip()
-        for name in entry.iterfind(f"{_A}author/{_A}name")
-        if name.text and name.text.strip()
-    )
+        categories.insert(0, primary_cat)
     return (
         PaperRecord(
             id=m.group("id"),
             version=int(m.group("version") or 1),
             title=title,
-            abstract=_SPACE.sub(" ", _text(entry, f"{_A}summary") or "").strip(),
-            authors=authors,
-            categories=categories,
+            abstract=_fold(abstract),
+            authors=tuple(authors),
+            categories=tuple(categories),
             primary_category=primary_cat,
-            comment=_clean(_text(entry, f"{_X}comment")),
-            journal_ref=_clean(_text(entry, f"{_X}journal_ref")),
-            doi=_clean(_text(entry, f"{_X}doi")),
+            comment=_fold(comment) or None,
+            journal_ref=_fold(journal_ref) or None,
+            doi=_fold(doi) or None,
             published=published,
-            updated=updated,
+            updated=_when(updated_text) or published,
         ),
         "",
     )
-
-
-def _clean(value: str | None) -> str | None:
-    if value is None:
-        return None
-    value = _SPACE.sub(" ", value).strip()
-    return value or None
 
 
 def _has_replacement(record: PaperRecord) -> bool:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -50,21 +49,20 @@ def content_hash(r: PaperRecord) -> str:
     `published` (v1's submission) and `updated` (the latest version's) move only with the
     version, and a repeated listing that reports another day is the same paper, not an
     update."""
-    payload = json.dumps(
-        [
-            r.version,
+    payload = "\x1f".join(
+        (
+            str(r.version),
             r.title,
             r.abstract,
-            r.authors,
-            r.categories,
+            "\x1e".join(r.authors),
+            "\x1e".join(r.categories),
             r.primary_category,
-            r.comment,
-            r.journal_ref,
-            r.doi,
-        ],
-        ensure_ascii=False,
+            r.comment or "\x00",
+            r.journal_ref or "\x00",
+            r.doi or "\x00",
+        )
     )
-    return hashlib.sha1(payload.encode("utf-8")).hexdigest()
+    return hashlib.blake2b(payload.encode("utf-8"), digest_size=16).hexdigest()
 
 
 def _row(
