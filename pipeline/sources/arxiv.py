@@ -300,10 +300,11 @@ def _record(entry: Any) -> tuple[PaperRecord | None, str]:
         elif tag == _TAG_SUMMARY:
             abstract = child.text
         elif tag == _TAG_AUTHOR:
-            for name in child.iter(_TAG_NAME):
-                folded = _fold(name.text)
-                if folded:
-                    authors.append(folded)
+            for name in child:
+                if name.tag == _TAG_NAME and name.text:
+                    folded = _fold(name.text)
+                    if folded:
+                        authors.append(folded)
         elif tag == _TAG_CATEGORY:
             term = child.get("term")
             if term:
