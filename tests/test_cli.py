@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from click import Command
 from sqlmodel import Session, col, select
 from typer.main import get_command
 from typer.testing import CliRunner
@@ -142,7 +141,7 @@ def test_demo_runs_offline(openai_server: OpenAIServer, monkeypatch: pytest.Monk
 def test_every_command_has_help() -> None:
     group = get_command(app)
     assert hasattr(group, "commands")
-    commands: dict[str, Command] = group.commands
+    commands = group.commands
     assert {"run", "fetch", "rank", "summarize", "render", "demo", "status"} <= set(commands)
     for name, command in commands.items():
         assert command.help, f"{name} has no help text"
