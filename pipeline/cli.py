@@ -22,10 +22,11 @@ from pipeline import runner
 from pipeline.config import Settings, load_settings
 from pipeline.db import open_database
 from pipeline.errors import ConfigError, NewsletterError
-from pipeline.llm.base import ChatModel
+from pipeline.fulltext import FullTextFetcher
 from pipeline.llm.factory import chat_model
 from pipeline.records import Window, last_complete_week, parse_day, parse_week, week_window
 from pipeline.sources.arxiv import ArxivSource
+from pipeline.summarize import Estimate, SummarizeResult
 
 app = typer.Typer(
     help="Turn each week's new arXiv papers into a newsletter.",
@@ -88,13 +89,21 @@ def pipeline_for(settings: Settings) -> Iterator[runner.Pipeline]:
                 retries=settings.arxiv_retries,
             )
 
-        @functools.cache
-        def model() -> ChatModel:
-            built = chat_model(settings)
-            stack.callback(built.close)
-            return built
+        def fulltext() -> FullTextFetcher:
+            return FullTextFetcher(
+                http,
+                html_base=settings.fulltext_html_url,
+                pdf_base=settings.fulltext_pdf_url,
+                cache_dir=settings.cache_dir / "fulltext",
+            )
 
-        yield runner.Pipeline(settings=settings, engine=engine, source=source, chat=model)
+        yield runner.Pipeline(
+            settings=settings,
+            engine=engine,
+            source=source,
+            chat=lambda: chat_model(settings),  # each stage closes the model it used
+            fulltext=fulltext,
+        )
 
 
 @app.callback()
@@ -122,6 +131,13 @@ def main_options(
 WeekOpt = Annotated[str | None, typer.Option("--week", "-w", help="ISO week, e.g. 2026-W25.")]
 OutOpt = Annotated[Path | None, typer.Option("--output-dir", help="Where issues are written.")]
 DbOpt = Annotated[str | None, typer.Option("--database-url", help="SQLAlchemy database URL.")]
+BudgetOpt = Annotated[
+    float | None,
+    typer.Option("--budget", min=0, help="Stop starting LLM calls once this many USD are spent."),
+]
+DryRunOpt = Annotated[
+    bool, typer.Option("--dry-run", help="Print the LLM calls, tokens and cost; send nothing.")
+]
 
 
 def _week(value: str | None, p: runner.Pipeline) -> str:
@@ -168,20 +184,51 @@ def rank(ctx: typer.Context, week: WeekOpt = None, database_url: DbOpt = None) -
     with pipeline_for(ctx.obj.settings(database_url=database_url)) as p:
         target = _week(week, p)
         r = runner.rank(p, target)
-    out.print(
-        f"ranked {target}: {r.candidates} candidates, {r.highlights} highlights, "
-        f"{r.also} also this week"
-    )
+    _print_rank(target, r)
 
 
 @app.command()
 @user_errors
-def summarize(ctx: typer.Context, week: WeekOpt = None, database_url: DbOpt = None) -> None:
-    """Summarize the issue's highlights with the LLM (cached)."""
+def summarize(
+    ctx: typer.Context,
+    week: WeekOpt = None,
+    database_url: DbOpt = None,
+    budget: BudgetOpt = None,
+    dry_run: DryRunOpt = False,
+) -> None:
+    """Summarize the issue's papers with the LLM (cached; --dry-run estimates the cost)."""
     with pipeline_for(ctx.obj.settings(database_url=database_url)) as p:
         target = _week(week, p)
-        r = runner.summarize(p, target)
-    out.print(f"summarized {target}: {r.made} new, {r.cached} cached, {r.failed} failed")
+        if dry_run:
+            _print_estimate(target, runner.estimate_summaries(p, target), p.settings.model_name)
+            return
+        r = runner.summarize(p, target, budget_usd=budget)
+    _print_summaries(f"summarized {target}", r)
+
+
+def _print_estimate(week: str, e: Estimate, model: str) -> None:
+    cost = f"${e.cost_usd:.4f}" if e.priced else "unknown (no price for this model)"
+    out.print(
+        f"dry run, {week}: {e.calls} LLM calls to {model} ({e.cached} cached), about "
+        f"{e.input_tokens:,} input + at most {e.output_tokens:,} output tokens, cost at most "
+        f"{cost}; nothing was sent"
+    )
+
+
+def _print_summaries(prefix: str, s: SummarizeResult) -> None:
+    out.print(
+        f"{prefix}: {s.made} new, {s.cached} cached, {s.failed} failed"
+        + (f", {s.over_budget} over budget" if s.over_budget else "")
+        + f" ({s.calls} calls, {s.input_tokens} input / {s.output_tokens} output tokens, "
+        f"${s.cost_usd:.4f})"
+    )
+    if s.flagged:
+        out.print(f"{s.flagged} texts contain numbers not found in their source (flagged)")
+    if s.failed or s.over_budget:
+        err.print(
+            f"warning: {s.failed + s.over_budget} texts were not written; "
+            "those papers show their abstract"
+        )
 
 
 @app.command()
@@ -209,29 +256,37 @@ def run(
     week: WeekOpt = None,
     output_dir: OutOpt = None,
     database_url: DbOpt = None,
+    budget: BudgetOpt = None,
+    dry_run: DryRunOpt = False,
 ) -> None:
-    """The weekly job: fetch, rank, summarize, render."""
+    """The weekly job: fetch, rank, summarize, render (--dry-run stops before the LLM)."""
     target = parse_week(week) if week else None
     with pipeline_for(ctx.obj.settings(output_dir=output_dir, database_url=database_url)) as p:
-        result = runner.run(p, target)
+        if dry_run:
+            week_name, fetched, ranked = runner.fetch_and_rank(p, target)
+            _print_fetch(fetched)
+            _print_rank(week_name, ranked)
+            _print_estimate(
+                week_name, runner.estimate_summaries(p, week_name), p.settings.model_name
+            )
+            return
+        result = runner.run(p, target, budget_usd=budget)
     _report(result)
+
+
+def _print_rank(week: str, r: runner.RankResult) -> None:
+    out.print(
+        f"ranked {week}: {r.candidates} candidates, {r.highlights} highlights, "
+        f"{r.also} also this week"
+    )
 
 
 def _report(result: runner.RunResult) -> None:
     _print_fetch(result.fetched)
-    r, s = result.ranked, result.summarized
-    out.print(
-        f"ranked {result.week}: {r.candidates} candidates, {r.highlights} highlights, "
-        f"{r.also} also this week"
-    )
-    out.print(
-        f"summaries: {s.made} new, {s.cached} cached, {s.failed} failed "
-        f"({s.input_tokens} input / {s.output_tokens} output tokens)"
-    )
+    _print_rank(result.week, result.ranked)
+    _print_summaries("summaries", result.summarized)
     for path in result.files:
         out.print(f"wrote {path}")
-    if s.failed:
-        err.print(f"warning: {s.failed} summaries failed; those papers show their abstract")
 
 
 @app.command()

@@ -12,7 +12,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic.fields import FieldInfo
@@ -33,6 +33,16 @@ PUBLIC_ARXIV_URL = "https://export.arxiv.org/api/query"
 LOCAL_MODEL_NAME = "SmolLM2-135M-Instruct"
 
 WordList = Annotated[list[str], NoDecode]
+
+# Published list prices, USD per million tokens [input, output]; override in [llm.prices].
+PRICES: dict[str, tuple[float, float]] = {
+    "gpt-4o-mini": (0.15, 0.60),
+    "gpt-4o": (2.50, 10.00),
+    "gpt-4.1": (2.00, 8.00),
+    "gpt-4.1-mini": (0.40, 1.60),
+    "gpt-4.1-nano": (0.10, 0.40),
+    LOCAL_MODEL_NAME: (0.0, 0.0),
+}
 
 
 class Settings(BaseSettings):
@@ -76,6 +86,21 @@ class Settings(BaseSettings):
     llm_timeout_seconds: float = Field(default=120.0, gt=0)
     llm_concurrency: int = Field(default=8, ge=1, le=256)
     llm_threads: int = Field(default=0, ge=0, le=256)
+    llm_retries: int = Field(default=4, ge=0, le=20)
+    # USD per million tokens, [input, output], by model name; unknown models cost 0 (warned).
+    llm_prices: dict[str, tuple[float, float]] = Field(default_factory=lambda: dict(PRICES))
+
+    # Embeddings (empty base URL: the local all-MiniLM-L6-v2 model)
+    embedding_base_url: str = ""
+    embedding_model: str = "text-embedding-3-small"
+
+    # Summaries
+    summaries_full_text: bool = False
+    summaries_full_text_tokens: int = Field(default=6000, ge=200, le=200_000)
+    summaries_oneliners: Literal["auto", "on", "off"] = "auto"
+    fulltext_html_url: str = "https://arxiv.org/html"
+    fulltext_pdf_url: str = "https://arxiv.org/pdf"
+    cache_dir: Path = Path("db/cache")
 
     @field_validator("categories", "include_terms", "exclude_terms", mode="before")
     @classmethod
@@ -98,12 +123,22 @@ class Settings(BaseSettings):
             raise ValueError("needs at least one arXiv category, e.g. cs.LG")
         return value
 
-    @field_validator("arxiv_url", "llm_base_url")
+    @field_validator(
+        "arxiv_url", "llm_base_url", "fulltext_html_url", "fulltext_pdf_url", "embedding_base_url"
+    )
     @classmethod
     def _http_url(cls, value: str) -> str:
         if value and not value.startswith(("http://", "https://")):
             raise ValueError(f"must be an http(s) URL, got {value!r}")
         return value.rstrip("/") if value.endswith("/") and value.count("/") > 3 else value
+
+    @field_validator("llm_prices")
+    @classmethod
+    def _merge_prices(cls, value: dict[str, tuple[float, float]]) -> dict[str, tuple[float, float]]:
+        for model, (inp, out) in value.items():
+            if inp < 0 or out < 0:
+                raise ValueError(f"negative price for {model!r}")
+        return {**PRICES, **value}
 
     @field_validator("database_url")
     @classmethod
@@ -153,7 +188,7 @@ class _TomlSource(PydanticBaseSettingsSource):
             raise ConfigError(f"{path}: not valid TOML: {exc}") from None
         except OSError as exc:
             raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
-        self.values = _flatten(raw)
+        self.values = _flatten(raw, dict_keys=_DICT_SETTINGS)
 
     def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
         return self.values.get(field_name), field_name, False
@@ -162,12 +197,21 @@ class _TomlSource(PydanticBaseSettingsSource):
         return dict(self.values)
 
 
-def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+_DICT_SETTINGS = {"llm_prices"}
+
+
+def _flatten(
+    table: Mapping[str, Any],
+    prefix: str = "",
+    *,
+    dict_keys: frozenset[str] | set[str] = frozenset(),
+) -> dict[str, Any]:
+    """`[llm] base_url` -> `llm_base_url`; a table that is itself a setting stays a dict."""
     flat: dict[str, Any] = {}
     for key, value in table.items():
         name = f"{prefix}{key}".replace("-", "_").replace(".", "_")
-        if isinstance(value, dict):
-            flat.update(_flatten(value, f"{name}_"))
+        if isinstance(value, dict) and name not in dict_keys:
+            flat.update(_flatten(value, f"{name}_", dict_keys=dict_keys))
         else:
             flat[name] = value
     return flat
@@ -236,7 +280,7 @@ def sqlite_path(database_url: str) -> Path | None:
 def check_paths(settings: Settings) -> None:
     """Fail at start, naming the key, when a configured path cannot be used."""
     db_file = sqlite_path(settings.database_url)
-    checks = [("output_dir", settings.output_dir)]
+    checks = [("output_dir", settings.output_dir), ("cache_dir", settings.cache_dir)]
     if db_file is not None:
         checks.append(("database_url", db_file.parent))
     for key, directory in checks:

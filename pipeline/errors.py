@@ -4,8 +4,10 @@
     ├── ConfigError          a bad setting (names the key)
     ├── SourceError          the paper source failed after bounded retries
     │   └── SourceUnreachable   could not connect at all
-    ├── LLMError             the model endpoint failed for good
-    │   └── LLMConfigError      bad key / unknown model: stop the stage at once
+    ├── LLMError             the model endpoint failed for good (this call)
+    │   ├── LLMTransient        429 / 5xx / timeout / dropped connection: retried with backoff
+    │   │   └── LLMUnreachable     cannot connect; when retries run out the stage stops
+    │   └── LLMConfigError      bad key / unknown model / endpoint down: stop the stage at once
     └── NotFoundError        an issue, paper or file the user named does not exist
 
 Anything else that escapes is a bug and is raised with its traceback.
@@ -33,6 +35,18 @@ class SourceUnreachable(SourceError):
 
 
 class LLMError(NewsletterError):
+    pass
+
+
+class LLMTransient(LLMError):
+    """A failure worth retrying; `retry_after` is the server's Retry-After, if it sent one."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class LLMUnreachable(LLMTransient):
     pass
 
 

@@ -82,6 +82,10 @@ class Summary(SQLModel, table=True):
     output_tokens: int = 0
     cost_usd: float = 0.0
     created: datetime
+    source: str = "abstract"  # what the model read: abstract | html | pdf
+    note: str | None = None  # e.g. how the full text was cut
+    # Numbers in the text that the source does not contain: shown to the reader.
+    flags: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
 
 
 class LLMCall(SQLModel, table=True):
@@ -98,6 +102,7 @@ class LLMCall(SQLModel, table=True):
     input_tokens: int = 0
     output_tokens: int = 0
     duration_ms: int = 0
+    cost_usd: float = 0.0
     status: str
     error: str | None = None
     created: datetime

@@ -119,6 +119,8 @@ class RenderedItem:
     summary: str | None
     abstract: str
     oneliner: str
+    unverified: list[str]  # numbers in the summary that its source does not contain
+    source: str  # what the summary was written from: abstract | html | pdf
 
 
 def _item(loaded: LoadedItem) -> RenderedItem:
@@ -138,7 +140,9 @@ def _item(loaded: LoadedItem) -> RenderedItem:
         explanation=loaded.item.explanation,
         summary=loaded.summary.text if loaded.summary else None,
         abstract=re.sub(r"\s+", " ", p.abstract).strip(),
-        oneliner=first_sentence(p.abstract),
+        oneliner=loaded.oneliner.text if loaded.oneliner else first_sentence(p.abstract),
+        unverified=list(loaded.summary.flags) if loaded.summary else [],
+        source=loaded.summary.source if loaded.summary else "abstract",
     )
 
 

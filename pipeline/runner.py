@@ -16,12 +16,16 @@ from pipeline.config import Settings
 from pipeline.db import utcnow
 from pipeline.errors import NewsletterError, NotFoundError
 from pipeline.filters import TermFilter
+from pipeline.fulltext import FullTextFetcher
 from pipeline.llm.base import ChatModel
+from pipeline.llm.cost import Budget, PriceTable
+from pipeline.llm.retry import RetryPolicy
 from pipeline.records import PaperRecord, Window, last_complete_week, week_window
 from pipeline.render import issue_context, render_issue
 from pipeline.store.issues import (
     ALSO,
     HIGHLIGHT,
+    LoadedItem,
     Placement,
     candidates_for_week,
     load_issue,
@@ -30,7 +34,18 @@ from pipeline.store.issues import (
 )
 from pipeline.store.papers import IngestCounts, store_page
 from pipeline.store.runs import advance_watermark, finish_run, get_watermark, start_run
-from pipeline.summarize import SummarizeResult, summarize_papers
+from pipeline.summarize import (
+    ONELINER,
+    SUMMARY,
+    Estimate,
+    Job,
+    Options,
+    SourceText,
+    SummarizeResult,
+    estimate,
+    make_job,
+    run_jobs,
+)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -49,6 +64,7 @@ class Pipeline:
     source: Callable[[], PaperSource]
     chat: Callable[[], ChatModel]
     now: Callable[[], datetime] = utcnow
+    fulltext: Callable[[], FullTextFetcher] | None = None
 
 
 def _recorded(
@@ -69,8 +85,13 @@ def _recorded(
         raise
     extra: dict[str, Any] = {}
     if isinstance(result, SummarizeResult):
-        extra = {"input_tokens": result.input_tokens, "output_tokens": result.output_tokens}
-    status = "partial" if isinstance(result, SummarizeResult) and result.failed else "ok"
+        extra = {
+            "input_tokens": result.input_tokens,
+            "output_tokens": result.output_tokens,
+            "cost_usd": result.cost_usd,
+        }
+    partial = isinstance(result, SummarizeResult) and (result.failed or result.over_budget)
+    status = "partial" if partial else "ok"
     finish_run(p.engine, run_id, status=status, counts=counts(result), **extra)
     return result
 
@@ -160,28 +181,76 @@ def rank(p: Pipeline, week: str) -> RankResult:
 
 
 # ----------------------------------------------------------------------------- summarize
-def _require_issue(p: Pipeline, week: str) -> list[Any]:
+def _require_issue(p: Pipeline, week: str) -> list[LoadedItem]:
     issue, items = load_issue(p.engine, week)
     if issue is None:
         raise NotFoundError(f"no issue {week} yet: run `newsletter rank --week {week}` first")
     return items
 
 
-def summarize(p: Pipeline, week: str) -> SummarizeResult:
+def oneliners_enabled(settings: Settings) -> bool:
+    """'auto': from an endpoint yes; the small local model writes worse one-liners than the
+    abstract's own first sentence, so not from it."""
+    if settings.summaries_oneliners == "auto":
+        return not settings.uses_local_model
+    return settings.summaries_oneliners == "on"
+
+
+def summary_jobs(p: Pipeline, week: str) -> list[Job]:
+    """A summary for each highlight (of its full text if configured), a one-liner for the rest."""
+    s = p.settings
+    jobs = []
+    for loaded in _require_issue(p, week):
+        paper = loaded.paper
+        if loaded.item.section == HIGHLIGHT:
+            source = None
+            if s.summaries_full_text and p.fulltext is not None:
+                full = p.fulltext().fetch(
+                    paper.id,
+                    paper.version,
+                    fallback=paper.abstract,
+                    budget_tokens=s.summaries_full_text_tokens,
+                )
+                source = SourceText(full.text, full.source, full.note or None)
+            jobs.append(
+                make_job(
+                    paper,
+                    SUMMARY,
+                    max_tokens=s.llm_max_tokens,
+                    temperature=s.llm_temperature,
+                    source=source,
+                )
+            )
+        elif oneliners_enabled(s):
+            jobs.append(
+                make_job(
+                    paper, ONELINER, max_tokens=s.llm_max_tokens, temperature=s.llm_temperature
+                )
+            )
+    return jobs
+
+
+def estimate_summaries(p: Pipeline, week: str) -> Estimate:
+    """`--dry-run`: the calls, tokens and cost the summarize stage would spend; sends nothing."""
+    return estimate(
+        p.engine, p.settings.model_name, summary_jobs(p, week), PriceTable(p.settings.llm_prices)
+    )
+
+
+def summarize(p: Pipeline, week: str, *, budget_usd: float | None = None) -> SummarizeResult:
     def body(run_id: int) -> SummarizeResult:
-        items = _require_issue(p, week)
-        papers = [i.paper for i in items if i.item.section == HIGHLIGHT]
-        model = p.chat()
         s = p.settings
-        result = summarize_papers(
-            p.engine,
-            model,
-            papers,
-            max_tokens=s.llm_max_tokens,
+        jobs = summary_jobs(p, week)
+        model = p.chat()
+        options = Options(
             temperature=s.llm_temperature,
             concurrency=1 if s.uses_local_model else s.llm_concurrency,
+            retry=RetryPolicy(retries=s.llm_retries),
+            prices=PriceTable(s.llm_prices),
+            budget=Budget(budget_usd),
             run_id=run_id,
         )
+        result = run_jobs(p.engine, model, jobs, options)
         set_status(p.engine, week, "summarized", model=model.name)
         return result
 
@@ -218,15 +287,20 @@ class RunResult:
     files: list[Path]
 
 
-def run(p: Pipeline, week: str | None = None) -> RunResult:
-    """fetch -> rank -> summarize -> render for one ISO week (default: the last complete one)."""
+def fetch_and_rank(p: Pipeline, week: str | None) -> tuple[str, FetchResult, RankResult]:
+    """The first half of a run: what a `--dry-run` does before it estimates the LLM cost."""
     if week is None:
         target = last_complete_week(p.now())
         fetched = fetch(p)
     else:
         target = week
         fetched = fetch(p, week_window(week))
-    ranked = rank(p, target)
-    summarized = summarize(p, target)
+    return target, fetched, rank(p, target)
+
+
+def run(p: Pipeline, week: str | None = None, *, budget_usd: float | None = None) -> RunResult:
+    """fetch -> rank -> summarize -> render for one ISO week (default: the last complete one)."""
+    target, fetched, ranked = fetch_and_rank(p, week)
+    summarized = summarize(p, target, budget_usd=budget_usd)
     files = render(p, target)
     return RunResult(target, fetched, ranked, summarized, files)

@@ -1,36 +1,76 @@
-"""Summaries of the highlights: cached by (paper version, prompt hash, model, params).
+"""LLM texts about papers: dense summaries of the highlights, one-liners for the rest.
 
-A rerun makes no call for what is cached; each summary is stored as soon as it
-arrives, so a crash loses only the calls in flight.  A paper whose summary
-fails keeps its abstract (the newsletter says so) and the run goes on.
+Each text is cached by (paper version, kind, prompt hash, model, parameters): a rerun makes
+no call for what exists. Calls run concurrently (bounded), each retried on 429 / 5xx /
+timeouts with backoff honouring Retry-After; every attempt is logged in `llm_call`. Each
+text is stored the moment it arrives, so a crash loses only the calls in flight. A paper
+whose text fails (after one retry for bad output) keeps its abstract and the stage goes
+on; a bad key, an unknown model or an endpoint that cannot be reached stops the stage.
+A budget stops new calls before it would be exceeded; the rest fall back likewise.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
 import re
-import threading
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 
 from pipeline.db import utcnow
-from pipeline.errors import LLMConfigError, LLMError
+from pipeline.errors import LLMConfigError, LLMError, LLMTransient, LLMUnreachable
 from pipeline.llm.base import ChatModel, Completion
+from pipeline.llm.cost import Budget, PriceTable, prompt_tokens
+from pipeline.llm.retry import RetryPolicy
 from pipeline.models import LLMCall, Paper, Summary
 from pipeline.prompts import Prompt, render_prompt
 from pipeline.store.summaries import find_summary, log_call, save_summary
+from pipeline.validate import BadOutput, clean_output, unsupported_numbers
 
 log = logging.getLogger(__name__)
 
-KIND = "summary"
-MIN_WORDS = 25
-MAX_WORDS = 200
+SUMMARY = "summary"
+ONELINER = "oneliner"
+PODCAST = "podcast"
+MAX_TOKENS = {SUMMARY: 1.0, ONELINER: 0.25, PODCAST: 1.0}  # share of llm_max_tokens
+
+
+@dataclass(frozen=True)
+class SourceText:
+    """What the model reads about a paper: the abstract, or (part of) the full text."""
+
+    text: str
+    source: str = "abstract"  # abstract | html | pdf
+    note: str | None = None
+
+    @property
+    def label(self) -> str:
+        return "Abstract" if self.source == "abstract" else "Full text"
+
+
+@dataclass(frozen=True)
+class Job:
+    paper: Paper
+    kind: str
+    prompt: Prompt
+    source: SourceText
+    max_tokens: int
+    params_hash: str
+
+
+@dataclass
+class Options:
+    temperature: float
+    concurrency: int
+    retry: RetryPolicy
+    prices: PriceTable
+    budget: Budget = field(default_factory=lambda: Budget(None))
+    run_id: int | None = None
 
 
 @dataclass
@@ -38,221 +78,270 @@ class SummarizeResult:
     cached: int = 0
     made: int = 0
     failed: int = 0
+    over_budget: int = 0
+    flagged: int = 0
+    calls: int = 0
     input_tokens: int = 0
     output_tokens: int = 0
+    cost_usd: float = 0.0
     failures: list[str] = field(default_factory=list)
 
-    def counts(self) -> dict[str, int]:
-        return {"cached": self.cached, "made": self.made, "failed": self.failed}
+    def counts(self) -> dict[str, int | float]:
+        return {
+            "cached": self.cached,
+            "made": self.made,
+            "failed": self.failed,
+            "over_budget": self.over_budget,
+            "flagged": self.flagged,
+            "calls": self.calls,
+            "cost_usd": round(self.cost_usd, 6),
+        }
+
+    def add(self, other: SummarizeResult) -> None:
+        for name in (
+            "cached",
+            "made",
+            "failed",
+            "over_budget",
+            "flagged",
+            "calls",
+            "input_tokens",
+            "output_tokens",
+            "cost_usd",
+        ):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.failures += other.failures
 
 
-class BadOutput(ValueError):
-    pass
+@dataclass(frozen=True)
+class Estimate:
+    calls: int
+    cached: int
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float
+    priced: bool
 
 
-_MARKDOWN = re.compile(r"(\*\*|__|`|^#+\s*|^\s*[-*•]\s+)", re.MULTILINE)
-_PREAMBLE = re.compile(r"^(summary|here is (a|the) summary[^:]*)\s*:\s*", re.IGNORECASE)
-
-
-def clean_summary(text: str, prompt_text: str) -> str:
-    """Strip formatting; keep the first paragraph and whole sentences; reject empty, too
-    short, looping or echoed output."""
-    text = _PREAMBLE.sub("", _MARKDOWN.sub("", text).strip())
-    paragraphs = [p for p in re.split(r"\n\s*\n", text) if p.strip()]
-    if paragraphs and len(paragraphs[0].split()) >= MIN_WORDS:
-        text = paragraphs[0]
-    text = re.sub(r"\s+", " ", text).strip()
-    if text and text[-1] not in ".!?":
-        end = max(text.rfind(". "), text.rfind("! "), text.rfind("? "))
-        if end > 0 and len(text[: end + 1].split()) >= MIN_WORDS:
-            text = text[: end + 1]
-    words = text.split()
-    if len(words) < MIN_WORDS:
-        raise BadOutput(f"too short ({len(words)} words)")
-    if len(set(words)) < len(words) * 0.3 or _repeated_ngrams(words) > 0.2:
-        raise BadOutput("degenerate repetition")
-    flat_prompt = re.sub(r"\s+", " ", prompt_text)
-    if "<paper>" in text or _ECHO.search(text) or text[:80] in flat_prompt:
-        raise BadOutput("prompt echoed back")
-    return _at_most(text, MAX_WORDS)
-
-
-_ECHO = re.compile(r"\b(Title|Authors|Abstract)\s*:", re.IGNORECASE)
-
-
-def _repeated_ngrams(words: list[str], n: int = 6) -> float:
-    """The share of word n-grams that occur more than once (loops score high)."""
-    grams = [tuple(w.lower() for w in words[i : i + n]) for i in range(len(words) - n + 1)]
-    if not grams:
-        return 0.0
-    counts: dict[tuple[str, ...], int] = {}
-    for g in grams:
-        counts[g] = counts.get(g, 0) + 1
-    return sum(c for c in counts.values() if c > 1) / len(grams)
-
-
-def _at_most(text: str, limit: int) -> str:
-    """Whole sentences up to `limit` words."""
-    words = text.split()
-    if len(words) <= limit:
-        return text
-    head = " ".join(words[:limit])
-    end = max(head.rfind(". "), head.rfind("! "), head.rfind("? "), head.rfind("."))
-    return head[: end + 1] if end > 0 else head + "…"
-
-
-def params_hash(max_tokens: int, temperature: float) -> str:
-    raw = json.dumps({"max_tokens": max_tokens, "temperature": temperature}, sort_keys=True)
-    return hashlib.sha256(raw.encode()).hexdigest()[:12]
-
-
+# ----------------------------------------------------------------------------- jobs
 def _untrusted(text: str) -> str:
     """Keep paper text from closing the prompt's delimiter."""
     return re.sub(r"</?\s*paper\s*>", "(paper)", text, flags=re.IGNORECASE)
 
 
-def summary_prompt(paper: Paper) -> Prompt:
-    authors = ", ".join(paper.authors[:8]) + (" et al." if len(paper.authors) > 8 else "")
-    return render_prompt(
-        KIND,
-        title=_untrusted(paper.title),
-        authors=_untrusted(authors),
-        abstract=_untrusted(paper.abstract),
+def params_hash(max_tokens: int, temperature: float, source: SourceText) -> str:
+    mode = source.source if source.source == "abstract" else f"full:{len(source.text)}"
+    raw = json.dumps(
+        {"max_tokens": max_tokens, "temperature": temperature, "input": mode}, sort_keys=True
     )
+    return hashlib.sha256(raw.encode()).hexdigest()[:12]
 
 
-def summarize_papers(
-    engine: Engine,
-    model: ChatModel,
-    papers: Sequence[Paper],
+def make_job(
+    paper: Paper,
+    kind: str,
     *,
     max_tokens: int,
     temperature: float,
-    concurrency: int,
-    run_id: int | None = None,
+    source: SourceText | None = None,
+) -> Job:
+    source = source or SourceText(paper.abstract)
+    authors = ", ".join(paper.authors[:8]) + (" et al." if len(paper.authors) > 8 else "")
+    prompt = render_prompt(
+        kind,
+        title=_untrusted(paper.title),
+        authors=_untrusted(authors),
+        abstract=_untrusted(paper.abstract),
+        text=_untrusted(source.text),
+        source_label=source.label,
+    )
+    tokens = max(16, int(max_tokens * MAX_TOKENS[kind]))
+    return Job(paper, kind, prompt, source, tokens, params_hash(tokens, temperature, source))
+
+
+def _is_cached(engine: Engine, job: Job, model: str) -> bool:
+    return (
+        find_summary(
+            engine,
+            job.paper.id,
+            job.paper.version,
+            job.kind,
+            job.prompt.hash,
+            model,
+            job.params_hash,
+        )
+        is not None
+    )
+
+
+def estimate(engine: Engine, model: str, jobs: Sequence[Job], prices: PriceTable) -> Estimate:
+    """What running `jobs` would cost, before anything is sent (worst case on output)."""
+    todo = [j for j in jobs if not _is_cached(engine, j, model)]
+    tokens_in = sum(prompt_tokens(j.prompt.messages) for j in todo)
+    tokens_out = sum(j.max_tokens for j in todo)
+    return Estimate(
+        len(todo),
+        len(jobs) - len(todo),
+        tokens_in,
+        tokens_out,
+        prices.cost(model, tokens_in, tokens_out),
+        prices.known(model),
+    )
+
+
+# ----------------------------------------------------------------------------- running
+def run_jobs(
+    engine: Engine, model: ChatModel, jobs: Sequence[Job], opts: Options
+) -> SummarizeResult:
+    """Run every job not cached yet; the model is closed at the end."""
+    return asyncio.run(_run_jobs(engine, model, jobs, opts))
+
+
+async def _run_jobs(
+    engine: Engine, model: ChatModel, jobs: Sequence[Job], opts: Options
 ) -> SummarizeResult:
     result = SummarizeResult()
-    p_hash = params_hash(max_tokens, temperature)
-    todo: list[tuple[Paper, Prompt]] = []
-    for paper in papers:
-        prompt = summary_prompt(paper)
-        if find_summary(engine, paper.id, paper.version, KIND, prompt.hash, model.name, p_hash):
+    todo = []
+    for job in jobs:
+        if _is_cached(engine, job, model.name):
             result.cached += 1
         else:
-            todo.append((paper, prompt))
-    if not todo:
-        return result
+            todo.append(job)
+    gate = asyncio.Semaphore(max(1, opts.concurrency))
+    stopped: list[LLMConfigError] = []
 
-    stop = threading.Event()  # set on a bad key / unknown model: no new call starts
-
-    def work(item: tuple[Paper, Prompt]) -> tuple[Paper, Prompt, str | None, list[LLMCall]]:
-        paper, prompt = item
-        calls: list[LLMCall] = []
-        if stop.is_set():
-            raise StopStage
-        prompt_text = "\n".join(m["content"] for m in prompt.messages)
-        for _attempt in range(2):  # one retry for bad output
-            started = time.perf_counter()
+    async def one(job: Job) -> None:
+        async with gate:
+            if stopped:
+                return
+            worst = opts.prices.cost(model.name, prompt_tokens(job.prompt.messages), job.max_tokens)
+            if not opts.budget.reserve(worst):
+                result.over_budget += 1
+                result.failures.append(f"{job.paper.id}: over budget")
+                return
+            spent = 0.0
             try:
-                completion: Completion = model.complete(
-                    prompt.messages, max_tokens=max_tokens, temperature=temperature
-                )
+                spent = await _attempt(engine, model, job, opts, result)
             except LLMConfigError as exc:
-                stop.set()
-                log_call(engine, _call(model, prompt, paper, started, run_id, error=str(exc)))
-                raise
-            except LLMError as exc:
-                calls.append(_call(model, prompt, paper, started, run_id, error=str(exc)))
-                return paper, prompt, None, calls
-            try:
-                text = clean_summary(completion.text, prompt_text)
-            except BadOutput as exc:
-                calls.append(
-                    _call(model, prompt, paper, started, run_id, completion, f"bad output: {exc}")
-                )
-                continue
-            calls.append(_call(model, prompt, paper, started, run_id, completion))
-            return paper, prompt, text, calls
-        return paper, prompt, None, calls
+                stopped.append(exc)
+            finally:
+                opts.budget.settle(worst, spent)
 
-    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
-        futures = [pool.submit(work, item) for item in todo]
-        failure: LLMConfigError | None = None
-        for future in as_completed(futures):
-            try:
-                paper, prompt, text, calls = future.result()
-            except StopStage:
-                continue
-            except LLMConfigError as exc:
-                failure = failure or exc
-                continue
-            _record(engine, result, model, paper, prompt, p_hash, text, calls)
-    if failure is not None:
-        raise failure
+    try:
+        await asyncio.gather(*(one(job) for job in todo))
+    finally:
+        await model.aclose()
+    if stopped:
+        raise stopped[0]
     return result
 
 
-class StopStage(Exception):
-    """A queued call skipped because the stage is stopping."""
+async def _attempt(
+    engine: Engine, model: ChatModel, job: Job, opts: Options, result: SummarizeResult
+) -> float:
+    """One job: calls with retries, one more try for bad output; returns what it cost."""
+    prompt_text = "\n".join(m["content"] for m in job.prompt.messages)
+    spent = 0.0
+    last_error = ""
+    for _ in range(2):
+        started = time.perf_counter()
+
+        def failed(exc: LLMTransient) -> None:
+            nonlocal started
+            _log(engine, result, model, job, opts, started, error=str(exc))
+            started = time.perf_counter()
+
+        try:
+            completion: Completion = await opts.retry.run(
+                lambda: model.complete(
+                    job.prompt.messages, max_tokens=job.max_tokens, temperature=opts.temperature
+                ),
+                on_failure=failed,
+            )
+        except LLMUnreachable as exc:
+            raise LLMConfigError(str(exc)) from None
+        except LLMConfigError as exc:
+            _log(engine, result, model, job, opts, started, error=str(exc))
+            raise
+        except LLMTransient as exc:  # retries used up; already logged
+            last_error = str(exc)
+            break
+        except LLMError as exc:
+            _log(engine, result, model, job, opts, started, error=str(exc))
+            last_error = str(exc)
+            break
+        cost = opts.prices.cost(model.name, completion.input_tokens, completion.output_tokens)
+        spent += cost
+        try:
+            text = clean_output(job.kind, completion.text, prompt_text)
+        except BadOutput as exc:
+            last_error = f"bad output: {exc}"
+            _log(engine, result, model, job, opts, started, completion, cost, last_error)
+            continue
+        call = _log(engine, result, model, job, opts, started, completion, cost, save=False)
+        flags = unsupported_numbers(text, f"{job.paper.title}\n{job.source.text}")
+        result.made += 1
+        result.flagged += bool(flags)
+        save_summary(
+            engine,
+            Summary(
+                paper_id=job.paper.id,
+                version=job.paper.version,
+                kind=job.kind,
+                prompt_hash=job.prompt.hash,
+                model=model.name,
+                params_hash=job.params_hash,
+                text=text,
+                input_tokens=completion.input_tokens,
+                output_tokens=completion.output_tokens,
+                cost_usd=cost,
+                created=utcnow(),
+                source=job.source.source,
+                note=job.source.note,
+                flags=flags,
+            ),
+            call,
+        )
+        return spent
+    result.failed += 1
+    result.failures.append(f"{job.paper.id}: {last_error}")
+    log.warning(
+        "%s of %s failed (%s); its abstract is used instead", job.kind, job.paper.id, last_error
+    )
+    return spent
 
 
-def _record(
+def _log(
     engine: Engine,
     result: SummarizeResult,
     model: ChatModel,
-    paper: Paper,
-    prompt: Prompt,
-    p_hash: str,
-    text: str | None,
-    calls: list[LLMCall],
-) -> None:
-    for call in calls:
-        result.input_tokens += call.input_tokens
-        result.output_tokens += call.output_tokens
-    *earlier, last = calls
-    for call in earlier:
-        log_call(engine, call)
-    if text is None:
-        result.failed += 1
-        result.failures.append(f"{paper.id}: {last.error}")
-        log.warning("summary of %s failed (%s); its abstract is used instead", paper.id, last.error)
-        log_call(engine, last)
-        return
-    result.made += 1
-    summary = Summary(
-        paper_id=paper.id,
-        version=paper.version,
-        kind=KIND,
-        prompt_hash=prompt.hash,
-        model=model.name,
-        params_hash=p_hash,
-        text=text,
-        input_tokens=last.input_tokens,
-        output_tokens=last.output_tokens,
-        created=utcnow(),
-    )
-    save_summary(engine, summary, last)
-
-
-def _call(
-    model: ChatModel,
-    prompt: Prompt,
-    paper: Paper,
+    job: Job,
+    opts: Options,
     started: float,
-    run_id: int | None,
     completion: Completion | None = None,
+    cost: float = 0.0,
     error: str | None = None,
+    *,
+    save: bool = True,
 ) -> LLMCall:
-    return LLMCall(
-        run_id=run_id,
+    call = LLMCall(
+        run_id=opts.run_id,
         model=model.name,
-        prompt_name=prompt.name,
-        prompt_hash=prompt.hash,
-        paper_id=paper.id,
+        prompt_name=job.prompt.name,
+        prompt_hash=job.prompt.hash,
+        paper_id=job.paper.id,
         input_tokens=completion.input_tokens if completion else 0,
         output_tokens=completion.output_tokens if completion else 0,
         duration_ms=int((time.perf_counter() - started) * 1000),
+        cost_usd=cost,
         status="error" if error else "ok",
         error=error,
         created=utcnow(),
     )
+    result.calls += 1
+    result.input_tokens += call.input_tokens
+    result.output_tokens += call.output_tokens
+    result.cost_usd += cost
+    if save:
+        log_call(engine, call)
+    return call

@@ -42,12 +42,12 @@ def test_real_week_run_and_rerun(
         first = runner.invoke(app, ["run", "--week", "2026-W25"], catch_exceptions=False)
         assert first.exit_code == 0, first.output
         assert f"{distinct} new, 0 updated, {repeats} unchanged, 0 excluded" in first.output
-        assert "summaries: 5 new, 0 cached, 0 failed" in first.output
+        assert "summaries: 35 new, 0 cached, 0 failed" in first.output
         newsletter = Path("out/issues/2026-W25/newsletter.md").read_bytes()
 
         again = runner.invoke(app, ["run", "--week", "2026-W25"], catch_exceptions=False)
         assert again.exit_code == 0, again.output
         assert f"0 new, 0 updated, {distinct + repeats} unchanged, 0 excluded" in again.output
-        assert "summaries: 0 new, 5 cached, 0 failed" in again.output
-    assert openai_server.chat_calls == 5
+        assert "summaries: 0 new, 35 cached, 0 failed" in again.output
+    assert openai_server.chat_calls == 35
     assert Path("out/issues/2026-W25/newsletter.md").read_bytes() == newsletter

@@ -68,7 +68,7 @@ def default_responder(request: ChatRequest) -> str:
     """A plausible reply that reveals only a short digest of the last user message."""
     digest = hashlib.sha256(request.last_user_message.encode()).hexdigest()[:12]
     return (
-        f"Reply {digest}. The work introduces a method and evaluates it on public benchmarks. "
+        f"Reply {digest}: the work introduces a method and evaluates it on public benchmarks. "
         "It improves modestly on prior baselines. The authors discuss limitations and future work."
     )
 

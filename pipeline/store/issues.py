@@ -94,12 +94,11 @@ class LoadedItem:
     item: IssueItem
     paper: Paper
     summary: Summary | None
+    oneliner: Summary | None = None
 
 
-def load_issue(
-    engine: Engine, week: str, summary_kind: str = "summary"
-) -> tuple[Issue | None, list[LoadedItem]]:
-    """The issue with its items in order, each with its paper and newest summary."""
+def load_issue(engine: Engine, week: str) -> tuple[Issue | None, list[LoadedItem]]:
+    """The issue with its items in order, each with its paper and its newest texts."""
     with session(engine) as s:
         issue = s.get(Issue, week)
         if issue is None:
@@ -111,13 +110,17 @@ def load_issue(
             .order_by(col(IssueItem.section).desc(), col(IssueItem.position))
         ).all()
         ids = [paper.id for _, paper in rows]
-        summaries: dict[tuple[str, int], Summary] = {}
+        texts: dict[tuple[str, int, str], Summary] = {}
         for summ in s.exec(
-            select(Summary)
-            .where(col(Summary.paper_id).in_(ids), Summary.kind == summary_kind)
-            .order_by(col(Summary.id))
+            select(Summary).where(col(Summary.paper_id).in_(ids)).order_by(col(Summary.id))
         ):
-            summaries[(summ.paper_id, summ.version)] = summ
+            texts[(summ.paper_id, summ.version, summ.kind)] = summ
     return issue, [
-        LoadedItem(item, paper, summaries.get((paper.id, item.version))) for item, paper in rows
+        LoadedItem(
+            item,
+            paper,
+            texts.get((paper.id, item.version, "summary")),
+            texts.get((paper.id, item.version, "oneliner")),
+        )
+        for item, paper in rows
     ]

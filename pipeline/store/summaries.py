@@ -32,17 +32,6 @@ def find_summary(
         ).first()
 
 
-def latest_summaries(engine: Engine, paper_ids: list[str], kind: str) -> dict[str, Summary]:
-    """The newest summary of each paper's stored version (any prompt or model)."""
-    with session(engine) as s:
-        rows = s.exec(
-            select(Summary)
-            .where(Summary.paper_id.in_(paper_ids), Summary.kind == kind)  # type: ignore[attr-defined]
-            .order_by(Summary.id)  # type: ignore[arg-type]
-        ).all()
-    return {row.paper_id: row for row in rows}
-
-
 def save_summary(engine: Engine, summary: Summary, call: LLMCall) -> None:
     """Store a summary with its call; a concurrent duplicate keeps the first one."""
     try:

@@ -1,0 +1,89 @@
+"""Checks on model output: formatting stripped, length bounded, degenerate output rejected,
+and numbers that the source text does not contain flagged."""
+
+from __future__ import annotations
+
+import re
+
+MIN_WORDS = {"summary": 25, "oneliner": 6, "podcast": 25}
+MAX_WORDS = {"summary": 200, "oneliner": 45, "podcast": 260}
+
+
+class BadOutput(ValueError):
+    pass
+
+
+_MARKDOWN = re.compile(r"(\*\*|__|`|^#+\s*|^\s*[-*•]\s+|^\s*\d+[.)]\s+)", re.MULTILINE)
+_PREAMBLE = re.compile(
+    r"^(summary|one[- ]?liner|narration|here is (a|the|your) [^:]{0,40})\s*:\s*", re.IGNORECASE
+)
+_ECHO = re.compile(r"\b(Title|Authors|Abstract|Full text)\s*:", re.IGNORECASE)
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+
+
+def clean_output(kind: str, text: str, prompt_text: str) -> str:
+    """Plain prose of the right length, or BadOutput saying why not."""
+    text = _PREAMBLE.sub("", _MARKDOWN.sub("", text).strip()).strip().strip('"').strip()
+    paragraphs = [p for p in re.split(r"\n\s*\n", text) if p.strip()]
+    if paragraphs and len(paragraphs[0].split()) >= MIN_WORDS[kind]:
+        text = paragraphs[0]
+    text = re.sub(r"\s+", " ", text).strip()
+    if kind == "oneliner":
+        text = _SENTENCE_END.split(text, maxsplit=1)[0]
+    elif text and text[-1] not in ".!?":
+        end = max(text.rfind(". "), text.rfind("! "), text.rfind("? "))
+        if end > 0 and len(text[: end + 1].split()) >= MIN_WORDS[kind]:
+            text = text[: end + 1]
+    words = text.split()
+    if len(words) < MIN_WORDS[kind]:
+        raise BadOutput(f"too short ({len(words)} words)")
+    if len(set(words)) < len(words) * 0.3 or repeated_ngrams(words) > 0.2:
+        raise BadOutput("degenerate repetition")
+    flat_prompt = re.sub(r"\s+", " ", prompt_text)
+    if "<paper>" in text or _ECHO.search(text) or text[:80] in flat_prompt:
+        raise BadOutput("prompt echoed back")
+    return at_most(text, MAX_WORDS[kind])
+
+
+def repeated_ngrams(words: list[str], n: int = 6) -> float:
+    """The share of word n-grams that occur more than once (loops score high)."""
+    grams = [tuple(w.lower() for w in words[i : i + n]) for i in range(len(words) - n + 1)]
+    if not grams:
+        return 0.0
+    counts: dict[tuple[str, ...], int] = {}
+    for g in grams:
+        counts[g] = counts.get(g, 0) + 1
+    return sum(c for c in counts.values() if c > 1) / len(grams)
+
+
+def at_most(text: str, limit: int) -> str:
+    """Whole sentences up to `limit` words."""
+    words = text.split()
+    if len(words) <= limit:
+        return text
+    head = " ".join(words[:limit])
+    end = max(head.rfind(". "), head.rfind("! "), head.rfind("? "), head.rfind("."))
+    return head[: end + 1] if end > 0 else head + "…"
+
+
+_NUMBER = re.compile(r"(?<![\w.])(\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)(\s*%|x|×)?(?![\w])")
+
+
+def _numbers(text: str) -> set[str]:
+    return {m.group(1).replace(",", "") for m in _NUMBER.finditer(text)}
+
+
+def unsupported_numbers(output: str, source: str) -> list[str]:
+    """Numbers in `output` that `source` does not contain (bare counts 0-10 are allowed: a
+    source often spells them out; "2x" or "5%" are claims and are checked)."""
+    known = _numbers(source)
+    flagged = []
+    for m in _NUMBER.finditer(output):
+        value = m.group(1).replace(",", "")
+        bare_count = value.isdigit() and int(value) <= 10 and not m.group(2)
+        if value in known or bare_count:
+            continue
+        if value.endswith(".0") and value[:-2] in known:
+            continue
+        flagged.append(m.group(0).strip())
+    return sorted(set(flagged), key=flagged.index)
