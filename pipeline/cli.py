@@ -351,3 +351,7 @@ def status(ctx: typer.Context, database_url: DbOpt = None) -> None:
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()

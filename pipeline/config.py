@@ -7,6 +7,7 @@ environment as JSON or as space/comma separated words.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import tomllib
@@ -108,8 +109,6 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             text = value.strip()
             if text.startswith("["):
-                import json
-
                 return json.loads(text)
             if "," in text:
                 return [w.strip() for w in text.split(",") if w.strip()]
@@ -131,6 +130,16 @@ class Settings(BaseSettings):
         if value and not value.startswith(("http://", "https://")):
             raise ValueError(f"must be an http(s) URL, got {value!r}")
         return value.rstrip("/") if value.endswith("/") and value.count("/") > 3 else value
+
+    @field_validator("llm_prices", mode="before")
+    @classmethod
+    def _json_prices(cls, value: Any) -> Any:
+        if isinstance(value, str):  # from --set llm_prices='{"model": [0.15, 0.6]}'
+            try:
+                return json.loads(value)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"not JSON: {exc}") from None
+        return value
 
     @field_validator("llm_prices")
     @classmethod

@@ -147,3 +147,31 @@ def test_every_command_has_help() -> None:
     for name, command in commands.items():
         assert command.help, f"{name} has no help text"
         assert "Usage" in invoke(name, "--help")
+
+
+def test_dry_run_prints_the_estimate_and_sends_nothing(
+    env: dict[str, str], openai_server: OpenAIServer
+) -> None:
+    out = invoke("--set", "llm_model=gpt-4o-mini", "run", "--week", WEEK, "--dry-run")
+    assert "41 new" in out and "40 candidates" in out
+    assert "dry run, 2026-W25: 35 LLM calls to gpt-4o-mini (0 cached)" in out
+    assert "nothing was sent" in out and "cost at most $0.0" in out
+    assert openai_server.chat_calls == 0
+    assert not NEWSLETTER.exists()
+    out = invoke("summarize", "--week", WEEK, "--dry-run")
+    assert "35 LLM calls to test-model" in out and "unknown (no price" in out
+
+
+def test_budget_stops_calls_and_papers_fall_back(
+    env: dict[str, str], openai_server: OpenAIServer
+) -> None:
+    prices = '--set=llm_prices={"test-model": [1000, 1000]}'
+    out = invoke(prices, "run", "--week", WEEK, "--budget", "0.5")
+    assert "over budget" in out
+    made = int(out.split("summaries: ")[1].split(" new")[0])
+    assert 0 < made < 35 and openai_server.chat_calls == made
+    engine = open_database("sqlite:///db/newsletter.sqlite3")
+    with Session(engine) as s:
+        run = s.exec(select(Run).where(Run.stage == "summarize")).one()
+    assert run.status == "partial" and 0 < run.cost_usd <= 0.5
+    assert run.counts["over_budget"] == 35 - made

@@ -172,3 +172,32 @@ def test_first_sentence_and_md_escape() -> None:
     )
     assert first_sentence("word " * 100).endswith("…")
     assert md_escape("a_b*c [d](e) <f> & g\nh") == "a\\_b\\*c \\[d\\](e) \\<f\\> \\& g h"
+
+
+def test_unverified_numbers_are_shown(tmp_path: Path) -> None:
+    items = fixture_issue()
+    assert items[0].summary is not None
+    items[0].summary.flags = ["81.5%", "2x"]
+    ctx = issue_context("2026-W25", items, categories=["cs.LG"], model="m", candidates=4)
+    (path,) = render_issue(ctx, tmp_path)
+    text = path.read_text(encoding="utf-8")
+    assert "*Check before quoting: 81.5%, 2x do not appear in the abstract.*" in text
+
+
+def test_oneliner_text_is_used_when_present(tmp_path: Path) -> None:
+    items = fixture_issue()
+    also = items[3]
+    one = Summary(
+        paper_id=also.paper.id,
+        version=2,
+        kind="oneliner",
+        prompt_hash="p",
+        model="m",
+        params_hash="q",
+        text="A *bold* one-liner.",
+        created=NOW,
+    )
+    items[3] = LoadedItem(also.item, also.paper, None, one)
+    ctx = issue_context("2026-W25", items, categories=["cs.LG"], model="m", candidates=4)
+    (path,) = render_issue(ctx, tmp_path)
+    assert "— A \\*bold\\* one-liner." in path.read_text(encoding="utf-8")

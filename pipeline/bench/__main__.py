@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from pipeline.bench import ingest
+from pipeline.bench import ingest, llm
 
-BENCHMARKS: list[Callable[[Sequence[str] | None], int]] = [ingest.main]
+BENCHMARKS: list[Callable[[Sequence[str] | None], int]] = [ingest.main, llm.main]
 
 
 def main() -> int:
