@@ -243,7 +243,9 @@ async def _attempt(
     prompt_text = "\n".join(m["content"] for m in job.prompt.messages)
     spent = 0.0
     last_error = ""
-    for _ in range(2):
+    for retry_bad_output in (False, True):
+        # A retry after bad output samples hotter: the same settings would repeat the output.
+        temperature = min(1.0, opts.temperature + 0.4) if retry_bad_output else opts.temperature
         started = time.perf_counter()
 
         def failed(exc: LLMTransient) -> None:
@@ -253,8 +255,8 @@ async def _attempt(
 
         try:
             completion: Completion = await opts.retry.run(
-                lambda: model.complete(
-                    job.prompt.messages, max_tokens=job.max_tokens, temperature=opts.temperature
+                lambda t=temperature: model.complete(  # type: ignore[misc]
+                    job.prompt.messages, max_tokens=job.max_tokens, temperature=t
                 ),
                 on_failure=failed,
             )

@@ -21,6 +21,7 @@ from pathlib import Path
 import openai
 from sqlmodel import Session
 
+from pipeline.config import PRICES
 from pipeline.db import open_database
 from pipeline.demo import sample_path
 from pipeline.devservers.arxiv_api import load_listing
@@ -35,6 +36,7 @@ from pipeline.summarize import SUMMARY, Options, make_job, run_jobs
 LATENCY = 0.5
 CONCURRENCY = 16
 N_CALLS = 200
+PRICE_TABLE = PriceTable({**PRICES, "bench-model": (0.0, 0.0)})
 
 
 def _papers(n: int) -> list[Paper]:
@@ -82,7 +84,7 @@ def throughput() -> str:
         for _ in range(2):
             client = openai.AsyncOpenAI(base_url=server.base_url, api_key="bench", max_retries=0)
             opts = Options(
-                temperature=0.2, concurrency=CONCURRENCY, retry=RetryPolicy(), prices=PriceTable({})
+                temperature=0.2, concurrency=CONCURRENCY, retry=RetryPolicy(), prices=PRICE_TABLE
             )
             before = server.chat_calls
             started = time.perf_counter()
@@ -120,7 +122,7 @@ def local_model(n: int = 10) -> str:
         model._load()  # noqa: SLF001  (timed separately from the summaries)
         load_s = time.perf_counter() - load_started
         jobs = [make_job(p, SUMMARY, max_tokens=320, temperature=0.2) for p in papers]
-        opts = Options(temperature=0.2, concurrency=1, retry=RetryPolicy(), prices=PriceTable({}))
+        opts = Options(temperature=0.2, concurrency=1, retry=RetryPolicy(), prices=PRICE_TABLE)
         gen_started = time.perf_counter()
         result = run_jobs(engine, model, jobs, opts)
         gen_s = time.perf_counter() - gen_started
