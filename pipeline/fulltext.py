@@ -33,12 +33,11 @@ import httpx
 import lxml.html
 from lxml import etree
 
+from pipeline.backoff import backoff_delay, retry_after_seconds
 from pipeline.records import is_arxiv_id
 from pipeline.sources.arxiv import (
-    MAX_RETRY_AFTER,
     PUBLIC_MIN_DELAY,
     USER_AGENT,
-    _retry_after,
     is_public_arxiv,
 )
 
@@ -211,9 +210,7 @@ class FullTextFetcher:
         raise _Unavailable(f"{last} after {self.retries + 1} tries")
 
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
-        if retry_after is not None:
-            return min(retry_after, MAX_RETRY_AFTER) + self._rng.uniform(0, self._base)
-        return min(self._base * 2.0 ** (attempt - 1), 120.0) * self._rng.uniform(0.5, 1.5)
+        return backoff_delay(attempt, retry_after, base=self._base, rng=self._rng)
 
     def _request(self, url: str) -> tuple[bytes, str]:
         if self._last_request is not None and self._delay > 0:
@@ -230,7 +227,9 @@ class FullTextFetcher:
         finally:
             self._last_request = time.monotonic()
         if resp.status_code in _TRANSIENT_STATUS:
-            raise _Transient(f"HTTP {resp.status_code}", _retry_after(resp))
+            raise _Transient(
+                f"HTTP {resp.status_code}", retry_after_seconds(resp.headers.get("retry-after"))
+            )
         if resp.status_code != 200:
             raise _Unavailable(f"HTTP {resp.status_code}")
         return resp.content, resp.charset_encoding or "utf-8"

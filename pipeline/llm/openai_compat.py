@@ -10,6 +10,7 @@ import json
 
 import openai
 
+from pipeline.backoff import retry_after_seconds
 from pipeline.errors import LLMConfigError, LLMError, LLMTransient, LLMUnreachable
 from pipeline.llm.base import Completion, Message
 
@@ -81,8 +82,4 @@ def translate(exc: Exception, client: openai.AsyncOpenAI, model: str) -> LLMErro
 
 def _retry_after(response: object) -> float | None:
     headers = getattr(response, "headers", None)
-    value = headers.get("retry-after") if headers is not None else None
-    try:
-        return max(0.0, float(value)) if value is not None else None
-    except ValueError:
-        return None
+    return retry_after_seconds(headers.get("retry-after") if headers is not None else None)

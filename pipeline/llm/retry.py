@@ -8,26 +8,22 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from pipeline.backoff import backoff_delay
 from pipeline.errors import LLMTransient
 
 T = TypeVar("T")
-MAX_RETRY_AFTER = 300.0
 
 
 @dataclass
 class RetryPolicy:
     retries: int = 4
     base_seconds: float = 1.0
-    max_seconds: float = 60.0
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     rng: random.Random = field(default_factory=random.Random)
 
     def delay(self, attempt: int, retry_after: float | None) -> float:
         """Seconds to wait before retry number `attempt` (1-based)."""
-        if retry_after is not None:
-            return min(retry_after, MAX_RETRY_AFTER) + self.rng.uniform(0, self.base_seconds)
-        backoff = min(self.base_seconds * 2.0 ** (attempt - 1), self.max_seconds)
-        return backoff * self.rng.uniform(0.5, 1.5)
+        return backoff_delay(attempt, retry_after, base=self.base_seconds, rng=self.rng)
 
     async def run(
         self,

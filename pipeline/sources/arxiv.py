@@ -25,6 +25,7 @@ import httpx
 from arxiv._feed import FeedHeader, ParsedFeed
 from lxml import etree
 
+from pipeline.backoff import backoff_delay, retry_after_seconds
 from pipeline.errors import SourceError, SourceUnreachable
 from pipeline.records import ARXIV_ID, PaperRecord, Window
 
@@ -41,7 +42,6 @@ _X = "{http://arxiv.org/schemas/atom}"
 _ID_RE = re.compile(rf"abs/(?P<id>{ARXIV_ID})(?:v(?P<version>\d+))?$")
 _TRANSIENT_STATUS = {429, 500, 502, 503, 504}
 PUBLIC_MIN_DELAY = 3.0
-MAX_RETRY_AFTER = 600.0
 USER_AGENT = "arxiv-newsletter/0.1 (+https://github.com/; polite weekly fetch)"
 
 
@@ -164,9 +164,7 @@ class _PoliteClient(arxiv.Client):  # type: ignore[misc]
         )
 
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
-        if retry_after is not None:
-            return min(retry_after, MAX_RETRY_AFTER) + self._rng.uniform(0, self._base)
-        return min(self._base * 2.0 ** (attempt - 1), 120.0) * self._rng.uniform(0.5, 1.5)
+        return backoff_delay(attempt, retry_after, base=self._base, rng=self._rng)
 
     def _request(self, url: str, first_page: bool) -> ParsedFeed:
         if self._last_request is not None:
@@ -226,19 +224,7 @@ class _PoliteClient(arxiv.Client):  # type: ignore[misc]
 
 
 def _retry_after(resp: httpx.Response) -> float | None:
-    value = resp.headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        from email.utils import parsedate_to_datetime
-
-        try:
-            when = parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        return max(0.0, float((when - datetime.now(UTC)).total_seconds()))
+    return retry_after_seconds(resp.headers.get("retry-after"))
 
 
 def _error_summary(content: bytes) -> str:
