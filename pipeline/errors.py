@@ -8,7 +8,8 @@
     │   ├── LLMTransient        429 / 5xx / timeout / dropped connection: retried with backoff
     │   │   └── LLMUnreachable     cannot connect; when retries run out the stage stops
     │   └── LLMConfigError      bad key / unknown model / endpoint down: stop the stage at once
-    └── NotFoundError        an issue, paper or file the user named does not exist
+    ├── NotFoundError        an issue, paper or file the user named does not exist
+    └── UserInputError       a file or argument the user gave is not usable
 
 Anything else that escapes is a bug and is raised with its traceback.
 """
@@ -55,4 +56,8 @@ class LLMConfigError(LLMError):
 
 
 class NotFoundError(NewsletterError):
+    pass
+
+
+class UserInputError(NewsletterError):
     pass

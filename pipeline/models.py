@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -137,3 +137,34 @@ class IssueItem(SQLModel, table=True):
     position: int
     score: float
     explanation: str
+
+
+class Feedback(SQLModel, table=True):
+    """A reader's signal about a paper: liked, disliked, downloaded, kept, clicked.
+
+    The title is kept with it: imported reading logs name papers this database may never
+    have fetched, and the ranker learns from their titles."""
+
+    __tablename__ = "feedback"
+    __table_args__ = (UniqueConstraint("paper_id", "signal", "source"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    paper_id: str = Field(index=True)
+    signal: str  # like | dislike | downloaded | kept | click
+    value: int  # +1 interested, -1 not
+    source: str  # cli | import | email
+    title: str = ""
+    paper_date: datetime | None = None
+    at: datetime
+
+
+class Embedding(SQLModel, table=True):
+    """A cached text embedding of one paper (title + abstract) by one model."""
+
+    __tablename__ = "embedding"
+
+    paper_id: str = Field(primary_key=True)
+    model: str = Field(primary_key=True)
+    text_hash: str
+    dim: int
+    vector: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
