@@ -42,6 +42,8 @@ from typing import Any, Literal, NamedTuple, get_args
 from urllib.parse import parse_qs, urlencode, urlsplit
 from xml.sax.saxutils import escape, quoteattr
 
+from pipeline.devservers.background import BackgroundServer
+
 logger = logging.getLogger(__name__)
 
 ARXIV_NS = "http://arxiv.org/schemas/atom"
@@ -420,14 +422,14 @@ class Response(NamedTuple):
 # -- the server ----------------------------------------------------------------------------
 
 
-class ArxivAPIServer:
+class ArxivAPIServer(BackgroundServer):
     """Serves ``records`` at ``http://HOST:PORT/api/query`` from a daemon thread."""
 
     def __init__(
         self, records: Iterable[ListingRecord], host: str = "127.0.0.1", port: int = 0
     ) -> None:
         """Port 0 picks a free port; ``url`` is known once started."""
-        self.host, self._port = host, port
+        super().__init__(host, port)
         self._entries = [_Entry(r) for r in records]
         self._by_id: dict[str, list[_Entry]] = {}
         for entry in self._entries:
@@ -438,44 +440,13 @@ class ArxivAPIServer:
         self.faults: queue.Queue[Fault] = queue.Queue()
         self._requests: list[RecordedRequest] = []
         self._lock = threading.Lock()
-        self._stopping = threading.Event()
-        self._httpd: _HTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
-    def start(self) -> ArxivAPIServer:
-        if self._httpd is not None:
-            raise RuntimeError("server already started")
-        self._stopping.clear()
-        self._httpd = _HTTPServer((self.host, self._port), _Handler, self)
-        self._port = self._httpd.server_port
-        # A short poll interval makes stop() quick: test suites start and stop many servers.
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving; requests stalled by a ``timeout`` fault wake up at once."""
-        if self._httpd is None or self._thread is None:
-            return
-        self._stopping.set()
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join()
-        self._httpd = self._thread = None
-
-    def __enter__(self) -> ArxivAPIServer:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
+    def _server(self, address: tuple[str, int]) -> _HTTPServer:
+        return _HTTPServer(address, _Handler, self)
 
     @property
     def url(self) -> str:
-        if self._httpd is None:
-            raise RuntimeError("server not started")
-        return f"http://{self.host}:{self._port}/api/query"
+        return f"http://{self.host}:{self.port}/api/query"
 
     def inject(self, *faults: Fault | FaultKind) -> None:
         """Queue faults; each is consumed, in order, by the next request."""

@@ -36,6 +36,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal, NamedTuple, TypedDict
 from urllib.parse import urlsplit
 
+from pipeline.devservers.background import BackgroundServer
+
 logger = logging.getLogger(__name__)
 
 HOST = "127.0.0.1"
@@ -144,7 +146,7 @@ class _RequestError(Exception):
         self.code = code
 
 
-class OpenAIServer:
+class OpenAIServer(BackgroundServer):
     """An OpenAI-compatible server on 127.0.0.1 in a daemon thread; see the module docstring."""
 
     def __init__(
@@ -161,52 +163,20 @@ class OpenAIServer:
         self.responder = responder
         self.embedding_dimensions = embedding_dimensions
         self.models = tuple(models) if models is not None else None
-        self._port = port
+        super().__init__(HOST, port)
         self._lock = threading.Lock()
-        self._stopping = threading.Event()
         self._replies: deque[str] = deque()
         self._faults: deque[Fault] = deque()
         self._requests: list[RecordedRequest] = []
         self._chat_calls = 0
         self._ids = 0
-        self._httpd: _HTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
-    def start(self) -> None:
-        if self._httpd is not None:
-            raise RuntimeError("server already started")
-        self._stopping.clear()
-        self._httpd = _HTTPServer((HOST, self._port), _Handler, self)
-        self._port = self._httpd.server_address[1]
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
+    poll_interval = 0.05
 
-    def stop(self) -> None:
-        """Stop serving; requests still sleeping (latency, timeout faults) wake up at once."""
-        if self._httpd is None or self._thread is None:
-            return
-        self._stopping.set()
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join()
-        self._httpd = self._thread = None
-
-    def __enter__(self) -> OpenAIServer:
-        self.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        if self._httpd is None:
-            raise RuntimeError("server not started")
-        return self._port
+    def _server(self, address: tuple[str, int]) -> _HTTPServer:
+        return _HTTPServer(address, _Handler, self)
 
     @property
     def base_url(self) -> str:
