@@ -86,3 +86,34 @@ def test_import_wrong_columns() -> None:
     Path("log.csv").write_text("id,title\n2406.07394,x\n")
     result = CliRunner().invoke(app, ["feedback", "import", "log.csv", "--label", "kept"])
     assert result.exit_code == 1 and "needs the columns Title,ArXiv Link" in result.output
+
+
+def test_training_history_labels(
+    arxiv_server: ArxivAPIServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pipeline.store.feedback import training_history
+
+    monkeypatch.setenv("NEWSLETTER_ARXIV_URL", arxiv_server.url)
+    monkeypatch.setenv("NEWSLETTER_ARXIV_DELAY_SECONDS", "0")
+    monkeypatch.setenv("NEWSLETTER_HIGHLIGHTS", "2")
+    monkeypatch.setenv("NEWSLETTER_ALSO_THIS_WEEK", "3")
+    invoke("fetch", "--week", "2026-W25")
+    invoke("rank", "--week", "2026-W25")  # places 5 papers: shown
+    invoke("feedback", "add", "2606.90004", "--like")
+    invoke("feedback", "add", "2606.90005", "--dislike")
+    Path("log.csv").write_text(
+        "Title,ArXiv Link,Paper Date,Date Added\n"
+        "An older paper I kept,https://arxiv.org/abs/2401.00001,2024-01-02,2024-01-05\n"
+    )
+    invoke("feedback", "import", "log.csv", "--label", "kept")
+    engine = open_database("sqlite:///db/newsletter.sqlite3")
+    history = {h.paper_id: h for h in training_history(engine)}
+    engine.dispose()
+    assert history["2606.90004"].label == 1 and history["2606.90005"].label == 0
+    assert history["2401.00001"].label == 1
+    assert history["2401.00001"].title == "An older paper I kept"
+    assert history["2401.00001"].abstract == ""
+    shown = [
+        h for h in history.values() if h.paper_id not in {"2606.90004", "2606.90005", "2401.00001"}
+    ]
+    assert len(shown) >= 3 and all(h.label == 0 and h.abstract for h in shown)

@@ -128,3 +128,48 @@ def _date(text: str | None) -> datetime | None:
 def all_feedback(engine: Engine) -> list[Feedback]:
     with session(engine) as s:
         return list(s.exec(select(Feedback).order_by(col(Feedback.at))).all())
+
+
+@dataclass(frozen=True)
+class Labelled:
+    """One paper the reader has reacted to (label 1) or was shown and passed over (0)."""
+
+    paper_id: str
+    title: str
+    abstract: str
+    authors: tuple[str, ...]
+    date: datetime | None
+    label: int
+
+
+def training_history(engine: Engine, before_week: str | None = None) -> list[Labelled]:
+    """What the ranker learns from: every paper with feedback (its latest value decides),
+    plus papers placed in earlier issues with no positive feedback (shown, not picked)."""
+    from pipeline.models import IssueItem  # local: only this query needs it
+
+    with session(engine) as s:
+        feedback = list(s.exec(select(Feedback).order_by(col(Feedback.at))).all())
+        shown_q = select(IssueItem.paper_id)
+        if before_week is not None:
+            shown_q = shown_q.where(IssueItem.issue_week < before_week)
+        shown = set(s.exec(shown_q).all())
+        ids = {f.paper_id for f in feedback} | shown
+        papers = {p.id: p for p in s.exec(select(Paper).where(col(Paper.id).in_(list(ids))))}
+    label: dict[str, int] = {}
+    titles: dict[str, tuple[str, datetime | None]] = {}
+    for f in feedback:
+        label[f.paper_id] = 1 if f.value > 0 else 0
+        titles[f.paper_id] = (f.title, f.paper_date)
+    for pid in shown:
+        label.setdefault(pid, 0)
+    out = []
+    for pid, y in label.items():
+        paper = papers.get(pid)
+        if paper is not None:
+            out.append(
+                Labelled(pid, paper.title, paper.abstract, tuple(paper.authors), paper.published, y)
+            )
+        elif pid in titles and titles[pid][0]:
+            title, when = titles[pid]
+            out.append(Labelled(pid, title, "", (), when, y))
+    return out
