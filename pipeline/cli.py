@@ -23,7 +23,7 @@ from pipeline.config import Settings, load_settings
 from pipeline.db import open_database
 from pipeline.errors import ConfigError, NewsletterError
 from pipeline.fulltext import FullTextFetcher
-from pipeline.llm.factory import chat_model
+from pipeline.llm.factory import chat_model, embedder
 from pipeline.records import Window, last_complete_week, parse_day, parse_week, week_window
 from pipeline.sources.arxiv import ArxivSource
 from pipeline.summarize import Estimate, SummarizeResult
@@ -103,6 +103,7 @@ def pipeline_for(settings: Settings) -> Iterator[runner.Pipeline]:
             source=source,
             chat=lambda: chat_model(settings),  # each stage closes the model it used
             fulltext=fulltext,
+            embedder=functools.cache(lambda: embedder(settings)),
         )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -27,6 +28,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from pipeline.errors import ConfigError
+from pipeline.records import is_arxiv_id
 
 log = logging.getLogger(__name__)
 DEFAULT_CONFIG_FILE = "newsletter.toml"
@@ -34,6 +36,7 @@ PUBLIC_ARXIV_URL = "https://export.arxiv.org/api/query"
 LOCAL_MODEL_NAME = "SmolLM2-135M-Instruct"
 
 WordList = Annotated[list[str], NoDecode]
+NameList = Annotated[list[str], NoDecode]  # names contain spaces: separated by ; or ,
 
 # Published list prices, USD per million tokens [input, output]; override in [llm.prices].
 PRICES: dict[str, tuple[float, float]] = {
@@ -57,6 +60,8 @@ class Settings(BaseSettings):
     categories: WordList = Field(default_factory=lambda: ["cs.AI", "cs.LG", "cs.CL", "stat.ML"])
     include_terms: WordList = Field(default_factory=list)
     exclude_terms: WordList = Field(default_factory=list)
+    followed_authors: NameList = Field(default_factory=list)
+    seed_papers: WordList = Field(default_factory=list)
     interest_description: str = (
         "Large language models: reasoning, alignment and safety, evaluation, efficient "
         "training and inference, agents, tool use and retrieval; new methods and theory "
@@ -65,6 +70,8 @@ class Settings(BaseSettings):
 
     # The issue
     highlights: int = Field(default=5, ge=1, le=50)
+    # MMR trade-off for the highlights: 1 ranks by interest only, lower favours variety.
+    diversity: float = Field(default=0.7, ge=0.0, le=1.0)
     also_this_week: int = Field(default=30, ge=0, le=1000)
     output_dir: Path = Path("out")
 
@@ -113,6 +120,24 @@ class Settings(BaseSettings):
             if "," in text:
                 return [w.strip() for w in text.split(",") if w.strip()]
             return text.split()
+        return value
+
+    @field_validator("followed_authors", mode="before")
+    @classmethod
+    def _split_names(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [n.strip() for n in re.split(r"[;,]", text) if n.strip()]
+        return value
+
+    @field_validator("seed_papers")
+    @classmethod
+    def _arxiv_ids(cls, value: list[str]) -> list[str]:
+        bad = [v for v in value if not is_arxiv_id(v)]
+        if bad:
+            raise ValueError(f"not arXiv ids: {', '.join(bad)} (use the form 2406.07394)")
         return value
 
     @field_validator("categories")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -17,11 +17,12 @@ from pipeline.db import utcnow
 from pipeline.errors import NewsletterError, NotFoundError
 from pipeline.filters import TermFilter
 from pipeline.fulltext import FullTextFetcher
-from pipeline.llm.base import ChatModel
+from pipeline.llm.base import ChatModel, Embedder
 from pipeline.llm.cost import Budget, PriceTable
 from pipeline.llm.retry import RetryPolicy
 from pipeline.records import PaperRecord, Window, last_complete_week, week_window
 from pipeline.render import issue_context, render_issue
+from pipeline.store.feedback import training_history
 from pipeline.store.issues import (
     ALSO,
     HIGHLIGHT,
@@ -32,7 +33,7 @@ from pipeline.store.issues import (
     save_issue,
     set_status,
 )
-from pipeline.store.papers import IngestCounts, store_page
+from pipeline.store.papers import IngestCounts, apply_terms, papers_by_ids, store_page
 from pipeline.store.runs import advance_watermark, finish_run, get_watermark, start_run
 from pipeline.summarize import (
     ONELINER,
@@ -65,6 +66,7 @@ class Pipeline:
     chat: Callable[[], ChatModel]
     now: Callable[[], datetime] = utcnow
     fulltext: Callable[[], FullTextFetcher] | None = None
+    embedder: Callable[[], Embedder] = field(default=lambda: _no_embedder())
 
 
 def _recorded(
@@ -94,6 +96,10 @@ def _recorded(
     status = "partial" if partial else "ok"
     finish_run(p.engine, run_id, status=status, counts=counts(result), **extra)
     return result
+
+
+def _no_embedder() -> Embedder:
+    raise RuntimeError("this Pipeline was built without an embedder")
 
 
 # ----------------------------------------------------------------------------- fetch
@@ -148,34 +154,48 @@ class RankResult:
 
 
 def rank(p: Pipeline, week: str) -> RankResult:
-    # scikit-learn is imported here, not at start-up: a fetch does not need its ~100 MB.
-    from pipeline.ranking.interest import Candidate, InterestRanker
+    # scikit-learn and the embedding model load here, not at start-up: a fetch needs neither.
+    from pipeline.ranking.data import Profile
+    from pipeline.ranking.stored import StoredEmbedder
+    from pipeline.ranking.weekly import paper_item, rank_week
 
     def body(_run_id: int) -> RankResult:
+        s = p.settings
         win = week_window(week)
-        papers = candidates_for_week(p.engine, win.since, win.until, week)
-        ranker = InterestRanker(p.settings.interest_description)
-        scored = ranker.score([Candidate(x.id, x.title, x.abstract) for x in papers])
-        by_id = {x.id: x for x in papers}
-        order = sorted(scored, key=lambda s: (-s.score, -by_id[s.id].published.timestamp(), s.id))
-        n_high, n_also = p.settings.highlights, p.settings.also_this_week
-        placements = []
-        for pos, s in enumerate(order[: n_high + n_also]):
-            section = HIGHLIGHT if pos < n_high else ALSO
-            placements.append(
-                Placement(
-                    s.id,
-                    by_id[s.id].version,
-                    section,
-                    pos if pos < n_high else pos - n_high,
-                    round(s.score, 6),
-                    s.explanation,
-                )
-            )
-        save_issue(p.engine, week, placements, created=p.now(), candidates=len(papers))
-        return RankResult(
-            len(papers), min(n_high, len(order)), max(0, min(n_also, len(order) - n_high))
+        terms = TermFilter.of(s.include_terms, s.exclude_terms)
+        papers = apply_terms(
+            p.engine, candidates_for_week(p.engine, win.since, win.until, week), terms
         )
+        history = training_history(p.engine, before_week=week)
+        seeds = list(papers_by_ids(p.engine, s.seed_papers).values())
+        known = [paper_item(x) for x in (*papers, *seeds)]
+        known_text = {it.text: it.id for it in known}
+        known_text.update(
+            {f"{h.title.strip()}. {h.abstract.strip()}": h.paper_id for h in history if h.abstract}
+        )
+        embedder = StoredEmbedder(p.engine, p.embedder(), known_text)
+        profile = Profile(
+            description=s.interest_description,
+            seed_papers=tuple(paper_item(x) for x in seeds),
+            followed_authors=tuple(s.followed_authors),
+        )
+        ranked = rank_week(
+            papers,
+            history,
+            profile,
+            embedder,
+            highlights=s.highlights,
+            also=s.also_this_week,
+            diversity=s.diversity,
+        )
+        version = {x.id: x.version for x in papers}
+        placements = [
+            Placement(x.id, version[x.id], section, pos, round(x.score, 6), x.explanation)
+            for section, picked in ((HIGHLIGHT, ranked.highlights), (ALSO, ranked.also))
+            for pos, x in enumerate(picked)
+        ]
+        save_issue(p.engine, week, placements, created=p.now(), candidates=len(papers))
+        return RankResult(len(papers), len(ranked.highlights), len(ranked.also))
 
     return _recorded(p, "rank", week, body, lambda r: dict(vars(r)))
 

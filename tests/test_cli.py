@@ -28,6 +28,7 @@ def env(
         "NEWSLETTER_ARXIV_DELAY_SECONDS": "0",
         "NEWSLETTER_LLM_BASE_URL": openai_server.base_url,
         "NEWSLETTER_LLM_MODEL": "test-model",
+        "NEWSLETTER_EMBEDDING_BASE_URL": openai_server.base_url,
     }
     for k, v in values.items():
         monkeypatch.setenv(k, v)

@@ -46,8 +46,9 @@ class Embedder(Protocol):
     name: str
     """The model name stored with every vector: vectors of different models never mix."""
 
-    dimensions: int
-    """Columns of `embed`'s result (an endpoint's may be 0 until its first answer)."""
+    @property
+    def dimensions(self) -> int:
+        """Columns of `embed`'s result (an endpoint's may be 0 until its first answer)."""
 
     def embed(self, texts: Sequence[str]) -> NDArray[np.float32]:
         """float32, shape (len(texts), dimensions), rows L2-normalised, in input order."""

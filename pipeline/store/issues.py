@@ -29,7 +29,6 @@ def candidates_for_week(engine: Engine, since: datetime, until: datetime, week: 
             .where(
                 in_week | late,
                 col(Paper.published) < until,
-                col(Paper.excluded_reason).is_(None),
                 col(Paper.duplicate_of).is_(None),
                 col(Paper.id).not_in(featured),
             )

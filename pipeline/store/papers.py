@@ -168,3 +168,25 @@ def papers_by_ids(engine: Engine, ids: Iterable[str]) -> dict[str, Paper]:
     with Session(engine) as s:
         rows = s.exec(select(Paper).where(Paper.id.in_(wanted))).all()  # type: ignore[attr-defined,call-overload]
     return {p.id: p for p in rows}
+
+
+def apply_terms(engine: Engine, papers: Sequence[Paper], terms: TermFilter) -> list[Paper]:
+    """Re-apply the current include/exclude terms to `papers`: a paper they now exclude gets
+    its `excluded_reason` recorded and is left out of the result (and the other way round)."""
+    keep: list[Paper] = []
+    changed: list[dict[str, object]] = []
+    for paper in papers:
+        reason = terms.reason(paper.title, paper.abstract)
+        if reason != paper.excluded_reason:
+            changed.append({"b_id": paper.id, "excluded_reason": reason})
+        if reason is None:
+            keep.append(paper)
+    if changed:
+        with engine.begin() as conn:
+            conn.execute(
+                update(PAPER)
+                .where(PAPER.c.id == bindparam("b_id"))
+                .values(excluded_reason=bindparam("excluded_reason")),
+                changed,
+            )
+    return keep

@@ -1,0 +1,189 @@
+"""The ranker's signals.  Each is fitted on plain data and scores a list of items, higher =
+more interesting, and can say in a few words why a given item scored.
+
+- `LinearSignal`: logistic regression over [word + char TF-IDF | embedding | title style],
+  picks vs papers shown and not picked (the learned model; lexical and semantic in one).
+- `NeighbourSignal`: mean cosine similarity to the closest picks minus to the closest skips.
+- `ProfileSignal`: similarity to the interest description's phrases and to seed papers.
+- `AuthorSignal`: 1 when a followed author wrote the paper.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy import sparse
+from sklearn.linear_model import LogisticRegression
+
+from pipeline.ranking.data import Item, RankerConfig
+from pipeline.ranking.features import (
+    FloatArray,
+    TextViews,
+    author_key,
+    interest_phrases,
+    style,
+)
+
+Vectors = NDArray[np.float32]
+_CHUNK = 1024  # candidates per similarity block: bounds memory to ~1024 x history floats
+
+
+@dataclass(frozen=True)
+class SignalScores:
+    name: str
+    values: FloatArray
+    explain: Callable[[int], str]
+
+
+def _short(title: str, limit: int = 80) -> str:
+    title = " ".join(title.split())
+    return title if len(title) <= limit else title[: limit - 1].rstrip() + "…"
+
+
+class LinearSignal:
+    name = "learned"
+
+    def __init__(self, views: TextViews, config: RankerConfig) -> None:
+        self.views = views
+        self.config = config
+        self.model = LogisticRegression(C=config.c, class_weight="balanced", solver="liblinear")
+        self.style_mean = np.zeros(0)
+        self.style_std = np.ones(0)
+
+    def _design(
+        self, text: sparse.csr_matrix, items: Sequence[Item], vectors: Vectors
+    ) -> sparse.csr_matrix:
+        st = (style(items) - self.style_mean) / self.style_std
+        emb = sparse.csr_matrix(self.config.embedding_scale * vectors.astype(np.float64))
+        return sparse.csr_matrix(sparse.hstack([text, emb, st]))
+
+    def fit(
+        self,
+        text: sparse.csr_matrix,
+        items: Sequence[Item],
+        labels: NDArray[np.int_],
+        weights: FloatArray,
+        vectors: Vectors,
+    ) -> LinearSignal:
+        """`text`: `views.transform(items)`, computed once by the caller."""
+        st = style(items)
+        self.style_mean, self.style_std = st.mean(axis=0), st.std(axis=0) + 1e-9
+        self.model.fit(self._design(text, items, vectors), labels, sample_weight=weights)
+        return self
+
+    def score(self, items: Sequence[Item], vectors: Vectors) -> SignalScores:
+        x = self._design(self.views.transform(items), items, vectors)
+        values = np.asarray(self.model.decision_function(x), dtype=np.float64)
+        coef = self.model.coef_[0]
+        n_word, terms = self.views.n_word, self.views.terms
+
+        def explain(row: int) -> str:
+            words = x[row, :n_word]
+            contrib = words.data * coef[words.indices]
+            order = np.argsort(-contrib)
+            picked: list[str] = []
+            for j in order:
+                if contrib[j] <= 0 or len(picked) == 2:
+                    break
+                term = str(terms[words.indices[j]])
+                if not any(term in p or p in term for p in picked):
+                    picked.append(term)
+            if not picked:
+                return "like the titles you pick"
+            return "has " + " and ".join(f"'{t}'" for t in picked) + ", as papers you pick"
+
+        return SignalScores(self.name, values, explain)
+
+
+class NeighbourSignal:
+    name = "neighbours"
+
+    def __init__(self, config: RankerConfig) -> None:
+        self.config = config
+        self.pos = np.zeros((0, 0), dtype=np.float32)
+        self.neg = np.zeros((0, 0), dtype=np.float32)
+        self.pos_titles: list[str] = []
+
+    def fit(
+        self, items: Sequence[Item], labels: NDArray[np.int_], vectors: Vectors
+    ) -> NeighbourSignal:
+        self.pos, self.neg = vectors[labels == 1], vectors[labels == 0]
+        self.pos_titles = [i.title for i, y in zip(items, labels, strict=True) if y == 1]
+        return self
+
+    def score(self, items: Sequence[Item], vectors: Vectors) -> SignalScores:
+        n = len(items)
+        values = np.zeros(n)
+        nearest = np.zeros(n, dtype=np.int64)
+        for start in range(0, n, _CHUNK):
+            block = vectors[start : start + _CHUNK]
+            sim_pos = block @ self.pos.T
+            values[start : start + len(block)] = _top_mean(sim_pos, self.config.k_pos)
+            nearest[start : start + len(block)] = sim_pos.argmax(axis=1)
+            if len(self.neg):
+                values[start : start + len(block)] -= _top_mean(
+                    block @ self.neg.T, self.config.k_neg
+                )
+
+        def explain(row: int) -> str:
+            return f"close to a paper you picked: {_short(self.pos_titles[nearest[row]])}"
+
+        return SignalScores(self.name, values, explain)
+
+
+def _top_mean(sim: NDArray[np.float32], k: int) -> FloatArray:
+    k = min(k, sim.shape[1])
+    if k == 0:
+        return np.zeros(sim.shape[0])
+    top = np.partition(sim, sim.shape[1] - k, axis=1)[:, -k:]
+    return np.asarray(top.mean(axis=1), dtype=np.float64)
+
+
+class ProfileSignal:
+    """Max cosine similarity to any phrase of the description or any seed paper."""
+
+    name = "profile"
+
+    def __init__(self, phrases: list[str], seeds: Sequence[Item], vectors: Vectors) -> None:
+        self.labels = [f"matches '{p}'" for p in phrases] + [
+            f"close to your seed paper: {_short(s.title)}" for s in seeds
+        ]
+        self.vectors = vectors
+
+    @classmethod
+    def build(
+        cls, description: str, seeds: Sequence[Item], embed: Callable[[list[str]], Vectors]
+    ) -> ProfileSignal | None:
+        phrases = interest_phrases(description)
+        texts = phrases + [s.text for s in seeds]
+        if not texts:
+            return None
+        return cls(phrases, seeds, embed(texts))
+
+    def score(self, items: Sequence[Item], vectors: Vectors) -> SignalScores:
+        sim = vectors @ self.vectors.T
+        best = sim.argmax(axis=1) if len(items) else np.zeros(0, dtype=np.int64)
+        values = np.asarray(sim.max(axis=1) if len(items) else np.zeros(0), dtype=np.float64)
+        return SignalScores(self.name, values, lambda row: self.labels[best[row]])
+
+
+class AuthorSignal:
+    name = "authors"
+
+    def __init__(self, followed: Sequence[str]) -> None:
+        self.followed = {author_key(a): a for a in followed if author_key(a)}
+
+    def score(self, items: Sequence[Item], vectors: Vectors) -> SignalScores:
+        hits: list[str | None] = []
+        for item in items:
+            names = [a for a in item.authors if author_key(a) in self.followed]
+            hits.append(names[0] if names else None)
+        values = np.asarray([1.0 if h else 0.0 for h in hits])
+
+        def explain(row: int) -> str:
+            return f"by {hits[row]}, whom you follow" if hits[row] else "no author you follow"
+
+        return SignalScores(self.name, values, explain)
