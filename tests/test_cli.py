@@ -176,3 +176,20 @@ def test_budget_stops_calls_and_papers_fall_back(
         run = s.exec(select(Run).where(Run.stage == "summarize")).one()
     assert run.status == "partial" and 0 < run.cost_usd <= 0.5
     assert run.counts["over_budget"] == 35 - made
+
+
+def test_changed_exclude_terms_apply_at_rank_time(env: dict[str, str]) -> None:
+    invoke("fetch", "--week", WEEK)
+    invoke("--set", "exclude_terms=protein", "--set", "also_this_week=100", "rank", "--week", WEEK)
+    engine = open_database("sqlite:///db/newsletter.sqlite3")
+    with Session(engine) as s:
+        excluded = {
+            p.id for p in s.exec(select(Paper).where(col(Paper.excluded_reason).is_not(None)))
+        }
+        placed = set(s.exec(select(IssueItem.paper_id)).all())
+    assert excluded and not placed & excluded
+    invoke("--set", "also_this_week=100", "rank", "--week", WEEK)  # terms removed again
+    with Session(engine) as s:
+        still = s.exec(select(Paper).where(col(Paper.excluded_reason).is_not(None))).all()
+        placed = set(s.exec(select(IssueItem.paper_id)).all())
+    assert not still and excluded <= placed
