@@ -350,6 +350,25 @@ def status(ctx: typer.Context, database_url: DbOpt = None) -> None:
         )
 
 
+@app.command("rank-csv")
+def rank_csv(
+    train: Annotated[Path, typer.Argument(help="Labelled history: id,title,...,label.")],
+    candidates: Annotated[Path, typer.Argument(help="Candidates: id,title,date,added,week.")],
+    out: Annotated[Path, typer.Argument(help="Where to write id,score.")],
+    cache_dir: Annotated[
+        Path | None, typer.Option(help="Embedding cache (default: db/cache).")
+    ] = None,
+    description: Annotated[str, typer.Option(help="Interest description (cold start).")] = "",
+) -> None:
+    """The ranking benchmark's CSV contract: train on TRAIN, score CANDIDATES into OUT."""
+    from pipeline.ranking.rank_csv import main as rank_csv_main
+
+    argv = [str(train), str(candidates), str(out), "--description", description]
+    if cache_dir is not None:
+        argv += ["--cache-dir", str(cache_dir)]
+    raise typer.Exit(rank_csv_main(argv))
+
+
 feedback_app = typer.Typer(help="Tell the ranker what you like: it learns from this.")
 app.add_typer(feedback_app, name="feedback")
 

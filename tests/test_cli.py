@@ -193,3 +193,27 @@ def test_changed_exclude_terms_apply_at_rank_time(env: dict[str, str]) -> None:
         still = s.exec(select(Paper).where(col(Paper.excluded_reason).is_not(None))).all()
         placed = set(s.exec(select(IssueItem.paper_id)).all())
     assert not still and excluded <= placed
+
+
+@pytest.mark.local_model
+def test_rank_csv_contract(tmp_path: Path) -> None:
+    train = tmp_path / "train.csv"
+    train.write_text(
+        "id,title,date,added,week,downloaded,kept,manual,label\n"
+        "2410.01230,Diffusion models for protein design,2024-10-01,2024-10-02,2024-09-30,1,1,0,1\n"
+        "2410.01231,A survey of soil chemistry,2024-10-01,2024-10-02,2024-09-30,0,0,0,0\n"
+        "2410.01232,Score-based diffusion for molecules,2024-10-01,2024-10-02,2024-09-30,1,0,0,1\n"
+        "2410.01233,Tax law and accounting rules,2024-10-01,2024-10-02,2024-09-30,0,0,0,0\n"
+    )
+    cands = tmp_path / "cands.csv"
+    cands.write_text(
+        "id,title,date,added,week\n"
+        "2410.02000,Diffusion models generate protein backbones,2024-10-08,2024-10-09,2024-10-07\n"
+        "2410.02001,Accounting standards for small firms,2024-10-08,2024-10-09,2024-10-07\n"
+    )
+    out = tmp_path / "out.csv"
+    invoke("rank-csv", str(train), str(cands), str(out), "--cache-dir", str(tmp_path / "c"))
+    lines = out.read_text().splitlines()
+    assert lines[0] == "id,score" and len(lines) == 3
+    scores = {row.split(",")[0]: float(row.split(",")[1]) for row in lines[1:]}
+    assert scores["2410.02000"] > scores["2410.02001"]

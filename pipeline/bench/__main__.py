@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from pipeline.bench import ingest, llm
+from pipeline.bench import ingest, llm, rank
 
-BENCHMARKS: list[Callable[[Sequence[str] | None], int]] = [ingest.main, llm.main]
+BENCHMARKS: list[Callable[[Sequence[str] | None], int]] = [ingest.main, llm.main, rank.main]
 
 
 def main() -> int:

@@ -14,15 +14,17 @@ import math
 import re
 import unicodedata
 from collections.abc import Sequence
+from typing import Any, TypeAlias
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import sparse
+from scipy import sparse  # type: ignore[import-untyped]  # no stubs: see Matrix
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from pipeline.ranking.data import Item
 
-Matrix = sparse.csr_matrix
+# A scipy.sparse.csr_matrix; scipy ships no type stubs, so to mypy it is Any.
+Matrix: TypeAlias = Any
 FloatArray = NDArray[np.float64]
 
 _TOKEN = r"(?u)\b[a-zA-Z_][a-zA-Z0-9_]+\b"
@@ -72,18 +74,13 @@ class TextViews:
             min_df=min(3, min_df),
             max_df=max(0.2, max_df),
         )
-        parts = []
-        for vec, docs in ((word, [word_text(i) for i in items]), (char, [i.title for i in items])):
-            try:
-                parts.append(vec.fit_transform(docs))
-            except ValueError:  # empty vocabulary: no history, or only stop words
-                parts.append(None)
-        self.word, self.char = (
-            vec if m is not None else None for vec, m in zip((word, char), parts)
-        )
+        word_rows = _fit_transform(word, [word_text(i) for i in items])
+        char_rows = _fit_transform(char, [i.title for i in items])
+        self.word = word if word_rows is not None else None
+        self.char = char if char_rows is not None else None
         if self.word is not None:
             self.terms = np.asarray(self.word.get_feature_names_out())
-        return _stack([m for m in parts if m is not None], len(items))
+        return _stack([m for m in (word_rows, char_rows) if m is not None], len(items))
 
     @property
     def n_word(self) -> int:
@@ -97,6 +94,13 @@ class TextViews:
         if self.char is not None:
             parts.append(self.char.transform([i.title for i in items]))
         return _stack(parts, len(items))
+
+
+def _fit_transform(vec: TfidfVectorizer, docs: list[str]) -> Matrix | None:
+    try:
+        return vec.fit_transform(docs)
+    except ValueError:  # empty vocabulary: no history, or only stop words
+        return None
 
 
 def _stack(parts: list[Matrix], rows: int) -> Matrix:

@@ -96,6 +96,7 @@ class InterestScorer:
     # ------------------------------------------------------------------------- training
     def train(self, history: Sequence[LabelledItem]) -> InterestScorer:
         history = list(history)
+        self._learned, self._spread = _Learned(None, None, 0), {}
         p = self.profile
         self._profile_signal = ProfileSignal.build(p.description, p.seed_papers, self._embed)
         vectors = self._embed([h.text for h in history])

@@ -15,12 +15,13 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import sparse
+from scipy import sparse  # type: ignore[import-untyped]
 from sklearn.linear_model import LogisticRegression
 
 from pipeline.ranking.data import Item, RankerConfig
 from pipeline.ranking.features import (
     FloatArray,
+    Matrix,
     TextViews,
     author_key,
     interest_phrases,
@@ -53,16 +54,14 @@ class LinearSignal:
         self.style_mean = np.zeros(0)
         self.style_std = np.ones(0)
 
-    def _design(
-        self, text: sparse.csr_matrix, items: Sequence[Item], vectors: Vectors
-    ) -> sparse.csr_matrix:
+    def _design(self, text: Matrix, items: Sequence[Item], vectors: Vectors) -> Matrix:
         st = (style(items) - self.style_mean) / self.style_std
         emb = sparse.csr_matrix(self.config.embedding_scale * vectors.astype(np.float64))
         return sparse.csr_matrix(sparse.hstack([text, emb, st]))
 
     def fit(
         self,
-        text: sparse.csr_matrix,
+        text: Matrix,
         items: Sequence[Item],
         labels: NDArray[np.int_],
         weights: FloatArray,
@@ -92,8 +91,8 @@ class LinearSignal:
                 if not any(term in p or p in term for p in picked):
                     picked.append(term)
             if not picked:
-                return "like the titles you pick"
-            return "has " + " and ".join(f"'{t}'" for t in picked) + ", as papers you pick"
+                return "worded like the titles you pick"
+            return "matches " + ", ".join(f"'{t}'" for t in picked) + " from your picks"
 
         return SignalScores(self.name, values, explain)
 

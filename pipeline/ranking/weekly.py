@@ -43,6 +43,7 @@ def history_item(h: Labelled) -> LabelledItem:
         date=when,
         authors=h.authors,
         label=h.label,
+        weight=h.weight,
         at=when,
     )
 

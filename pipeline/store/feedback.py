@@ -17,6 +17,7 @@ from pipeline.models import Feedback, Paper
 from pipeline.records import ARXIV_ID
 
 SIGNALS = {"like": 1, "dislike": -1, "downloaded": 1, "kept": 1, "click": 1}
+WEIGHTS = {"like": 2.0, "kept": 2.0, "downloaded": 1.0, "click": 1.0, "dislike": 1.0}
 IMPORT_LABELS = {"downloaded": "downloaded", "kept": "kept", "liked": "like", "disliked": "dislike"}
 _LINK_ID = re.compile(rf"arxiv\.org/(?:abs|pdf|html)/({ARXIV_ID})(?:v\d+)?(?:\.pdf)?/?$")
 
@@ -140,6 +141,7 @@ class Labelled:
     authors: tuple[str, ...]
     date: datetime | None
     label: int
+    weight: float = 1.0  # a pick you kept or liked counts double one you only downloaded
 
 
 def training_history(engine: Engine, before_week: str | None = None) -> list[Labelled]:
@@ -156,9 +158,15 @@ def training_history(engine: Engine, before_week: str | None = None) -> list[Lab
         ids = {f.paper_id for f in feedback} | shown
         papers = {p.id: p for p in s.exec(select(Paper).where(col(Paper.id).in_(list(ids))))}
     label: dict[str, int] = {}
+    weight: dict[str, float] = {}
     titles: dict[str, tuple[str, datetime | None]] = {}
     for f in feedback:
         label[f.paper_id] = 1 if f.value > 0 else 0
+        weight[f.paper_id] = (
+            max(weight.get(f.paper_id, 0.0), WEIGHTS[f.signal])
+            if f.value > 0
+            else WEIGHTS[f.signal]
+        )
         titles[f.paper_id] = (f.title, f.paper_date)
     for pid in shown:
         label.setdefault(pid, 0)
@@ -167,9 +175,17 @@ def training_history(engine: Engine, before_week: str | None = None) -> list[Lab
         paper = papers.get(pid)
         if paper is not None:
             out.append(
-                Labelled(pid, paper.title, paper.abstract, tuple(paper.authors), paper.published, y)
+                Labelled(
+                    pid,
+                    paper.title,
+                    paper.abstract,
+                    tuple(paper.authors),
+                    paper.published,
+                    y,
+                    weight.get(pid, 1.0),
+                )
             )
         elif pid in titles and titles[pid][0]:
             title, when = titles[pid]
-            out.append(Labelled(pid, title, "", (), when, y))
+            out.append(Labelled(pid, title, "", (), when, y, weight.get(pid, 1.0)))
     return out
