@@ -113,24 +113,12 @@ class Settings(BaseSettings):
     @field_validator("categories", "include_terms", "exclude_terms", mode="before")
     @classmethod
     def _split_words(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            text = value.strip()
-            if text.startswith("["):
-                return json.loads(text)
-            if "," in text:
-                return [w.strip() for w in text.split(",") if w.strip()]
-            return text.split()
-        return value
+        return _split(value, r"," if isinstance(value, str) and "," in value else r"\s+")
 
     @field_validator("followed_authors", mode="before")
     @classmethod
     def _split_names(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            text = value.strip()
-            if text.startswith("["):
-                return json.loads(text)
-            return [n.strip() for n in re.split(r"[;,]", text) if n.strip()]
-        return value
+        return _split(value, r"[;,]")  # names contain spaces
 
     @field_validator("seed_papers")
     @classmethod
@@ -205,6 +193,16 @@ class Settings(BaseSettings):
         if toml_path is not None:
             sources.append(_TomlSource(settings_cls, toml_path))
         return tuple(sources)
+
+
+def _split(value: Any, separator: str) -> Any:
+    """A list given as one string (env, --set): JSON, or items split on `separator`."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if text.startswith("["):
+        return json.loads(text)
+    return [item.strip() for item in re.split(separator, text) if item.strip()]
 
 
 # `settings_customise_sources` is a classmethod with a fixed signature, so the file

