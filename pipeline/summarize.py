@@ -275,7 +275,7 @@ async def _attempt(
         cost = opts.prices.cost(model.name, completion.input_tokens, completion.output_tokens)
         spent += cost
         try:
-            text = clean_output(job.kind, completion.text, prompt_text)
+            text = clean_output(job.kind, completion.text, prompt_text, job.paper.title)
         except BadOutput as exc:
             last_error = f"bad output: {exc}"
             _log(engine, result, model, job, opts, started, completion, cost, last_error)

@@ -18,11 +18,17 @@ _PREAMBLE = re.compile(
     r"^(summary|one[- ]?liner|narration|here is (a|the|your) [^:]{0,40})\s*:\s*", re.IGNORECASE
 )
 _ECHO = re.compile(r"\b(Title|Authors|Abstract|Full text)\s*:", re.IGNORECASE)
+# A summary is one paragraph of prose: section labels mean the model wrote a report.
+_LABELS = re.compile(
+    r"\b(Introduction|Background|Method(?:ology|s)?|Key Results|Results|Conclusions?|"
+    r"Critiques?|Limitations|Implications?)\s*:"
+)
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 
-def clean_output(kind: str, text: str, prompt_text: str) -> str:
-    """Plain prose of the right length, or BadOutput saying why not."""
+def clean_output(kind: str, text: str, prompt_text: str, title: str = "") -> str:
+    """Plain prose of the right length, or BadOutput saying why not. `title` is the paper's:
+    output that opens by repeating it is an echo, not a summary."""
     text = _PREAMBLE.sub("", _MARKDOWN.sub("", text).strip()).strip().strip('"').strip()
     paragraphs = [p for p in re.split(r"\n\s*\n", text) if p.strip()]
     if paragraphs and len(paragraphs[0].split()) >= MIN_WORDS[kind]:
@@ -42,6 +48,10 @@ def clean_output(kind: str, text: str, prompt_text: str) -> str:
     flat_prompt = re.sub(r"\s+", " ", prompt_text)
     if "<paper>" in text or _ECHO.search(text) or text[:80] in flat_prompt:
         raise BadOutput("prompt echoed back")
+    if len(title) >= 20 and _letters(text).startswith(_letters(title)):
+        raise BadOutput("title echoed back")
+    if kind != "oneliner" and _LABELS.search(text):
+        raise BadOutput("section labels instead of one paragraph")
     return at_most(text, MAX_WORDS[kind])
 
 
@@ -87,3 +97,7 @@ def unsupported_numbers(output: str, source: str) -> list[str]:
             continue
         flagged.append(m.group(0).strip())
     return sorted(set(flagged), key=flagged.index)
+
+
+def _letters(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "", text.lower())

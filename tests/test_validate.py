@@ -69,3 +69,12 @@ def test_unsupported_numbers() -> None:
     )
     assert unsupported_numbers(summary, source) == ["81.5%", "2x"]
     assert unsupported_numbers("No numbers at all.", source) == []
+
+
+def test_title_echo_and_section_labels_are_rejected() -> None:
+    title = "BaobabQA: A Culturally Grounded Knowledge Benchmark"
+    with pytest.raises(BadOutput, match="title echoed"):
+        clean_output("summary", f"{title}. " + GOOD, "prompt", title)
+    assert clean_output("summary", GOOD, "prompt", title) == GOOD
+    with pytest.raises(BadOutput, match="section labels"):
+        clean_output("summary", "Method: " + GOOD + " Key Results: more of it here.", "p")
