@@ -264,7 +264,7 @@ def run(
     target = parse_week(week) if week else None
     with pipeline_for(ctx.obj.settings(output_dir=output_dir, database_url=database_url)) as p:
         if dry_run:
-            week_name, fetched, ranked = runner.fetch_and_rank(p, target)
+            week_name, fetched, ranked = runner.fetch_and_rank(p, target, llm=False)
             _print_fetch(fetched)
             _print_rank(week_name, ranked)
             _print_estimate(

@@ -70,6 +70,9 @@ class Settings(BaseSettings):
 
     # The issue
     highlights: int = Field(default=5, ge=1, le=50)
+    # An LLM rates the top K papers against interest_description (-1: 20 with an endpoint,
+    # off with the small local model; 0: off).
+    rank_llm_top_k: int = Field(default=-1, ge=-1, le=500)
     # MMR trade-off for the highlights: 1 ranks by interest only, lower favours variety.
     diversity: float = Field(default=0.7, ge=0.0, le=1.0)
     also_this_week: int = Field(default=30, ge=0, le=1000)
@@ -174,6 +177,12 @@ class Settings(BaseSettings):
     @property
     def uses_local_model(self) -> bool:
         return not self.llm_base_url
+
+    @property
+    def llm_rerank_k(self) -> int:
+        if self.rank_llm_top_k == -1:
+            return 0 if self.uses_local_model else 20
+        return self.rank_llm_top_k
 
     @property
     def model_name(self) -> str:

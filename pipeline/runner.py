@@ -20,6 +20,7 @@ from pipeline.fulltext import FullTextFetcher
 from pipeline.llm.base import ChatModel, Embedder
 from pipeline.llm.cost import Budget, PriceTable
 from pipeline.llm.retry import RetryPolicy
+from pipeline.models import Paper
 from pipeline.records import PaperRecord, Window, last_complete_week, week_window
 from pipeline.render import issue_context, render_issue
 from pipeline.store.feedback import training_history
@@ -35,8 +36,10 @@ from pipeline.store.issues import (
 )
 from pipeline.store.papers import IngestCounts, apply_terms, papers_by_ids, store_page
 from pipeline.store.runs import advance_watermark, finish_run, get_watermark, start_run
+from pipeline.store.summaries import find_summary
 from pipeline.summarize import (
     ONELINER,
+    RELEVANCE,
     SUMMARY,
     Estimate,
     Job,
@@ -153,13 +156,48 @@ class RankResult:
     also: int
 
 
-def rank(p: Pipeline, week: str) -> RankResult:
+def llm_ratings(p: Pipeline, papers: list[Paper], run_id: int) -> dict[str, int]:
+    """0-10 relevance of each paper to the interest description, by the LLM (cached like
+    any other text: a rerun asks nothing again; a failed rating just leaves the score)."""
+    s = p.settings
+    extra = {"interests": s.interest_description}
+    jobs = [
+        make_job(x, RELEVANCE, max_tokens=s.llm_max_tokens, temperature=0.0, extra=extra)
+        for x in papers
+    ]
+    model = p.chat()
+    options = Options(
+        temperature=0.0,
+        concurrency=1 if s.uses_local_model else s.llm_concurrency,
+        retry=RetryPolicy(retries=s.llm_retries),
+        prices=PriceTable(s.llm_prices),
+        run_id=run_id,
+    )
+    run_jobs(p.engine, model, jobs, options)
+    ratings = {}
+    for job in jobs:
+        found = find_summary(
+            p.engine,
+            job.paper.id,
+            job.paper.version,
+            RELEVANCE,
+            job.prompt.hash,
+            model.name,
+            job.params_hash,
+        )
+        if found is not None:
+            ratings[job.paper.id] = int(found.text)
+    return ratings
+
+
+def rank(p: Pipeline, week: str, *, llm: bool = True) -> RankResult:
+    """`llm=False` (a dry run) skips the optional LLM rating pass."""
     # scikit-learn and the embedding model load here, not at start-up: a fetch needs neither.
     from pipeline.ranking.data import Profile
     from pipeline.ranking.stored import StoredEmbedder
     from pipeline.ranking.weekly import paper_item, rank_week
 
-    def body(_run_id: int) -> RankResult:
+    def body(run_id: int) -> RankResult:
         s = p.settings
         win = week_window(week)
         terms = TermFilter.of(s.include_terms, s.exclude_terms)
@@ -187,6 +225,8 @@ def rank(p: Pipeline, week: str) -> RankResult:
             highlights=s.highlights,
             also=s.also_this_week,
             diversity=s.diversity,
+            rate=lambda top: llm_ratings(p, top, run_id),
+            rate_top=s.llm_rerank_k if llm else 0,
         )
         version = {x.id: x.version for x in papers}
         placements = [
@@ -307,7 +347,9 @@ class RunResult:
     files: list[Path]
 
 
-def fetch_and_rank(p: Pipeline, week: str | None) -> tuple[str, FetchResult, RankResult]:
+def fetch_and_rank(
+    p: Pipeline, week: str | None, *, llm: bool = True
+) -> tuple[str, FetchResult, RankResult]:
     """The first half of a run: what a `--dry-run` does before it estimates the LLM cost."""
     if week is None:
         target = last_complete_week(p.now())
@@ -315,7 +357,7 @@ def fetch_and_rank(p: Pipeline, week: str | None) -> tuple[str, FetchResult, Ran
     else:
         target = week
         fetched = fetch(p, week_window(week))
-    return target, fetched, rank(p, target)
+    return target, fetched, rank(p, target, llm=llm)
 
 
 def run(p: Pipeline, week: str | None = None, *, budget_usd: float | None = None) -> RunResult:

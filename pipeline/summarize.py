@@ -17,7 +17,7 @@ import json
 import logging
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
@@ -37,7 +37,8 @@ log = logging.getLogger(__name__)
 SUMMARY = "summary"
 ONELINER = "oneliner"
 PODCAST = "podcast"
-MAX_TOKENS = {SUMMARY: 1.0, ONELINER: 0.25, PODCAST: 1.0}  # share of llm_max_tokens
+RELEVANCE = "relevance"
+MAX_TOKENS = {SUMMARY: 1.0, ONELINER: 0.25, PODCAST: 1.0, RELEVANCE: 0.0}  # of llm_max_tokens
 
 
 @dataclass(frozen=True)
@@ -129,10 +130,13 @@ def _untrusted(text: str) -> str:
     return re.sub(r"</?\s*paper\s*>", "(paper)", text, flags=re.IGNORECASE)
 
 
-def params_hash(max_tokens: int, temperature: float, source: SourceText) -> str:
+def params_hash(
+    max_tokens: int, temperature: float, source: SourceText, extra: Mapping[str, str]
+) -> str:
     mode = source.source if source.source == "abstract" else f"full:{len(source.text)}"
     raw = json.dumps(
-        {"max_tokens": max_tokens, "temperature": temperature, "input": mode}, sort_keys=True
+        {"max_tokens": max_tokens, "temperature": temperature, "input": mode, **extra},
+        sort_keys=True,
     )
     return hashlib.sha256(raw.encode()).hexdigest()[:12]
 
@@ -144,8 +148,11 @@ def make_job(
     max_tokens: int,
     temperature: float,
     source: SourceText | None = None,
+    extra: Mapping[str, str] | None = None,
 ) -> Job:
+    """`extra`: more prompt variables (e.g. the reader's interests), part of the cache key."""
     source = source or SourceText(paper.abstract)
+    variables = {k: _untrusted(v) for k, v in (extra or {}).items()}
     authors = ", ".join(paper.authors[:8]) + (" et al." if len(paper.authors) > 8 else "")
     prompt = render_prompt(
         kind,
@@ -154,9 +161,12 @@ def make_job(
         abstract=_untrusted(paper.abstract),
         text=_untrusted(source.text),
         source_label=source.label,
+        **variables,
     )
     tokens = max(16, int(max_tokens * MAX_TOKENS[kind]))
-    return Job(paper, kind, prompt, source, tokens, params_hash(tokens, temperature, source))
+    return Job(
+        paper, kind, prompt, source, tokens, params_hash(tokens, temperature, source, variables)
+    )
 
 
 def _is_cached(engine: Engine, job: Job, model: str) -> bool:

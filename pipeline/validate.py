@@ -26,9 +26,18 @@ _LABELS = re.compile(
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 
+_RATING = re.compile(r"(?<![\d.])(10|[0-9])(?![\d.])")
+
+
 def clean_output(kind: str, text: str, prompt_text: str, title: str = "") -> str:
     """Plain prose of the right length, or BadOutput saying why not. `title` is the paper's:
-    output that opens by repeating it is an echo, not a summary."""
+    output that opens by repeating it is an echo, not a summary. A `relevance` answer is
+    reduced to its 0-10 rating."""
+    if kind == "relevance":
+        m = _RATING.search(text)
+        if m is None:
+            raise BadOutput(f"no 0-10 rating in {text[:40]!r}")
+        return m.group(1)
     text = _PREAMBLE.sub("", _MARKDOWN.sub("", text).strip()).strip().strip('"').strip()
     paragraphs = [p for p in re.split(r"\n\s*\n", text) if p.strip()]
     if paragraphs and len(paragraphs[0].split()) >= MIN_WORDS[kind]:

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from pipeline.cli import app
 from pipeline.db import open_database
 from pipeline.devservers.arxiv_api import ArxivAPIServer
-from pipeline.devservers.openai_api import OpenAIServer
+from pipeline.devservers.openai_api import ChatRequest, OpenAIServer
 from pipeline.models import IssueItem, LLMCall, Paper, Run
 
 WEEK = "2026-W25"
@@ -29,6 +29,7 @@ def env(
         "NEWSLETTER_LLM_BASE_URL": openai_server.base_url,
         "NEWSLETTER_LLM_MODEL": "test-model",
         "NEWSLETTER_EMBEDDING_BASE_URL": openai_server.base_url,
+        "NEWSLETTER_RANK_LLM_TOP_K": "0",  # the LLM rating pass has its own test
     }
     for k, v in values.items():
         monkeypatch.setenv(k, v)
@@ -217,3 +218,48 @@ def test_rank_csv_contract(tmp_path: Path) -> None:
     assert lines[0] == "id,score" and len(lines) == 3
     scores = {row.split(",")[0]: float(row.split(",")[1]) for row in lines[1:]}
     assert scores["2410.02000"] > scores["2410.02001"]
+
+
+def test_llm_rating_pass_reorders_the_top(
+    arxiv_server: ArxivAPIServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    favourite = "Probabilistic Medium-Range Weather Forecasting"
+
+    def rater(request: ChatRequest) -> str:
+        prompt = request.last_user_message
+        if "How relevant is this paper" not in prompt:
+            return "Reply: a summary that is long enough to pass every check we make here."
+        return "10" if favourite in prompt else "1"
+
+    with OpenAIServer(responder=rater) as llm:
+        for key, value in {
+            "NEWSLETTER_ARXIV_URL": arxiv_server.url,
+            "NEWSLETTER_ARXIV_DELAY_SECONDS": "0",
+            "NEWSLETTER_LLM_BASE_URL": llm.base_url,
+            "NEWSLETTER_EMBEDDING_BASE_URL": llm.base_url,
+            "NEWSLETTER_HIGHLIGHTS": "1",
+            "NEWSLETTER_DIVERSITY": "1",
+        }.items():
+            monkeypatch.setenv(key, value)
+        invoke("fetch", "--week", WEEK)
+        invoke("--set", "rank_llm_top_k=0", "rank", "--week", WEEK)
+        assert llm.chat_calls == 0
+        engine = open_database("sqlite:///db/newsletter.sqlite3")
+
+        def highlight() -> IssueItem:
+            with Session(engine) as s:
+                return s.exec(select(IssueItem).where(IssueItem.section == "highlight")).one()
+
+        plain = highlight()
+        invoke("--set", "rank_llm_top_k=40", "rank", "--week", WEEK)
+        assert llm.chat_calls == 40
+        top = highlight()
+        with Session(engine) as s:
+            assert favourite in s.exec(select(Paper).where(Paper.id == top.paper_id)).one().title
+        assert top.paper_id != plain.paper_id
+        assert "the LLM rates it 10/10 for your interests" in top.explanation
+        invoke("--set", "rank_llm_top_k=40", "rank", "--week", WEEK)
+        assert llm.chat_calls == 40  # ratings are cached
+        dry = invoke("run", "--week", WEEK, "--dry-run")
+        assert "dry run" in dry and llm.chat_calls == 40
+    engine.dispose()

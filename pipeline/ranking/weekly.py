@@ -1,9 +1,11 @@
 """One week's ranking: train the interest scorer on the reader's history, score the week's
-candidates, pick diverse highlights (MMR), then the rest in score order."""
+candidates, optionally let an LLM rate the best of them, pick diverse highlights (MMR),
+then the rest in score order."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,6 +50,17 @@ def history_item(h: Labelled) -> LabelledItem:
     )
 
 
+def rated(s: Scored, rating: int) -> Scored:
+    """A 0-10 LLM rating shifts the calibrated score on the log-odds scale (5 leaves it)."""
+    p = min(max(s.score, 1e-6), 1 - 1e-6)
+    logit = math.log(p / (1 - p)) + (rating - 5) / 2.5
+    return Scored(
+        s.id,
+        1 / (1 + math.exp(-logit)),
+        f"{s.explanation}; the LLM rates it {rating}/10 for your interests",
+    )
+
+
 def rank_week(
     papers: Sequence[Paper],
     history: Sequence[Labelled],
@@ -57,16 +70,32 @@ def rank_week(
     highlights: int,
     also: int,
     diversity: float,
+    rate: Callable[[list[Paper]], dict[str, int]] | None = None,
+    rate_top: int = 0,
 ) -> Ranked:
+    """`rate` (optional): 0-10 ratings of the `rate_top` best papers by an LLM against the
+    reader's interests; each moves its paper's score before the final order."""
     if not papers:
         return Ranked([], [])
     items = [paper_item(p) for p in papers]
     scorer = InterestScorer(embedder, profile).train([history_item(h) for h in history])
     scored = scorer.score(items)
     published = {p.id: p.published.timestamp() for p in papers}
-    order = sorted(
-        range(len(items)), key=lambda i: (-scored[i].score, -published[items[i].id], items[i].id)
-    )
+
+    def ordered() -> list[int]:
+        return sorted(
+            range(len(items)),
+            key=lambda i: (-scored[i].score, -published[items[i].id], items[i].id),
+        )
+
+    order = ordered()
+    if rate is not None and rate_top > 0:
+        top = order[:rate_top]
+        ratings = rate([papers[i] for i in top])
+        for i in top:
+            if items[i].id in ratings:
+                scored[i] = rated(scored[i], ratings[items[i].id])
+        order = ordered()
     pool = order[: max(highlights * POOL, highlights)]
     vectors = np.asarray(embedder.embed([items[i].text for i in pool]), dtype=np.float32)
     scores = np.asarray([scored[i].score for i in pool])
