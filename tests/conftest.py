@@ -61,6 +61,25 @@ def openai_server() -> Iterator[OpenAIServer]:
         yield server
 
 
+# One paper with everything a parser or renderer can get wrong, written for the tests.
+TRICKY = ListingRecord(
+    id="hep-th/9901001",
+    version=3,
+    title='Bounds on $\\alpha<1$ & "Σ-models"\n  for Schrödinger <operators>',
+    summary="We show $a<b$ &amp; c>d.\n  Second paragraph — ü, 東京.",
+    authors=("Zoë Ångström", "J. O'Brien & Co"),
+    categories=("hep-th", "math-ph", "math.MP"),
+    primary_category="math-ph",
+    comment="12 pages, <b>not bold</b> & 3 figures",
+    journal_ref="Phys. Rev. D 59 (1999) 1&2",
+    doi="10.1103/PhysRevD.59.123",
+    published=datetime(1999, 1, 1, 12, 34, 56, tzinfo=UTC),
+    updated=datetime(2001, 2, 3, 4, 5, 6, tzinfo=UTC),
+    abs="https://arxiv.org/abs/hep-th/9901001",
+    pdf="https://arxiv.org/pdf/hep-th/9901001v1",
+)
+
+
 def make_record(
     n: int,
     *,
