@@ -195,7 +195,7 @@ def rank(p: Pipeline, week: str, *, llm: bool = True) -> RankResult:
     # scikit-learn and the embedding model load here, not at start-up: a fetch needs neither.
     from pipeline.ranking.data import Profile
     from pipeline.ranking.stored import StoredEmbedder
-    from pipeline.ranking.weekly import paper_item, rank_week
+    from pipeline.ranking.weekly import history_item, paper_item, rank_week
 
     def body(run_id: int) -> RankResult:
         s = p.settings
@@ -206,15 +206,14 @@ def rank(p: Pipeline, week: str, *, llm: bool = True) -> RankResult:
         )
         history = training_history(p.engine, before_week=week)
         seeds = list(papers_by_ids(p.engine, s.seed_papers).values())
-        known = [paper_item(x) for x in (*papers, *seeds)]
-        known_text = {it.text: it.id for it in known}
-        known_text.update(
-            {f"{h.title.strip()}. {h.abstract.strip()}": h.paper_id for h in history if h.abstract}
-        )
-        embedder = StoredEmbedder(p.engine, p.embedder(), known_text)
+        seed_items = tuple(paper_item(x) for x in seeds)
+        # Texts of papers in the database: their embeddings are cached per paper.
+        known = [*map(paper_item, papers), *seed_items]
+        known += [history_item(h) for h in history if h.abstract]
+        embedder = StoredEmbedder(p.engine, p.embedder(), {it.text: it.id for it in known})
         profile = Profile(
             description=s.interest_description,
-            seed_papers=tuple(paper_item(x) for x in seeds),
+            seed_papers=seed_items,
             followed_authors=tuple(s.followed_authors),
         )
         ranked = rank_week(
