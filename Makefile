@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-0.1.0
 
-.PHONY: setup run demo test lint bench golden clean
+.PHONY: setup system-deps run demo test lint bench golden clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,6 +14,15 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 setup: $(STAMP) ## create .venv and install everything
+
+SYSTEM_TOOLS := chromium espeak-ng ffmpeg
+SUDO := $(shell test "$$(id -u)" = 0 || echo sudo)
+system-deps: ## Debian packages for audio and the email screenshot tests (apt-get)
+	@missing=""; for t in $(SYSTEM_TOOLS); do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $(SYSTEM_TOOLS) >/dev/null; \
+	fi
 
 run: setup ## the weekly job against live arXiv
 	$(BIN)/newsletter run

@@ -1,148 +1,39 @@
 """The command layer: parse flags, build settings and clients once, call the stages.
 
 User errors (`NewsletterError`) become one line on stderr and an exit code;
-anything else is a bug and raises.
+anything else is a bug and raises.  Commands live here and in `cli_feedback` and
+`cli_publish`; what they share is in `cli_common`.
 """
 
 from __future__ import annotations
 
-import functools
-import logging
-import sys
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Annotated, Any, ParamSpec, TypeVar
+from typing import Annotated
 
-import httpx
 import typer
-from rich.console import Console
 
-from pipeline import runner
-from pipeline.config import Settings, load_settings
+from pipeline import cli_feedback, cli_publish, runner
+from pipeline.cli_common import (
+    AudioOpt,
+    BudgetOpt,
+    DbOpt,
+    DryRunOpt,
+    OutOpt,
+    TemplatesOpt,
+    WeekOpt,
+    app,
+    err,
+    out,
+    pipeline_for,
+    user_errors,
+    week_or_default,
+)
 from pipeline.db import open_database
-from pipeline.errors import ConfigError, NewsletterError
-from pipeline.fulltext import FullTextFetcher
-from pipeline.llm.factory import chat_model, embedder
-from pipeline.records import Window, last_complete_week, parse_day, parse_week, week_window
-from pipeline.sources.arxiv import ArxivSource
+from pipeline.errors import ConfigError
+from pipeline.records import Window, parse_day, parse_week, week_window
 from pipeline.summarize import Estimate, SummarizeResult
 
-app = typer.Typer(
-    help="Turn each week's new arXiv papers into a newsletter.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False)
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-def user_errors(fn: Callable[P, R]) -> Callable[P, R]:
-    """Turn a NewsletterError into one line on stderr and its exit code."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return fn(*args, **kwargs)
-        except NewsletterError as exc:
-            err.print(f"error: {exc}", markup=False, soft_wrap=True)
-            raise typer.Exit(exc.exit_code) from None
-
-    return wrapper
-
-
-class State:
-    def __init__(self, config: Path | None, sets: list[str]) -> None:
-        self.config = config
-        self.sets = sets
-
-    def settings(self, **flags: Any) -> Settings:
-        overrides: dict[str, Any] = {}
-        for item in self.sets:
-            key, sep, value = item.partition("=")
-            if not sep or not key.strip():
-                raise ConfigError(f"--set needs KEY=VALUE, got {item!r}")
-            overrides[key.strip().replace("-", "_")] = value
-        overrides.update({k: v for k, v in flags.items() if v is not None})
-        return load_settings(self.config, overrides)
-
-
-@contextmanager
-def pipeline_for(settings: Settings) -> Iterator[runner.Pipeline]:
-    """The stages' shared clients, built once from settings and closed at the end."""
-    with ExitStack() as stack:
-        engine = open_database(settings.database_url)
-        stack.callback(engine.dispose)
-        http = stack.enter_context(
-            httpx.Client(timeout=settings.arxiv_timeout_seconds, follow_redirects=True)
-        )
-
-        def source() -> ArxivSource:
-            return ArxivSource(
-                settings.arxiv_url,
-                http=http,
-                page_size=settings.arxiv_page_size,
-                delay_seconds=settings.arxiv_delay_seconds,
-                retries=settings.arxiv_retries,
-            )
-
-        def fulltext() -> FullTextFetcher:
-            return FullTextFetcher(
-                http,
-                html_base=settings.fulltext_html_url,
-                pdf_base=settings.fulltext_pdf_url,
-                cache_dir=settings.cache_dir / "fulltext",
-            )
-
-        yield runner.Pipeline(
-            settings=settings,
-            engine=engine,
-            source=source,
-            chat=lambda: chat_model(settings),  # each stage closes the model it used
-            fulltext=fulltext,
-            embedder=functools.cache(lambda: embedder(settings)),
-        )
-
-
-@app.callback()
-def main_options(
-    ctx: typer.Context,
-    config: Annotated[
-        Path | None,
-        typer.Option("--config", "-c", help="Settings file (default: ./newsletter.toml)."),
-    ] = None,
-    set_: Annotated[
-        list[str] | None,
-        typer.Option("--set", help="Override any setting: --set highlights=7 (repeatable)."),
-    ] = None,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress.")] = False,
-) -> None:
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-        force=True,
-    )
-    ctx.obj = State(config, set_ or [])
-
-
-WeekOpt = Annotated[str | None, typer.Option("--week", "-w", help="ISO week, e.g. 2026-W25.")]
-OutOpt = Annotated[Path | None, typer.Option("--output-dir", help="Where issues are written.")]
-DbOpt = Annotated[str | None, typer.Option("--database-url", help="SQLAlchemy database URL.")]
-BudgetOpt = Annotated[
-    float | None,
-    typer.Option("--budget", min=0, help="Stop starting LLM calls once this many USD are spent."),
-]
-DryRunOpt = Annotated[
-    bool, typer.Option("--dry-run", help="Print the LLM calls, tokens and cost; send nothing.")
-]
-
-
-def _week(value: str | None, p: runner.Pipeline) -> str:
-    return parse_week(value) if value else last_complete_week(p.now())
+__all__ = ["app", "cli_feedback", "cli_publish", "main"]
 
 
 def _print_fetch(result: runner.FetchResult) -> None:
@@ -183,7 +74,7 @@ def fetch(
 def rank(ctx: typer.Context, week: WeekOpt = None, database_url: DbOpt = None) -> None:
     """Rank the week's papers by your interests and place them in the issue."""
     with pipeline_for(ctx.obj.settings(database_url=database_url)) as p:
-        target = _week(week, p)
+        target = week_or_default(week, p)
         r = runner.rank(p, target)
     _print_rank(target, r)
 
@@ -199,7 +90,7 @@ def summarize(
 ) -> None:
     """Summarize the issue's papers with the LLM (cached; --dry-run estimates the cost)."""
     with pipeline_for(ctx.obj.settings(database_url=database_url)) as p:
-        target = _week(week, p)
+        target = week_or_default(week, p)
         if dry_run:
             _print_estimate(target, runner.estimate_summaries(p, target), p.settings.model_name)
             return
@@ -239,13 +130,12 @@ def render(
     week: WeekOpt = None,
     output_dir: OutOpt = None,
     database_url: DbOpt = None,
-    templates: Annotated[
-        Path | None, typer.Option(help="Template directory that overrides the built-ins.")
-    ] = None,
+    templates: TemplatesOpt = None,
+    audio: AudioOpt = False,
 ) -> None:
-    """Write the issue's files from stored data (no LLM call)."""
+    """Write the issue's files and the archive site from stored data (no LLM call)."""
     with pipeline_for(ctx.obj.settings(output_dir=output_dir, database_url=database_url)) as p:
-        paths = runner.render(p, _week(week, p), templates)
+        paths = runner.render(p, week_or_default(week, p), templates, audio=audio)
     for path in paths:
         out.print(f"wrote {path}")
 
@@ -259,6 +149,7 @@ def run(
     database_url: DbOpt = None,
     budget: BudgetOpt = None,
     dry_run: DryRunOpt = False,
+    audio: AudioOpt = False,
 ) -> None:
     """The weekly job: fetch, rank, summarize, render (--dry-run stops before the LLM)."""
     target = parse_week(week) if week else None
@@ -271,7 +162,7 @@ def run(
                 week_name, runner.estimate_summaries(p, week_name), p.settings.model_name
             )
             return
-        result = runner.run(p, target, budget_usd=budget)
+        result = runner.run(p, target, budget_usd=budget, audio=audio)
     _report(result)
 
 
@@ -295,6 +186,7 @@ def _report(result: runner.RunResult) -> None:
 def demo(
     ctx: typer.Context,
     output_dir: Annotated[Path, typer.Option(help="Where the demo writes.")] = Path("out/demo"),
+    audio: AudioOpt = False,
 ) -> None:
     """The weekly job fully offline: a local arXiv-compatible server with a bundled sample."""
     from pipeline.demo import DEMO_WEEK, sample_path
@@ -313,7 +205,7 @@ def demo(
             f"summaries by {settings.model_name}"
         )
         with pipeline_for(settings) as p:
-            result = runner.run(p, DEMO_WEEK)
+            result = runner.run(p, DEMO_WEEK, audio=audio)
     _report(result)
 
 
@@ -367,63 +259,6 @@ def rank_csv(
     if cache_dir is not None:
         argv += ["--cache-dir", str(cache_dir)]
     raise typer.Exit(rank_csv_main(argv))
-
-
-feedback_app = typer.Typer(help="Tell the ranker what you like: it learns from this.")
-app.add_typer(feedback_app, name="feedback")
-
-
-@feedback_app.command("add")
-@user_errors
-def feedback_add(
-    ctx: typer.Context,
-    paper_id: Annotated[str, typer.Argument(metavar="ID", help="arXiv id, e.g. 2606.14173.")],
-    like: Annotated[bool, typer.Option("--like", help="More papers like this.")] = False,
-    dislike: Annotated[bool, typer.Option("--dislike", help="Fewer papers like this.")] = False,
-    database_url: DbOpt = None,
-) -> None:
-    """Record that you like or dislike a paper."""
-    from pipeline.store.feedback import add_feedback
-
-    if like == dislike:
-        raise ConfigError("give exactly one of --like or --dislike")
-    settings = ctx.obj.settings(database_url=database_url)
-    engine = open_database(settings.database_url)
-    try:
-        row = add_feedback(engine, paper_id.strip(), "like" if like else "dislike")
-    finally:
-        engine.dispose()
-    out.print(f"recorded: {row.signal} {row.paper_id} ({row.title})", markup=False)
-
-
-@feedback_app.command("import")
-@user_errors
-def feedback_import(
-    ctx: typer.Context,
-    path: Annotated[Path, typer.Argument(metavar="FILE.csv", help="Title,ArXiv Link,... CSV.")],
-    label: Annotated[
-        str, typer.Option(help="What the rows mean: downloaded, kept, liked or disliked.")
-    ],
-    database_url: DbOpt = None,
-) -> None:
-    """Import a reading log (columns Title,ArXiv Link,Paper Date,Date Added); idempotent."""
-    from pipeline.store.feedback import import_reading_log
-
-    settings = ctx.obj.settings(database_url=database_url)
-    engine = open_database(settings.database_url)
-    try:
-        report = import_reading_log(engine, path, label)
-    finally:
-        engine.dispose()
-    out.print(
-        f"imported {path}: {report.added} added, {report.already} already there, "
-        f"{len(report.rejected)} rejected",
-        markup=False,
-    )
-    for reason in report.rejected[:20]:
-        err.print(f"  rejected {reason}", markup=False)
-    if len(report.rejected) > 20:
-        err.print(f"  ... and {len(report.rejected) - 20} more", markup=False)
 
 
 def main() -> None:

@@ -113,6 +113,24 @@ class Settings(BaseSettings):
     fulltext_pdf_url: str = "https://arxiv.org/pdf"
     cache_dir: Path = Path("db/cache")
 
+    # Publishing: the archive site (out/site), its feeds, and links in the newsletter
+    newsletter_title: str = Field(default="AI paper summaries", min_length=1, max_length=200)
+    # Where out/site is served (`newsletter serve` by default): feed and "read online" links.
+    public_url: str = "http://127.0.0.1:8000/"
+
+    # Podcast
+    # LLM-written narration of each highlight: "auto" = with an endpoint, not with the local
+    # model (which reads the summary instead); "on" / "off".
+    podcast_narration: Literal["auto", "on", "off"] = "auto"
+    podcast_words_per_minute: int = Field(default=150, ge=60, le=400)
+    # Words said differently, merged over the built-in table ("" removes a built-in entry).
+    podcast_replacements: dict[str, str] = Field(default_factory=dict)
+    # Empty: espeak-ng (offline); else an OpenAI-compatible /v1/audio/speech endpoint.
+    podcast_tts_base_url: str = ""
+    podcast_tts_model: str = "tts-1"
+    podcast_tts_voice: str = "alloy"
+    podcast_espeak_voice: str = "en-us"
+
     @field_validator("categories", "include_terms", "exclude_terms", mode="before")
     @classmethod
     def _split_words(cls, value: Any) -> Any:
@@ -139,13 +157,37 @@ class Settings(BaseSettings):
         return value
 
     @field_validator(
-        "arxiv_url", "llm_base_url", "fulltext_html_url", "fulltext_pdf_url", "embedding_base_url"
+        "arxiv_url",
+        "llm_base_url",
+        "fulltext_html_url",
+        "fulltext_pdf_url",
+        "embedding_base_url",
+        "podcast_tts_base_url",
     )
     @classmethod
     def _http_url(cls, value: str) -> str:
         if value and not value.startswith(("http://", "https://")):
             raise ValueError(f"must be an http(s) URL, got {value!r}")
         return value.rstrip("/") if value.endswith("/") and value.count("/") > 3 else value
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(
+                f"must be an http(s) URL such as https://example.org/news/, got {value!r}"
+            )
+        return value if value.endswith("/") else value + "/"
+
+    @field_validator("podcast_replacements", mode="before")
+    @classmethod
+    def _json_table(cls, value: Any) -> Any:
+        if isinstance(value, str):  # from env or --set: '{"LLM": "L L M"}'
+            try:
+                return json.loads(value)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"not JSON: {exc}") from None
+        return value
 
     @field_validator("llm_prices", mode="before")
     @classmethod
@@ -238,7 +280,7 @@ class _TomlSource(PydanticBaseSettingsSource):
         return dict(self.values)
 
 
-_DICT_SETTINGS = {"llm_prices"}
+_DICT_SETTINGS = {"llm_prices", "podcast_replacements"}
 
 
 def _flatten(

@@ -8,31 +8,21 @@ Rendering is deterministic: nothing depends on the clock.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import tempfile
-from dataclasses import dataclass
-from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from pipeline.records import is_arxiv_id, week_window
+from pipeline.email_html import finish
+from pipeline.issue import IssueView, RenderedItem
+from pipeline.latex import readable
+from pipeline.podcast import Script, clock
 from pipeline.resources import resource_dir
-from pipeline.store.issues import ALSO, HIGHLIGHT, LoadedItem
-
-CATEGORY_NAMES = {
-    "cs.AI": "Artificial Intelligence",
-    "cs.CL": "Computation and Language",
-    "cs.CV": "Computer Vision",
-    "cs.LG": "Machine Learning",
-    "cs.MA": "Multiagent Systems",
-    "cs.NE": "Neural and Evolutionary Computing",
-    "cs.RO": "Robotics",
-    "cs.IR": "Information Retrieval",
-    "stat.ML": "Machine Learning (Statistics)",
-}
+from pipeline.store.issues import ALSO, HIGHLIGHT
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>&|~#])")
 
@@ -51,123 +41,23 @@ def environment(user_templates: Path | None = None) -> Environment:
     env = Environment(
         loader=ChoiceLoader(loaders),
         undefined=StrictUndefined,
-        autoescape=select_autoescape(enabled_extensions=("html", "xml"), default=False),
+        autoescape=select_autoescape(
+            enabled_extensions=("html", "xml", "html.j2", "xml.j2"), default=False
+        ),
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
     env.filters["md"] = md_escape
+    env.filters["tex"] = readable
+    env.filters["clock"] = clock
     return env
 
 
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9$])")
-_ABBREVIATIONS = {
-    "dr.",
-    "mr.",
-    "ms.",
-    "prof.",
-    "e.g.",
-    "i.e.",
-    "al.",
-    "vs.",
-    "fig.",
-    "eq.",
-    "cf.",
-    "approx.",
-    "sec.",
-    "resp.",
-    "no.",
-    "st.",
-}
-
-
-def first_sentence(text: str, limit: int = 240) -> str:
-    """The abstract's first sentence (abbreviations such as e.g., et al., Dr. do not end it)."""
-    text = re.sub(r"\s+", " ", text).strip()
-    sentence = text
-    for m in _SENTENCE_END.finditer(text):
-        last_word = text[: m.start()].rsplit(" ", 1)[-1].lower()
-        if last_word not in _ABBREVIATIONS and not re.fullmatch(r"[a-z]\.", last_word):
-            sentence = text[: m.start()]
-            break
-    if len(sentence) > limit:
-        sentence = sentence[: limit - 1].rsplit(" ", 1)[0] + "…"
-    return sentence
-
-
-def week_label(week: str) -> str:
-    window = week_window(week)
-    start: date = window.since.date()
-    end: date = (window.until - timedelta(days=1)).date()
-    if start.month == end.month:
-        return f"{start:%B} {start.day}–{end.day}, {end.year}"
-    return f"{start:%B} {start.day} – {end:%B} {end.day}, {end.year}"
-
-
-@dataclass(frozen=True)
-class RenderedItem:
-    id: str
-    version: int
-    title: str
-    authors: list[str]
-    categories: list[str]
-    primary_category: str
-    abs_url: str
-    pdf_url: str
-    score: float
-    explanation: str
-    summary: str | None
-    abstract: str
-    oneliner: str
-    unverified: list[str]  # numbers in the summary that its source does not contain
-    source: str  # what the summary was written from: abstract | html | pdf
-
-
-def _item(loaded: LoadedItem) -> RenderedItem:
-    p = loaded.paper
-    if not is_arxiv_id(p.id):
-        raise ValueError(f"refusing to build links for a malformed arXiv id {p.id!r}")
-    return RenderedItem(
-        id=p.id,
-        version=loaded.item.version,
-        title=p.title,
-        authors=list(p.authors),
-        categories=list(p.categories),
-        primary_category=p.primary_category,
-        abs_url=f"https://arxiv.org/abs/{p.id}v{loaded.item.version}",
-        pdf_url=f"https://arxiv.org/pdf/{p.id}v{loaded.item.version}",
-        score=loaded.item.score,
-        explanation=loaded.item.explanation,
-        summary=loaded.summary.text if loaded.summary else None,
-        abstract=re.sub(r"\s+", " ", p.abstract).strip(),
-        oneliner=loaded.oneliner.text if loaded.oneliner else first_sentence(p.abstract),
-        unverified=list(loaded.summary.flags) if loaded.summary else [],
-        source=loaded.summary.source if loaded.summary else "abstract",
-    )
-
-
-def issue_context(
-    week: str, items: list[LoadedItem], *, categories: list[str], model: str, candidates: int
-) -> dict[str, Any]:
-    highlights = [_item(i) for i in items if i.item.section == HIGHLIGHT]
-    also = [_item(i) for i in items if i.item.section == ALSO]
-    groups: dict[str, list[RenderedItem]] = {}
-    for it in also:
-        groups.setdefault(it.primary_category, []).append(it)
-    also_groups = [
-        {"category": cat, "name": CATEGORY_NAMES.get(cat, cat), "items": groups[cat]}
-        for cat in sorted(groups, key=lambda c: (-len(groups[c]), c))
-    ]
-    return {
-        "week": week,
-        "week_label": week_label(week),
-        "categories": categories,
-        "model": model,
-        "candidates": candidates,
-        "highlights": highlights,
-        "also_groups": also_groups,
-        "also_count": len(also),
-    }
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -176,20 +66,78 @@ def write_atomic(path: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
             fh.write(text)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; published files are readable
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
 
 
+def issue_json(view: IssueView, script: Script) -> str:
+    """The machine-readable issue: every item with its links, section, score and texts."""
+
+    def item(it: RenderedItem, section: str, position: int) -> dict[str, Any]:
+        return {
+            "id": it.id,
+            "version": it.version,
+            "section": section,
+            "position": position,
+            "title": it.title,
+            "authors": it.authors,
+            "categories": it.categories,
+            "primary_category": it.primary_category,
+            "links": {"abstract": it.abs_url, "pdf": it.pdf_url},
+            "score": it.score,
+            "explanation": it.explanation,
+            "summary": it.summary,
+            "summary_source": it.source if it.summary else None,
+            "unverified_numbers": it.unverified,
+            "oneliner": it.oneliner,
+            "abstract": it.abstract,
+        }
+
+    doc = {
+        "format": 1,
+        "week": view.week,
+        "title": view.title,
+        "week_label": view.week_label,
+        "published": view.published.isoformat(),
+        "url": view.issue_url or None,
+        "categories": view.categories,
+        "model": view.model,
+        "candidates": view.candidates,
+        "items": [item(it, HIGHLIGHT, i) for i, it in enumerate(view.highlights)]
+        + [item(it, ALSO, i) for i, it in enumerate(view.also)],
+        "podcast": {
+            "words": script.words,
+            "duration_seconds": script.duration_seconds,
+            "chapters": [
+                {"title": s.title, "start_seconds": s.start_seconds} for s in script.segments
+            ],
+        },
+    }
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
 def render_issue(
-    context: dict[str, Any], out_dir: Path, *, user_templates: Path | None = None
+    view: IssueView, script: Script, out_dir: Path, *, user_templates: Path | None = None
 ) -> list[Path]:
+    """Write every rendering of the issue to `out_dir/issues/<week>/`; returns the paths."""
     env = environment(user_templates)
-    target = out_dir / "issues" / context["week"]
+    context = {**view.as_context(), "script": script}
+    target = out_dir / "issues" / view.week
+    texts = {
+        "newsletter.md": env.get_template("newsletter.md.j2").render(**context),
+        "newsletter.html": finish(
+            env.get_template("newsletter.html.j2").render(**context, web=False, archive_url="")
+        ),
+        "newsletter.txt": env.get_template("newsletter.txt.j2").render(**context),
+        "podcast.md": env.get_template("podcast.md.j2").render(**context),
+        "issue.json": issue_json(view, script),
+    }
     written = []
-    for template, name in (("newsletter.md.j2", "newsletter.md"),):
+    for name, text in texts.items():
         path = target / name
-        write_atomic(path, env.get_template(template).render(**context))
+        write_atomic(path, text)
         written.append(path)
     return written

@@ -21,8 +21,10 @@ from pipeline.llm.base import ChatModel, Embedder
 from pipeline.llm.cost import Budget, PriceTable
 from pipeline.llm.retry import RetryPolicy
 from pipeline.models import Paper
+from pipeline.publish import render_week
 from pipeline.records import PaperRecord, Window, last_complete_week, week_window
-from pipeline.render import issue_context, render_issue
+from pipeline.site import build_site
+from pipeline.speech import Speech
 from pipeline.store.feedback import training_history
 from pipeline.store.issues import (
     ALSO,
@@ -39,6 +41,7 @@ from pipeline.store.runs import advance_watermark, finish_run, get_watermark, st
 from pipeline.store.summaries import find_summary
 from pipeline.summarize import (
     ONELINER,
+    PODCAST,
     RELEVANCE,
     SUMMARY,
     Estimate,
@@ -70,6 +73,7 @@ class Pipeline:
     now: Callable[[], datetime] = utcnow
     fulltext: Callable[[], FullTextFetcher] | None = None
     embedder: Callable[[], Embedder] = field(default=lambda: _no_embedder())
+    speech: Callable[[], Speech] = field(default=lambda: _no_speech())
 
 
 def _recorded(
@@ -103,6 +107,10 @@ def _recorded(
 
 def _no_embedder() -> Embedder:
     raise RuntimeError("this Pipeline was built without an embedder")
+
+
+def _no_speech() -> Speech:
+    raise RuntimeError("this Pipeline was built without a speech engine")
 
 
 # ----------------------------------------------------------------------------- fetch
@@ -255,8 +263,17 @@ def oneliners_enabled(settings: Settings) -> bool:
     return settings.summaries_oneliners == "on"
 
 
+def narration_enabled(settings: Settings) -> bool:
+    """'auto': from an endpoint yes; the small local model's narration is no better than its
+    summary, so the podcast reads the summary instead."""
+    if settings.podcast_narration == "auto":
+        return not settings.uses_local_model
+    return settings.podcast_narration == "on"
+
+
 def summary_jobs(p: Pipeline, week: str) -> list[Job]:
-    """A summary for each highlight (of its full text if configured), a one-liner for the rest."""
+    """A summary (and podcast narration, if enabled) for each highlight, of its full text if
+    configured; a one-liner for the rest."""
     s = p.settings
     jobs = []
     for loaded in _require_issue(p, week):
@@ -280,6 +297,16 @@ def summary_jobs(p: Pipeline, week: str) -> list[Job]:
                     source=source,
                 )
             )
+            if narration_enabled(s):
+                jobs.append(
+                    make_job(
+                        paper,
+                        PODCAST,
+                        max_tokens=s.llm_max_tokens,
+                        temperature=s.llm_temperature,
+                        source=source,
+                    )
+                )
         elif oneliners_enabled(s):
             jobs.append(
                 make_job(
@@ -296,7 +323,11 @@ def estimate_summaries(p: Pipeline, week: str) -> Estimate:
     )
 
 
-def summarize(p: Pipeline, week: str, *, budget_usd: float | None = None) -> SummarizeResult:
+def summarize(
+    p: Pipeline, week: str, *, budget_usd: float | None = None, force: bool = False
+) -> SummarizeResult:
+    """`force`: write every text again even when cached (`regenerate --resummarize`)."""
+
     def body(run_id: int) -> SummarizeResult:
         s = p.settings
         jobs = summary_jobs(p, week)
@@ -308,6 +339,7 @@ def summarize(p: Pipeline, week: str, *, budget_usd: float | None = None) -> Sum
             prices=PriceTable(s.llm_prices),
             budget=Budget(budget_usd),
             run_id=run_id,
+            force=force,
         )
         result = run_jobs(p.engine, model, jobs, options)
         set_status(p.engine, week, "summarized", model=model.name)
@@ -317,23 +349,39 @@ def summarize(p: Pipeline, week: str, *, budget_usd: float | None = None) -> Sum
 
 
 # ----------------------------------------------------------------------------- render
-def render(p: Pipeline, week: str, templates: Path | None = None) -> list[Path]:
+def render(
+    p: Pipeline, week: str, templates: Path | None = None, *, audio: bool = False
+) -> list[Path]:
+    """The issue's files and the archive site, from stored data (no LLM call); `audio` also
+    makes podcast.mp3 (text-to-speech, cached per chunk)."""
+
     def body(_run_id: int) -> list[Path]:
-        issue, items = load_issue(p.engine, week)
-        if issue is None:
-            raise NotFoundError(f"no issue {week} yet: run `newsletter run --week {week}` first")
-        context = issue_context(
+        rendered = render_week(
+            p.engine,
+            p.settings,
             week,
-            items,
-            categories=list(p.settings.categories),
-            model=issue.model or "",
-            candidates=issue.candidates,
+            templates=templates,
+            speech=p.speech() if audio else None,
         )
-        paths = render_issue(context, p.settings.output_dir, user_templates=templates)
         set_status(p.engine, week, "rendered")
-        return paths
+        build_site(p.engine, p.settings, templates=templates)
+        return rendered.paths
 
     return _recorded(p, "render", week, body, lambda r: {"files": len(r)})
+
+
+def regenerate(
+    p: Pipeline,
+    week: str,
+    *,
+    resummarize: bool = False,
+    templates: Path | None = None,
+    audio: bool = False,
+) -> tuple[SummarizeResult | None, list[Path]]:
+    """Re-render an issue from stored data: no LLM call unless `resummarize`."""
+    _require_issue(p, week)
+    summarized = summarize(p, week, force=True) if resummarize else None
+    return summarized, render(p, week, templates, audio=audio)
 
 
 # ----------------------------------------------------------------------------- run
@@ -359,9 +407,11 @@ def fetch_and_rank(
     return target, fetched, rank(p, target, llm=llm)
 
 
-def run(p: Pipeline, week: str | None = None, *, budget_usd: float | None = None) -> RunResult:
+def run(
+    p: Pipeline, week: str | None = None, *, budget_usd: float | None = None, audio: bool = False
+) -> RunResult:
     """fetch -> rank -> summarize -> render for one ISO week (default: the last complete one)."""
     target, fetched, ranked = fetch_and_rank(p, week)
     summarized = summarize(p, target, budget_usd=budget_usd)
-    files = render(p, target)
+    files = render(p, target, audio=audio)
     return RunResult(target, fetched, ranked, summarized, files)

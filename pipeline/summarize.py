@@ -72,6 +72,7 @@ class Options:
     prices: PriceTable
     budget: Budget = field(default_factory=lambda: Budget(None))
     run_id: int | None = None
+    force: bool = False  # write every text again, cached or not (`regenerate --resummarize`)
 
 
 @dataclass
@@ -213,7 +214,7 @@ async def _run_jobs(
     result = SummarizeResult()
     todo = []
     for job in jobs:
-        if _is_cached(engine, job, model.name):
+        if not opts.force and _is_cached(engine, job, model.name):
             result.cached += 1
         else:
             todo.append(job)
@@ -313,6 +314,7 @@ async def _attempt(
                 flags=flags,
             ),
             call,
+            replace=opts.force,
         )
         return spent
     result.failed += 1

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
+from typer.testing import CliRunner
 
+from pipeline.cli import app
 from pipeline.db import open_database
 from pipeline.demo import sample_path
 from pipeline.devservers.arxiv_api import ArxivAPIServer, ListingRecord, load_listing
@@ -59,6 +61,31 @@ def arxiv_server(sample_records: list[ListingRecord]) -> Iterator[ArxivAPIServer
 def openai_server() -> Iterator[OpenAIServer]:
     with OpenAIServer() as server:
         yield server
+
+
+@pytest.fixture
+def env(  # the CLI pointed at the local servers
+    arxiv_server: ArxivAPIServer, openai_server: OpenAIServer, monkeypatch: pytest.MonkeyPatch
+) -> dict[str, str]:
+    values = {
+        "NEWSLETTER_ARXIV_URL": arxiv_server.url,
+        "NEWSLETTER_ARXIV_DELAY_SECONDS": "0",
+        "NEWSLETTER_LLM_BASE_URL": openai_server.base_url,
+        "NEWSLETTER_LLM_MODEL": "test-model",
+        "NEWSLETTER_EMBEDDING_BASE_URL": openai_server.base_url,
+        "NEWSLETTER_RANK_LLM_TOP_K": "0",  # the LLM rating pass has its own test
+        "NEWSLETTER_PODCAST_NARRATION": "off",  # so has the podcast narration (test_publish)
+    }
+    for k, v in values.items():
+        monkeypatch.setenv(k, v)
+    return values
+
+
+def invoke(*args: str, code: int = 0) -> str:
+    """Run the CLI in-process; check its exit code; return what it printed."""
+    result = CliRunner().invoke(app, list(args), catch_exceptions=False)
+    assert result.exit_code == code, result.output
+    return result.output
 
 
 # One paper with everything a parser or renderer can get wrong, written for the tests.

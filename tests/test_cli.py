@@ -14,32 +14,10 @@ from pipeline.db import open_database
 from pipeline.devservers.arxiv_api import ArxivAPIServer
 from pipeline.devservers.openai_api import ChatRequest, OpenAIServer
 from pipeline.models import IssueItem, LLMCall, Paper, Run
+from tests.conftest import invoke
 
 WEEK = "2026-W25"
 NEWSLETTER = Path("out/issues/2026-W25/newsletter.md")
-
-
-@pytest.fixture
-def env(
-    arxiv_server: ArxivAPIServer, openai_server: OpenAIServer, monkeypatch: pytest.MonkeyPatch
-) -> dict[str, str]:
-    values = {
-        "NEWSLETTER_ARXIV_URL": arxiv_server.url,
-        "NEWSLETTER_ARXIV_DELAY_SECONDS": "0",
-        "NEWSLETTER_LLM_BASE_URL": openai_server.base_url,
-        "NEWSLETTER_LLM_MODEL": "test-model",
-        "NEWSLETTER_EMBEDDING_BASE_URL": openai_server.base_url,
-        "NEWSLETTER_RANK_LLM_TOP_K": "0",  # the LLM rating pass has its own test
-    }
-    for k, v in values.items():
-        monkeypatch.setenv(k, v)
-    return values
-
-
-def invoke(*args: str, code: int = 0) -> str:
-    result = CliRunner().invoke(app, list(args), catch_exceptions=False)
-    assert result.exit_code == code, result.output
-    return result.output
 
 
 def test_run_week_end_to_end_then_rerun_adds_nothing(
@@ -138,7 +116,9 @@ def test_demo_runs_offline(openai_server: OpenAIServer, monkeypatch: pytest.Monk
     monkeypatch.setenv("NEWSLETTER_LLM_BASE_URL", openai_server.base_url)
     out = invoke("demo")
     assert "serving 48 sample papers" in out
-    assert Path("out/demo/issues/2026-W25/newsletter.md").is_file()
+    for name in ("newsletter.md", "newsletter.html", "newsletter.txt", "podcast.md", "issue.json"):
+        assert Path("out/demo/issues/2026-W25", name).is_file()
+    assert Path("out/demo/site/index.html").is_file()
 
 
 def test_every_command_has_help() -> None:
@@ -239,6 +219,7 @@ def test_llm_rating_pass_reorders_the_top(
             "NEWSLETTER_EMBEDDING_BASE_URL": llm.base_url,
             "NEWSLETTER_HIGHLIGHTS": "1",
             "NEWSLETTER_DIVERSITY": "1",
+            "NEWSLETTER_PODCAST_NARRATION": "off",
         }.items():
             monkeypatch.setenv(key, value)
         invoke("fetch", "--week", WEEK)

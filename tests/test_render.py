@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from datetime import UTC, datetime
@@ -12,8 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.issue import IssueView, first_sentence, issue_view, week_label
 from pipeline.models import IssueItem, Paper, Summary
-from pipeline.render import first_sentence, issue_context, md_escape, render_issue, week_label
+from pipeline.podcast import podcast_script
+from pipeline.render import md_escape, render_issue
 from pipeline.store.issues import ALSO, HIGHLIGHT, LoadedItem
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -98,28 +101,45 @@ def fixture_issue() -> list[LoadedItem]:
     ]
 
 
+RENDERINGS = ("newsletter.md", "newsletter.html", "newsletter.txt", "podcast.md", "issue.json")
+
+
+def view(items: list[LoadedItem] | None = None, **kw: object) -> IssueView:
+    args: dict[str, object] = {
+        "categories": ["cs.LG", "cs.CL"],
+        "model": "test-model",
+        "candidates": 40,
+        "published": NOW,
+        "public_url": "https://news.example.org/ai",
+    }
+    args.update(kw)
+    return issue_view("2026-W25", fixture_issue() if items is None else items, **args)  # type: ignore[arg-type]
+
+
+def render_all(
+    tmp_path: Path, items: list[LoadedItem] | None = None, **kw: object
+) -> dict[str, str]:
+    v = view(items, **kw)
+    paths = render_issue(v, podcast_script(v), tmp_path)
+    assert [p.name for p in paths] == list(RENDERINGS)
+    return {p.name: p.read_text(encoding="utf-8") for p in paths}
+
+
 def render(tmp_path: Path) -> str:
-    ctx = issue_context(
-        "2026-W25",
-        fixture_issue(),
-        categories=["cs.LG", "cs.CL"],
-        model="test-model",
-        candidates=40,
-    )
-    (path,) = render_issue(ctx, tmp_path)
-    return path.read_text(encoding="utf-8")
+    return render_all(tmp_path)["newsletter.md"]
 
 
-def test_markdown_matches_golden(tmp_path: Path) -> None:
-    text = render(tmp_path)
-    golden = GOLDEN / "newsletter.md"
+@pytest.mark.parametrize("name", RENDERINGS)
+def test_rendering_matches_golden(tmp_path: Path, name: str) -> None:
+    text = render_all(tmp_path)[name]
+    golden = GOLDEN / name
     if os.environ.get("UPDATE_GOLDEN"):
         golden.write_text(text, encoding="utf-8")
     assert text == golden.read_text(encoding="utf-8")
 
 
 def test_rendering_is_deterministic(tmp_path: Path) -> None:
-    assert render(tmp_path / "a") == render(tmp_path / "b")
+    assert render_all(tmp_path / "a") == render_all(tmp_path / "b")
 
 
 def test_hostile_text_is_inert(tmp_path: Path) -> None:
@@ -150,7 +170,7 @@ def test_malformed_id_is_refused(tmp_path: Path) -> None:
     bad = loaded(5, HIGHLIGHT, 0, "t", "a")
     bad.paper.id = "2606.1)](javascript:x"
     with pytest.raises(ValueError, match="malformed arXiv id"):
-        issue_context("2026-W25", [bad], categories=["cs.LG"], model="m", candidates=1)
+        view([bad])
 
 
 @pytest.mark.parametrize(
@@ -178,9 +198,7 @@ def test_unverified_numbers_are_shown(tmp_path: Path) -> None:
     items = fixture_issue()
     assert items[0].summary is not None
     items[0].summary.flags = ["81.5%", "2x"]
-    ctx = issue_context("2026-W25", items, categories=["cs.LG"], model="m", candidates=4)
-    (path,) = render_issue(ctx, tmp_path)
-    text = path.read_text(encoding="utf-8")
+    text = render_all(tmp_path, items)["newsletter.md"]
     assert "*Check before quoting: 81.5%, 2x do not appear in the abstract.*" in text
 
 
@@ -198,6 +216,78 @@ def test_oneliner_text_is_used_when_present(tmp_path: Path) -> None:
         created=NOW,
     )
     items[3] = LoadedItem(also.item, also.paper, None, one)
-    ctx = issue_context("2026-W25", items, categories=["cs.LG"], model="m", candidates=4)
-    (path,) = render_issue(ctx, tmp_path)
-    assert "— A \\*bold\\* one-liner." in path.read_text(encoding="utf-8")
+    assert "— A \\*bold\\* one-liner." in render_all(tmp_path, items)["newsletter.md"]
+
+
+def test_issue_json_has_every_item_with_its_fields(tmp_path: Path) -> None:
+    doc = json.loads(render_all(tmp_path)["issue.json"])
+    assert [(it["id"], it["section"]) for it in doc["items"]] == [
+        ("2606.00001", "highlight"),
+        ("2606.00002", "highlight"),
+        ("2606.00003", "also"),
+        ("2606.00004", "also"),
+    ]
+    first = doc["items"][0]
+    assert first["title"].startswith("When Is Depth < Width?")  # raw: JSON needs no escaping
+    assert first["links"] == {
+        "abstract": "https://arxiv.org/abs/2606.00001v2",
+        "pdf": "https://arxiv.org/pdf/2606.00001v2",
+    }
+    assert first["authors"][1] == "<b>Mallory</b>" and first["version"] == 2
+    assert doc["items"][1]["summary"] is None and doc["items"][1]["summary_source"] is None
+    assert doc["url"] == "https://news.example.org/ai/issues/2026-W25/"
+    assert doc["published"] == "2026-06-16"
+
+
+def test_latex_is_readable_everywhere(tmp_path: Path) -> None:
+    items = fixture_issue()
+    items[1].paper.abstract = "We show $O(n \\log n)$ bounds for $\\alpha^2$."  # shown: no summary
+    out = render_all(tmp_path, items)
+    assert "O(n log n)" in out["newsletter.md"] and "$O(" not in out["newsletter.md"]
+    flat_text = " ".join(out["newsletter.txt"].split())  # wrapped at 72 columns
+    assert "O(n log n)" in flat_text and "O(n log n)" in out["newsletter.html"]
+    assert "α²" in out["newsletter.html"] and "alpha squared" in out["podcast.md"]
+
+
+def test_podcast_script_is_spoken_text(tmp_path: Path) -> None:
+    v = view()
+    script = podcast_script(v)
+    titles = [s.title for s in script.segments]
+    assert titles[0] == "Introduction" and titles[-1] == "Until next week" and len(titles) == 4
+    assert titles[1].startswith("When Is Depth < Width?")
+    for seg in script.segments:
+        assert not re.search(r"[0-9<>*_\[\]$`#]|https?:|javascript", seg.text), seg.text
+    starts = [s.start_seconds for s in script.segments]
+    assert starts == sorted(starts) and starts[0] == 0.0
+    assert script.duration_seconds == pytest.approx(script.words / 150 * 60, abs=1.0)
+    assert "First up:" in script.segments[1].text and "And finally:" in script.segments[2].text
+    slow = podcast_script(v, words_per_minute=100)
+    assert slow.duration_seconds > script.duration_seconds
+
+
+def test_podcast_replacements_are_configurable() -> None:
+    items = fixture_issue()
+    assert items[0].summary is not None
+    items[0].summary.text = "The LLM beats GPT."
+    v = view(items)
+    default = podcast_script(v).segments[1].text
+    custom = podcast_script(v, replacements={"LLM": "large language model"}).segments[1].text
+    assert "large language model" in custom and "large language model" not in default
+
+
+def test_narration_is_preferred_for_the_podcast() -> None:
+    items = fixture_issue()
+    first = items[0]
+    narration = Summary(
+        paper_id=first.paper.id,
+        version=2,
+        kind="podcast",
+        prompt_hash="p",
+        model="m",
+        params_hash="q",
+        text="Spoken words about the paper.",
+        created=NOW,
+    )
+    items[0] = LoadedItem(first.item, first.paper, first.summary, None, narration)
+    text = podcast_script(view(items)).segments[1].text
+    assert "Spoken words about the paper." in text and "claims" not in text

@@ -37,6 +37,7 @@ def test_killed_summarize_resumes_without_repeating(arxiv_server: ArxivAPIServer
             "NEWSLETTER_LLM_CONCURRENCY": "2",
             "NEWSLETTER_EMBEDDING_BASE_URL": llm.base_url,
             "NEWSLETTER_RANK_LLM_TOP_K": "0",
+            "NEWSLETTER_PODCAST_NARRATION": "off",
         }
         runner = CliRunner()
         for stage in ("fetch", "rank"):

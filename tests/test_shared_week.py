@@ -40,6 +40,7 @@ def test_real_week_run_and_rerun(
         monkeypatch.setenv("NEWSLETTER_LLM_BASE_URL", openai_server.base_url)
         monkeypatch.setenv("NEWSLETTER_EMBEDDING_BASE_URL", openai_server.base_url)
         monkeypatch.setenv("NEWSLETTER_RANK_LLM_TOP_K", "0")
+        monkeypatch.setenv("NEWSLETTER_PODCAST_NARRATION", "off")
         runner = CliRunner()
         first = runner.invoke(app, ["run", "--week", "2026-W25"], catch_exceptions=False)
         assert first.exit_code == 0, first.output

@@ -8,11 +8,18 @@
         assert srv.chat_calls == 1
 
 Endpoints: ``POST /v1/chat/completions`` (JSON, or Server-Sent Events with ``"stream": true``),
-``POST /v1/embeddings`` and ``GET /v1/models``. Only 127.0.0.1 is bound. Each connection is
-served by its own thread, so ``latency_seconds`` delays calls without serializing them.
+``POST /v1/embeddings``, ``POST /v1/audio/speech`` and ``GET /v1/models``. Only 127.0.0.1 is
+bound. Each connection is served by its own thread, so ``latency_seconds`` delays calls without
+serializing them.
 
 Replies are deterministic: scripted ones first, then ``responder(ChatRequest)``. Embeddings are
 derived from a hash of the input text. Token counts are whitespace-word estimates.
+
+Speech (``/v1/audio/speech``, body ``{model, input, voice, response_format}``) answers
+``response_format: "wav"`` only (others get a 400), rejects ``input`` over 4096 characters with
+OpenAI's 400 "string too long" error, and returns ``audio/wav``: 24 kHz mono 16-bit, a quiet
+tone lasting ``speech_seconds_per_word`` (default 0.4 s) per word, at least 0.3 s.
+``speech_calls`` counts these requests; injected faults apply to them as to any endpoint.
 
 Foreground use: ``python -m pipeline.devservers.openai_api --port 8089 --latency 0.5``
 """
@@ -22,6 +29,7 @@ from __future__ import annotations
 import argparse
 import base64
 import hashlib
+import io
 import json
 import logging
 import math
@@ -29,6 +37,7 @@ import re
 import struct
 import threading
 import time
+import wave
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -42,6 +51,9 @@ logger = logging.getLogger(__name__)
 
 HOST = "127.0.0.1"
 DEFAULT_MODELS = ("gpt-4o-mini", "text-embedding-3-small")
+SPEECH_MAX_INPUT = 4096  # characters, as OpenAI enforces
+SPEECH_SAMPLE_RATE = 24_000
+SPEECH_MIN_SECONDS = 0.3
 INVALID_JSON_BODY = b'{"id": "chatcmpl-garbage", "choices": [ <<not json>>'
 
 
@@ -157,9 +169,12 @@ class OpenAIServer(BackgroundServer):
         responder: Responder = default_responder,
         embedding_dimensions: int = 8,
         models: Sequence[str] | None = None,
+        speech_seconds_per_word: float = 0.4,
     ) -> None:
-        """``models``: if given, any other model gets a 404; port 0 picks a free port."""
+        """``models``: if given, any other model gets a 404; port 0 picks a free port.
+        ``speech_seconds_per_word``: length of the generated speech audio per input word."""
         self.latency_seconds = latency_seconds
+        self.speech_seconds_per_word = speech_seconds_per_word
         self.responder = responder
         self.embedding_dimensions = embedding_dimensions
         self.models = tuple(models) if models is not None else None
@@ -169,6 +184,7 @@ class OpenAIServer(BackgroundServer):
         self._faults: deque[Fault] = deque()
         self._requests: list[RecordedRequest] = []
         self._chat_calls = 0
+        self._speech_calls = 0
         self._ids = 0
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -205,6 +221,12 @@ class OpenAIServer(BackgroundServer):
         with self._lock:
             return self._chat_calls
 
+    @property
+    def speech_calls(self) -> int:
+        """Requests to /v1/audio/speech so far, faulted ones included."""
+        with self._lock:
+            return self._speech_calls
+
     def reset(self) -> None:
         """Forget recorded requests and pending replies and faults."""
         with self._lock:
@@ -212,6 +234,7 @@ class OpenAIServer(BackgroundServer):
             self._faults.clear()
             self._requests.clear()
             self._chat_calls = 0
+            self._speech_calls = 0
 
     # -- used by the handler threads -------------------------------------------------------
 
@@ -219,6 +242,7 @@ class OpenAIServer(BackgroundServer):
         with self._lock:
             self._requests.append(request)
             self._chat_calls += request.path == "/v1/chat/completions"
+            self._speech_calls += request.path == "/v1/audio/speech"
 
     def _next_fault(self) -> Fault | None:
         with self._lock:
@@ -289,6 +313,7 @@ class _Handler(BaseHTTPRequestHandler):
             ("GET", "/v1/models"): self._models,
             ("POST", "/v1/chat/completions"): self._chat,
             ("POST", "/v1/embeddings"): self._embeddings,
+            ("POST", "/v1/audio/speech"): self._speech,
         }
         route = routes.get((self.command, path))
         if route is None:
@@ -381,6 +406,29 @@ class _Handler(BaseHTTPRequestHandler):
         usage = {"prompt_tokens": tokens, "total_tokens": tokens}
         self._send_json({"object": "list", "data": data, "model": model, "usage": usage}, cut=cut)
 
+    def _speech(self, body: dict[str, Any], cut: Fault | None) -> None:
+        app = self.server.app
+        model, text = body.get("model"), body.get("input")
+        if not isinstance(model, str):
+            raise _RequestError(400, "you must provide a model parameter")
+        app._check_model(model)
+        if not isinstance(text, str) or not text:
+            raise _RequestError(400, "'input' must be a non-empty string")
+        if len(text) > SPEECH_MAX_INPUT:
+            raise _RequestError(
+                400,
+                f"Invalid 'input': string too long. Expected a string with maximum length "
+                f"{SPEECH_MAX_INPUT}, but got a string with length {len(text)} instead.",
+                "string_above_max_length",
+            )
+        response_format = body.get("response_format", "mp3")
+        if response_format != "wav":
+            raise _RequestError(
+                400, f"response_format {response_format!r} is not supported here; use 'wav'"
+            )
+        seconds = max(SPEECH_MIN_SECONDS, _count_tokens(text) * app.speech_seconds_per_word)
+        self._send_bytes(200, speech_wav(seconds), {}, cut=cut, content_type="audio/wav")
+
     # -- writing ---------------------------------------------------------------------------
 
     def _send_error(
@@ -405,10 +453,16 @@ class _Handler(BaseHTTPRequestHandler):
         self._send_bytes(200, json.dumps(payload).encode(), {}, cut=cut)
 
     def _send_bytes(
-        self, status_code: int, data: bytes, headers: dict[str, str], *, cut: Fault | None
+        self,
+        status_code: int,
+        data: bytes,
+        headers: dict[str, str],
+        *,
+        cut: Fault | None,
+        content_type: str = "application/json",
     ) -> None:
         self.send_response(status_code)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
         for name, value in headers.items():
             self.send_header(name, value)
@@ -432,6 +486,23 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(f"{len(event):X}\r\n".encode() + event + b"\r\n")
             self.wfile.flush()
         self.wfile.write(b"0\r\n\r\n")
+
+
+def speech_wav(seconds: float) -> bytes:
+    """A deterministic WAV (24 kHz mono 16-bit) of a quiet 300 Hz tone lasting ``seconds``."""
+    period = SPEECH_SAMPLE_RATE // 300
+    cycle = struct.pack(
+        f"<{period}h", *(round(3000 * math.sin(2 * math.pi * i / period)) for i in range(period))
+    )
+    frames = round(seconds * SPEECH_SAMPLE_RATE)
+    pcm = (cycle * (frames // period + 1))[: 2 * frames]
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(SPEECH_SAMPLE_RATE)
+        out.writeframes(pcm)
+    return buffer.getvalue()
 
 
 def _parse_json(raw: bytes | None) -> Any:

@@ -94,6 +94,7 @@ class LoadedItem:
     paper: Paper
     summary: Summary | None
     oneliner: Summary | None = None
+    narration: Summary | None = None  # the podcast's spoken text, when one was written
 
 
 def load_issue(engine: Engine, week: str) -> tuple[Issue | None, list[LoadedItem]]:
@@ -120,6 +121,16 @@ def load_issue(engine: Engine, week: str) -> tuple[Issue | None, list[LoadedItem
             paper,
             texts.get((paper.id, item.version, "summary")),
             texts.get((paper.id, item.version, "oneliner")),
+            texts.get((paper.id, item.version, "podcast")),
         )
         for item, paper in rows
     ]
+
+
+def list_issues(engine: Engine, statuses: tuple[str, ...] = ("rendered", "sent")) -> list[Issue]:
+    """Issues in one of `statuses`, newest week first."""
+    with session(engine) as s:
+        rows = s.exec(
+            select(Issue).where(col(Issue.status).in_(statuses)).order_by(col(Issue.week).desc())
+        ).all()
+    return list(rows)

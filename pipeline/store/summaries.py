@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, delete
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import select
+from sqlmodel import col, select
 
 from pipeline.db import session
 from pipeline.models import LLMCall, Summary
@@ -32,10 +32,22 @@ def find_summary(
         ).first()
 
 
-def save_summary(engine: Engine, summary: Summary, call: LLMCall) -> None:
-    """Store a summary with its call; a concurrent duplicate keeps the first one."""
+def save_summary(engine: Engine, summary: Summary, call: LLMCall, *, replace: bool = False) -> None:
+    """Store a summary with its call; a concurrent duplicate keeps the first one.
+    `replace`: a text with the same cache key is replaced (in the same transaction)."""
     try:
         with session(engine) as s:
+            if replace:
+                s.exec(
+                    delete(Summary).where(
+                        col(Summary.paper_id) == summary.paper_id,
+                        col(Summary.version) == summary.version,
+                        col(Summary.kind) == summary.kind,
+                        col(Summary.prompt_hash) == summary.prompt_hash,
+                        col(Summary.model) == summary.model,
+                        col(Summary.params_hash) == summary.params_hash,
+                    )
+                )
             s.add(summary)
             s.add(call)
     except IntegrityError:

@@ -1,0 +1,155 @@
+"""What every command shares: the Typer app, output consoles, error handling, settings and
+the pipeline's clients.
+
+User errors (`NewsletterError`) become one line on stderr and an exit code;
+anything else is a bug and raises.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import Annotated, Any, ParamSpec, TypeVar
+
+import httpx
+import typer
+from rich.console import Console
+
+from pipeline import runner
+from pipeline.config import Settings, load_settings
+from pipeline.db import open_database
+from pipeline.errors import ConfigError, NewsletterError
+from pipeline.fulltext import FullTextFetcher
+from pipeline.llm.factory import chat_model, embedder
+from pipeline.publish import speech_for
+from pipeline.records import last_complete_week, parse_week
+from pipeline.sources.arxiv import ArxivSource
+
+app = typer.Typer(
+    help="Turn each week's new arXiv papers into a newsletter.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False)
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def user_errors(fn: Callable[P, R]) -> Callable[P, R]:
+    """Turn a NewsletterError into one line on stderr and its exit code."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except NewsletterError as exc:
+            err.print(f"error: {exc}", markup=False, soft_wrap=True)
+            raise typer.Exit(exc.exit_code) from None
+
+    return wrapper
+
+
+class State:
+    def __init__(self, config: Path | None, sets: list[str]) -> None:
+        self.config = config
+        self.sets = sets
+
+    def settings(self, **flags: Any) -> Settings:
+        overrides: dict[str, Any] = {}
+        for item in self.sets:
+            key, sep, value = item.partition("=")
+            if not sep or not key.strip():
+                raise ConfigError(f"--set needs KEY=VALUE, got {item!r}")
+            overrides[key.strip().replace("-", "_")] = value
+        overrides.update({k: v for k, v in flags.items() if v is not None})
+        return load_settings(self.config, overrides)
+
+
+@contextmanager
+def pipeline_for(settings: Settings) -> Iterator[runner.Pipeline]:
+    """The stages' shared clients, built once from settings and closed at the end."""
+    with ExitStack() as stack:
+        engine = open_database(settings.database_url)
+        stack.callback(engine.dispose)
+        http = stack.enter_context(
+            httpx.Client(timeout=settings.arxiv_timeout_seconds, follow_redirects=True)
+        )
+
+        def source() -> ArxivSource:
+            return ArxivSource(
+                settings.arxiv_url,
+                http=http,
+                page_size=settings.arxiv_page_size,
+                delay_seconds=settings.arxiv_delay_seconds,
+                retries=settings.arxiv_retries,
+            )
+
+        def fulltext() -> FullTextFetcher:
+            return FullTextFetcher(
+                http,
+                html_base=settings.fulltext_html_url,
+                pdf_base=settings.fulltext_pdf_url,
+                cache_dir=settings.cache_dir / "fulltext",
+            )
+
+        yield runner.Pipeline(
+            settings=settings,
+            engine=engine,
+            source=source,
+            chat=lambda: chat_model(settings),  # each stage closes the model it used
+            fulltext=fulltext,
+            embedder=functools.cache(lambda: embedder(settings)),
+            speech=lambda: speech_for(settings, os.environ.get("OPENAI_API_KEY") or "not-needed"),
+        )
+
+
+@app.callback()
+def main_options(
+    ctx: typer.Context,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", "-c", help="Settings file (default: ./newsletter.toml)."),
+    ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Override any setting: --set highlights=7 (repeatable)."),
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress.")] = False,
+) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+        force=True,
+    )
+    ctx.obj = State(config, set_ or [])
+
+
+WeekOpt = Annotated[str | None, typer.Option("--week", "-w", help="ISO week, e.g. 2026-W25.")]
+OutOpt = Annotated[Path | None, typer.Option("--output-dir", help="Where issues are written.")]
+DbOpt = Annotated[str | None, typer.Option("--database-url", help="SQLAlchemy database URL.")]
+BudgetOpt = Annotated[
+    float | None,
+    typer.Option("--budget", min=0, help="Stop starting LLM calls once this many USD are spent."),
+]
+TemplatesOpt = Annotated[
+    Path | None, typer.Option(help="Template directory that overrides the built-ins.")
+]
+AudioOpt = Annotated[
+    bool,
+    typer.Option("--audio", help="Also make podcast.mp3 (espeak-ng, or [podcast] tts_base_url)."),
+]
+DryRunOpt = Annotated[
+    bool, typer.Option("--dry-run", help="Print the LLM calls, tokens and cost; send nothing.")
+]
+
+
+def week_or_default(value: str | None, p: runner.Pipeline) -> str:
+    return parse_week(value) if value else last_complete_week(p.now())
