@@ -42,7 +42,7 @@ bench: setup ## print benchmark figures (see BENCHMARKS.md)
 	$(BIN)/python -m pipeline.bench
 
 golden: setup ## regenerate golden files after an intended rendering change
-	UPDATE_GOLDEN=1 $(BIN)/python -m pytest tests/test_render.py -q
+	UPDATE_GOLDEN=1 $(BIN)/python -m pytest tests/test_render.py tests/test_site.py -q
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from pipeline.bench import ingest, llm, rank
+from pipeline.bench import ingest, llm, rank, render
 
-BENCHMARKS: list[Callable[[Sequence[str] | None], int]] = [ingest.main, llm.main, rank.main]
+BENCHMARKS: list[Callable[[Sequence[str] | None], int]] = [
+    ingest.main,
+    llm.main,
+    rank.main,
+    render.main,
+]
 
 
 def main() -> int:
