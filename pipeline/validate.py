@@ -14,6 +14,11 @@ class BadOutput(ValueError):
 
 
 _MARKDOWN = re.compile(r"(\*\*|__|`|^#+\s*|^\s*[-*•]\s+|^\s*\d+[.)]\s+)", re.MULTILINE)
+# Formatting tags some models emit around prose (kept as text they would show as "<p>").
+_HTML_TAGS = re.compile(
+    r"</?(?:p|br|b|i|em|strong|u|div|span|ul|ol|li|h[1-6]|blockquote|code)(?:\s[^<>]*)?/?>",
+    re.IGNORECASE,
+)
 _PREAMBLE = re.compile(
     r"^(summary|one[- ]?liner|narration|here is (a|the|your) [^:]{0,40})\s*:\s*", re.IGNORECASE
 )
@@ -38,6 +43,7 @@ def clean_output(kind: str, text: str, prompt_text: str, title: str = "") -> str
         if m is None:
             raise BadOutput(f"no 0-10 rating in {text[:40]!r}")
         return m.group(1)
+    text = _HTML_TAGS.sub(" ", text)
     text = _PREAMBLE.sub("", _MARKDOWN.sub("", text).strip()).strip().strip('"').strip()
     paragraphs = [p for p in re.split(r"\n\s*\n", text) if p.strip()]
     if paragraphs and len(paragraphs[0].split()) >= MIN_WORDS[kind]:

@@ -21,6 +21,8 @@ GOOD = (
         ("Here is the summary: " + GOOD + "\n\nKey results:\n1. stuff", GOOD),
         (GOOD + " And then the model kept going without an end", GOOD),
         ("# " + GOOD, GOOD),
+        ("<p> " + GOOD + "</p>", GOOD),
+        ('<div class="x"><strong>' + GOOD + "</strong><br/></div>", GOOD),
     ],
 )
 def test_summary_formatting_is_stripped(raw: str, expected: str) -> None:

@@ -35,6 +35,7 @@ import logging
 import math
 import re
 import struct
+import sys
 import threading
 import time
 import wave
@@ -276,6 +277,13 @@ class _HTTPServer(ThreadingHTTPServer):
     ) -> None:
         super().__init__(address, handler)
         self.app = app
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hangs up mid-reply (a cut stream, a timeout) is normal here."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            logger.debug("client %s disconnected", client_address)
+            return
+        super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
