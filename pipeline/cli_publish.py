@@ -86,6 +86,6 @@ def serve(
 
     settings = ctx.obj.settings(output_dir=output_dir, database_url=database_url)
     with pipeline_for(settings) as p:
-        site = build_site(p.engine, settings)
+        site = build_site(p.engine, settings, templates=settings.templates_dir)
     out.print(f"serving {site} at http://{host}:{port}/ (Ctrl-C stops)", markup=False)
     uvicorn.run(create_app(site), host=host, port=port, log_level="warning")

@@ -115,6 +115,8 @@ class Settings(BaseSettings):
 
     # Publishing: the archive site (out/site), its feeds, and links in the newsletter
     newsletter_title: str = Field(default="AI paper summaries", min_length=1, max_length=200)
+    # Your own Jinja templates: a file here overrides the built-in of the same name.
+    templates_dir: Path | None = None
     # Where out/site is served (`newsletter serve` by default): feed and "read online" links.
     public_url: str = "http://127.0.0.1:8000/"
 
@@ -362,6 +364,11 @@ def sqlite_path(database_url: str) -> Path | None:
 
 def check_paths(settings: Settings) -> None:
     """Fail at start, naming the key, when a configured path cannot be used."""
+    if settings.templates_dir is not None and not settings.templates_dir.is_dir():
+        raise ConfigError(
+            f"bad setting 'templates_dir': {settings.templates_dir} is not a directory "
+            "(copy the files of templates/ you want to change into one)"
+        )
     db_file = sqlite_path(settings.database_url)
     checks = [("output_dir", settings.output_dir), ("cache_dir", settings.cache_dir)]
     if db_file is not None:

@@ -355,6 +355,8 @@ def render(
     """The issue's files and the archive site, from stored data (no LLM call); `audio` also
     makes podcast.mp3 (text-to-speech, cached per chunk)."""
 
+    templates = templates or p.settings.templates_dir
+
     def body(_run_id: int) -> list[Path]:
         rendered = render_week(
             p.engine,

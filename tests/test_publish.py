@@ -116,6 +116,11 @@ def test_regenerate_with_templates_and_resummarize(
 
     invoke("regenerate", WEEK)
     assert (ISSUE / "newsletter.md").read_text() == original
+    # The same directory as a setting applies to every render, scheduled runs included.
+    invoke("--set", f"templates_dir={mine}", "render", "--week", WEEK)
+    assert (ISSUE / "newsletter.md").read_text().startswith("* ")
+    assert "not a directory" in invoke("--set", "templates_dir=nope", "render", code=2)
+    invoke("regenerate", WEEK)
 
     openai_server.responder = lambda request: "In a new take, " + default_responder(request)
     output = invoke("regenerate", WEEK, "--resummarize")
