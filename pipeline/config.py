@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import AliasChoices, Field, ValidationError, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -119,6 +119,21 @@ class Settings(BaseSettings):
     templates_dir: Path | None = None
     # Where out/site is served (`newsletter serve` by default): feed and "read online" links.
     public_url: str = "http://127.0.0.1:8000/"
+
+    # Email delivery (password from env NEWSLETTER_SMTP_PASSWORD only)
+    smtp_host: str = "localhost"
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_tls: Literal["none", "starttls", "ssl"] = "none"
+    smtp_user: str = ""
+    smtp_timeout_seconds: float = Field(default=30.0, gt=0)
+    # The From address (env NEWSLETTER_FROM or NEWSLETTER_SMTP_FROM).
+    smtp_from: str = Field(
+        default="",
+        validation_alias=AliasChoices("smtp_from", "newsletter_smtp_from", "newsletter_from"),
+    )
+    smtp_rate: float = Field(default=0.0, ge=0)  # messages per second; 0 = as fast as it goes
+    smtp_retries: int = Field(default=3, ge=0, le=20)  # per message, for 4xx and dropped links
+    list_id: str = ""  # List-Id header; default "<title> <newsletter.{host of public_url}>"
 
     # Podcast
     # LLM-written narration of each highlight: "auto" = with an endpoint, not with the local
@@ -330,7 +345,12 @@ def load_settings(
 
 
 # Read from the environment by other parts of the program, not settings.
-_NON_SETTING_ENV = {"NEWSLETTER_CONFIG", "NEWSLETTER_SMTP_PASSWORD", "NEWSLETTER_SECRET_KEY"}
+_NON_SETTING_ENV = {
+    "NEWSLETTER_CONFIG",
+    "NEWSLETTER_SMTP_PASSWORD",
+    "NEWSLETTER_SECRET_KEY",
+    "NEWSLETTER_FROM",
+}
 
 
 def _warn_unknown_env() -> None:

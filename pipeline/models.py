@@ -168,3 +168,50 @@ class Embedding(SQLModel, table=True):
     text_hash: str
     dim: int
     vector: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class Subscriber(SQLModel, table=True):
+    """Someone on the mailing list. Only `active` subscribers are sent an issue."""
+
+    __tablename__ = "subscriber"
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(unique=True)  # normalised: see pipeline.subscribers.normalise_email
+    name: str = ""
+    status: str = Field(default="pending", index=True)  # pending|active|unsubscribed|bounced
+    source: str = "cli"  # cli | import | web
+    created: datetime
+    confirmed_at: datetime | None = None
+    unsubscribed_at: datetime | None = None
+    bounced_at: datetime | None = None
+
+
+class Delivery(SQLModel, table=True):
+    """One issue to one subscriber: claimed before sending, marked after; never two."""
+
+    __tablename__ = "delivery"
+    __table_args__ = (UniqueConstraint("issue_week", "subscriber_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    issue_week: str = Field(foreign_key="issue.week", index=True)
+    subscriber_id: int = Field(foreign_key="subscriber.id", index=True)
+    status: str = "sending"  # sending | sent | failed
+    attempts: int = 0
+    message_id: str = ""
+    claimed_at: datetime
+    sent_at: datetime | None = None
+    error: str | None = None
+
+
+class FeedbackClick(SQLModel, table=True):
+    """A 👍/👎 link followed in an emailed issue (the ranker learns from `feedback`)."""
+
+    __tablename__ = "feedback_click"
+    __table_args__ = (UniqueConstraint("subscriber_id", "paper_id", "signal"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    subscriber_id: int = Field(foreign_key="subscriber.id", index=True)
+    paper_id: str
+    issue_week: str
+    signal: str  # like | dislike
+    at: datetime

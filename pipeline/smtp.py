@@ -1,0 +1,74 @@
+"""An SMTP connection from settings: plain, STARTTLS or implicit TLS, optional login.
+
+The password comes only from the environment (`NEWSLETTER_SMTP_PASSWORD`).  Connection
+failures become one-line `SMTPUnavailable` errors that say which server and what to check.
+"""
+
+from __future__ import annotations
+
+import os
+import smtplib
+import ssl
+from email.headerregistry import Address
+from email.utils import parseaddr
+
+from pipeline.config import Settings
+from pipeline.errors import ConfigError, NewsletterError
+
+PASSWORD_ENV = "NEWSLETTER_SMTP_PASSWORD"
+
+
+class SMTPUnavailable(NewsletterError):
+    """The SMTP server cannot be reached or refuses us (login, TLS)."""
+
+
+def sender_address(settings: Settings) -> str:
+    """The From address, checked: `News <news@example.org>` or `news@example.org`."""
+    if not settings.smtp_from:
+        raise ConfigError(
+            "no From address: set NEWSLETTER_FROM (e.g. 'AI papers <news@example.org>') "
+            "or [smtp] from in newsletter.toml"
+        )
+    name, addr = parseaddr(settings.smtp_from)
+    if "@" not in addr or any(c in settings.smtp_from for c in "\r\n"):
+        raise ConfigError(f"bad setting 'smtp_from': {settings.smtp_from!r} is not an address")
+    return str(Address(display_name=name, addr_spec=addr)) if name else addr
+
+
+def connect(settings: Settings) -> smtplib.SMTP:
+    """A logged-in connection (the caller closes it with `quit()`)."""
+    where = f"{settings.smtp_host}:{settings.smtp_port}"
+    context = ssl.create_default_context()
+    try:
+        if settings.smtp_tls == "ssl":
+            conn: smtplib.SMTP = smtplib.SMTP_SSL(
+                settings.smtp_host,
+                settings.smtp_port,
+                timeout=settings.smtp_timeout_seconds,
+                context=context,
+            )
+        else:
+            conn = smtplib.SMTP(
+                settings.smtp_host, settings.smtp_port, timeout=settings.smtp_timeout_seconds
+            )
+        conn.ehlo()
+        if settings.smtp_tls == "starttls":
+            conn.starttls(context=context)
+            conn.ehlo()
+        if settings.smtp_user:
+            password = os.environ.get(PASSWORD_ENV, "")
+            if not password:
+                conn.close()
+                raise ConfigError(f"smtp_user is set but {PASSWORD_ENV} is empty")
+            conn.login(settings.smtp_user, password)
+    except smtplib.SMTPAuthenticationError as exc:
+        raise SMTPUnavailable(
+            f"the SMTP server {where} refused the login of {settings.smtp_user!r} "
+            f"({exc.smtp_code}); check smtp_user and {PASSWORD_ENV}"
+        ) from None
+    except (OSError, smtplib.SMTPException) as exc:
+        raise SMTPUnavailable(
+            f"cannot use the SMTP server {where} ({type(exc).__name__}: {exc}); "
+            "check smtp_host, smtp_port and smtp_tls"
+        ) from None
+    return conn

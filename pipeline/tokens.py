@@ -1,0 +1,106 @@
+"""Signed tokens for the links in emails: unsubscribe, confirm a subscription, feedback.
+
+HMAC-signed with the secret key from `NEWSLETTER_SECRET_KEY` (itsdangerous), one salt per
+purpose so a token made for one link is worthless for another.  Confirmation links expire;
+unsubscribe and feedback links do not (an old issue's unsubscribe link must keep working).
+A forged, tampered, expired or misused token raises `BadToken` and changes nothing.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+from pipeline.errors import ConfigError, UserInputError
+
+SECRET_ENV = "NEWSLETTER_SECRET_KEY"
+MIN_SECRET = 16
+CONFIRM_MAX_AGE = 7 * 24 * 3600  # seconds a confirmation link stays valid
+
+UNSUBSCRIBE = "unsubscribe"
+CONFIRM = "confirm"
+FEEDBACK = "feedback"
+SIGNALS = ("like", "dislike")
+
+
+class BadToken(UserInputError):
+    """A link that is forged, tampered with, expired or made for something else."""
+
+
+def secret_from_env() -> str:
+    secret = os.environ.get(SECRET_ENV, "")
+    if len(secret) < MIN_SECRET:
+        raise ConfigError(
+            f"{SECRET_ENV} must be set to a random string of at least {MIN_SECRET} characters "
+            "(e.g. the output of `python -c 'import secrets; print(secrets.token_urlsafe(32))'`)"
+        )
+    return secret
+
+
+@dataclass(frozen=True)
+class FeedbackToken:
+    subscriber_id: int
+    week: str
+    paper_id: str
+    signal: str
+
+
+class Signer:
+    """Makes and checks the tokens of every link purpose with one secret."""
+
+    def __init__(self, secret: str) -> None:
+        if len(secret) < MIN_SECRET:
+            raise ConfigError(f"the secret key needs at least {MIN_SECRET} characters")
+        self._by_purpose = {
+            purpose: URLSafeTimedSerializer(secret, salt=f"arxiv-newsletter:{purpose}")
+            for purpose in (UNSUBSCRIBE, CONFIRM, FEEDBACK)
+        }
+
+    def _dumps(self, purpose: str, payload: Any) -> str:
+        return str(self._by_purpose[purpose].dumps(payload))
+
+    def _loads(self, purpose: str, token: str, max_age: int | None = None) -> Any:
+        try:
+            return self._by_purpose[purpose].loads(token, max_age=max_age)
+        except SignatureExpired:
+            raise BadToken("this link has expired; ask for a new one") from None
+        except BadSignature:
+            raise BadToken("this link is not valid (it may have been cut or altered)") from None
+
+    def unsubscribe(self, subscriber_id: int) -> str:
+        return self._dumps(UNSUBSCRIBE, subscriber_id)
+
+    def check_unsubscribe(self, token: str) -> int:
+        value = self._loads(UNSUBSCRIBE, token)
+        if not isinstance(value, int):
+            raise BadToken("this link is not valid")
+        return value
+
+    def confirm(self, email: str) -> str:
+        return self._dumps(CONFIRM, email)
+
+    def check_confirm(self, token: str, max_age: int = CONFIRM_MAX_AGE) -> str:
+        value = self._loads(CONFIRM, token, max_age=max_age)
+        if not isinstance(value, str):
+            raise BadToken("this link is not valid")
+        return value
+
+    def feedback(self, subscriber_id: int, week: str, paper_id: str, signal: str) -> str:
+        if signal not in SIGNALS:
+            raise ValueError(f"unknown feedback signal {signal!r}")
+        return self._dumps(FEEDBACK, [subscriber_id, week, paper_id, signal])
+
+    def check_feedback(self, token: str) -> FeedbackToken:
+        value = self._loads(FEEDBACK, token)
+        if (
+            not isinstance(value, list)
+            or len(value) != 4
+            or not isinstance(value[0], int)
+            or not all(isinstance(v, str) for v in value[1:])
+            or value[3] not in SIGNALS
+        ):
+            raise BadToken("this link is not valid")
+        return FeedbackToken(value[0], value[1], value[2], value[3])
