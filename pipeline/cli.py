@@ -75,7 +75,8 @@ def rank(ctx: typer.Context, week: WeekOpt = None, database_url: DbOpt = None) -
     """Rank the week's papers by your interests and place them in the issue."""
     with pipeline_for(ctx.obj.settings(database_url=database_url)) as p:
         target = week_or_default(week, p)
-        r = runner.rank(p, target)
+        with runner.locked(p, target, "rank"):
+            r = runner.rank(p, target)
     _print_rank(target, r)
 
 
@@ -94,7 +95,8 @@ def summarize(
         if dry_run:
             _print_estimate(target, runner.estimate_summaries(p, target), p.settings.model_name)
             return
-        r = runner.summarize(p, target, budget_usd=budget)
+        with runner.locked(p, target, "summarize"):
+            r = runner.summarize(p, target, budget_usd=budget)
     _print_summaries(f"summarized {target}", r)
 
 
@@ -135,7 +137,9 @@ def render(
 ) -> None:
     """Write the issue's files and the archive site from stored data (no LLM call)."""
     with pipeline_for(ctx.obj.settings(output_dir=output_dir, database_url=database_url)) as p:
-        paths = runner.render(p, week_or_default(week, p), templates, audio=audio)
+        target = week_or_default(week, p)
+        with runner.locked(p, target, "render"):
+            paths = runner.render(p, target, templates, audio=audio)
     for path in paths:
         out.print(f"wrote {path}")
 

@@ -215,3 +215,15 @@ class FeedbackClick(SQLModel, table=True):
     issue_week: str
     signal: str  # like | dislike
     at: datetime
+
+
+class RunLock(SQLModel, table=True):
+    """Who is building an issue right now; a lock whose heartbeat stops goes stale."""
+
+    __tablename__ = "run_lock"
+
+    name: str = Field(primary_key=True)  # "week:2026-W25"
+    owner: str  # host:pid:random, unique per holder
+    command: str = ""  # what holds it: run, regenerate, render, send, schedule
+    acquired_at: datetime
+    heartbeat_at: datetime

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -20,6 +21,7 @@ from pipeline.fulltext import FullTextFetcher
 from pipeline.llm.base import ChatModel, Embedder
 from pipeline.llm.cost import Budget, PriceTable
 from pipeline.llm.retry import RetryPolicy
+from pipeline.lock import hold, week_lock
 from pipeline.models import Paper
 from pipeline.publish import render_week
 from pipeline.records import PaperRecord, Window, last_complete_week, week_window
@@ -103,6 +105,11 @@ def _recorded(
     status = "partial" if partial else "ok"
     finish_run(p.engine, run_id, status=status, counts=counts(result), **extra)
     return result
+
+
+def locked(p: Pipeline, week: str, command: str) -> AbstractContextManager[str]:
+    """The issue's run lock (see pipeline.lock): raises LockHeld if another process has it."""
+    return hold(p.engine, week_lock(week), command=command)
 
 
 def _no_embedder() -> Embedder:
@@ -382,8 +389,9 @@ def regenerate(
 ) -> tuple[SummarizeResult | None, list[Path]]:
     """Re-render an issue from stored data: no LLM call unless `resummarize`."""
     _require_issue(p, week)
-    summarized = summarize(p, week, force=True) if resummarize else None
-    return summarized, render(p, week, templates, audio=audio)
+    with locked(p, week, "regenerate"):
+        summarized = summarize(p, week, force=True) if resummarize else None
+        return summarized, render(p, week, templates, audio=audio)
 
 
 # ----------------------------------------------------------------------------- run
@@ -412,8 +420,10 @@ def fetch_and_rank(
 def run(
     p: Pipeline, week: str | None = None, *, budget_usd: float | None = None, audio: bool = False
 ) -> RunResult:
-    """fetch -> rank -> summarize -> render for one ISO week (default: the last complete one)."""
-    target, fetched, ranked = fetch_and_rank(p, week)
-    summarized = summarize(p, target, budget_usd=budget_usd)
-    files = render(p, target, audio=audio)
+    """fetch -> rank -> summarize -> render for one ISO week (default: the last complete one),
+    holding the issue's lock: a second run of the same week stops at once."""
+    with locked(p, week or last_complete_week(p.now()), "run"):
+        target, fetched, ranked = fetch_and_rank(p, week)
+        summarized = summarize(p, target, budget_usd=budget_usd)
+        files = render(p, target, audio=audio)
     return RunResult(target, fetched, ranked, summarized, files)
