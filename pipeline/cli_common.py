@@ -61,13 +61,18 @@ class State:
         self.config = config
         self.sets = sets
 
-    def settings(self, **flags: Any) -> Settings:
+    def overrides(self) -> dict[str, Any]:
+        """The `--set key=value` pairs."""
         overrides: dict[str, Any] = {}
         for item in self.sets:
             key, sep, value = item.partition("=")
             if not sep or not key.strip():
                 raise ConfigError(f"--set needs KEY=VALUE, got {item!r}")
             overrides[key.strip().replace("-", "_")] = value
+        return overrides
+
+    def settings(self, **flags: Any) -> Settings:
+        overrides = self.overrides()
         overrides.update({k: v for k, v in flags.items() if v is not None})
         return load_settings(self.config, overrides)
 

@@ -120,6 +120,12 @@ class Settings(BaseSettings):
     # Where out/site is served (`newsletter serve` by default): feed and "read online" links.
     public_url: str = "http://127.0.0.1:8000/"
 
+    # The weekly schedule (`newsletter schedule`): a crontab rule in a time zone; a run
+    # missed while the machine was off runs once on start-up within the grace time.
+    schedule_cron: str = "0 7 * * mon"
+    schedule_timezone: str = "UTC"
+    schedule_grace_hours: int = Field(default=144, ge=1, le=24 * 30)
+
     # Email delivery (password from env NEWSLETTER_SMTP_PASSWORD only)
     smtp_host: str = "localhost"
     smtp_port: int = Field(default=25, ge=1, le=65535)
