@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from pipeline import cli_feedback, cli_publish, cli_schedule, runner
+from pipeline import cli_feedback, cli_publish, cli_schedule, cli_subscribers, runner
 from pipeline.cli_common import (
     AudioOpt,
     BudgetOpt,
@@ -33,7 +33,14 @@ from pipeline.errors import ConfigError
 from pipeline.records import Window, parse_day, parse_week, week_window
 from pipeline.summarize import Estimate, SummarizeResult
 
-__all__ = ["app", "cli_feedback", "cli_publish", "cli_schedule", "main"]
+__all__ = [
+    "app",
+    "cli_feedback",
+    "cli_publish",
+    "cli_schedule",
+    "cli_subscribers",
+    "main",
+]
 
 
 def _print_fetch(result: runner.FetchResult) -> None:

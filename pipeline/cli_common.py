@@ -50,7 +50,7 @@ def user_errors(fn: Callable[P, R]) -> Callable[P, R]:
         try:
             return fn(*args, **kwargs)
         except NewsletterError as exc:
-            err.print(f"error: {exc}", markup=False, soft_wrap=True)
+            err.print(f"error: {exc}", markup=False, emoji=False, soft_wrap=True)
             raise typer.Exit(exc.exit_code) from None
 
     return wrapper
