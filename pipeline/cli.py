@@ -105,6 +105,7 @@ def summarize(
         with runner.locked(p, target, "summarize"):
             r = runner.summarize(p, target, budget_usd=budget)
     _print_summaries(f"summarized {target}", r)
+    _exit_partial(r)
 
 
 def _print_estimate(week: str, e: Estimate, model: str) -> None:
@@ -175,6 +176,15 @@ def run(
             return
         result = runner.run(p, target, budget_usd=budget, audio=audio)
     _report(result)
+    _exit_partial(result.summarized)
+
+
+PARTIAL = 3  # exit code: the stage finished, but some texts (or deliveries) failed
+
+
+def _exit_partial(s: SummarizeResult) -> None:
+    if s.failed or s.over_budget:
+        raise typer.Exit(PARTIAL)
 
 
 def _print_rank(week: str, r: runner.RankResult) -> None:
@@ -235,22 +245,41 @@ def arxiv_server(
 @app.command()
 @user_errors
 def status(ctx: typer.Context, database_url: DbOpt = None) -> None:
-    """Show the last runs of each stage."""
-    from pipeline.store.runs import recent_runs
+    """The newest issue's progress, the last run of each stage, the schedule and any run
+    in progress."""
+    from pipeline.db import utcnow
+    from pipeline.schedule import stored_next_fire_time
+    from pipeline.status import describe_issue, describe_run, report
 
     settings = ctx.obj.settings(database_url=database_url)
     engine = open_database(settings.database_url)
     try:
-        runs = recent_runs(engine)
+        rep = report(engine)
     finally:
         engine.dispose()
-    for r in runs:
-        took = f"{(r.finished - r.started).total_seconds():.1f}s" if r.finished else "-"
+    now = utcnow()
+    nxt = stored_next_fire_time(settings.database_url)
+    out.print(
+        f"schedule: next run {nxt:%a %Y-%m-%d %H:%M %Z} ('{settings.schedule_cron}')"
+        if nxt
+        else "schedule: none stored (start `newsletter schedule`, or use cron/systemd)",
+        markup=False,
+    )
+    for lock in rep.locks:
+        age = (now - lock.heartbeat_at.replace(tzinfo=now.tzinfo)).total_seconds()
         out.print(
-            f"{r.started:%Y-%m-%d %H:%M} {r.stage:<9} {r.week or '':<8} {r.status:<8} "
-            f"{took:>7} {r.counts} {r.error or ''}",
+            f"in progress: `{lock.command}` on {lock.name.removeprefix('week:')} "
+            f"({lock.owner.rsplit(':', 1)[0]}, heartbeat {age:.0f} s ago)",
             markup=False,
         )
+    out.print(
+        f"issue {describe_issue(rep.issue)}" if rep.issue else "issue: none yet", markup=False
+    )
+    out.print("last run of each stage:", markup=False)
+    for run in rep.last_runs.values():
+        out.print("  " + describe_run(run), markup=False, emoji=False)
+    if not rep.last_runs:
+        out.print("  none yet: `newsletter run` (or `newsletter demo` offline)", markup=False)
 
 
 @app.command("rank-csv")

@@ -3,8 +3,9 @@
 `hold(engine, "week:2026-W25", command="run")` inserts the row (the primary key makes two
 inserts collide), refreshes `heartbeat_at` from a background thread while the body runs,
 and deletes the row at the end.  A row whose heartbeat is older than `stale_after` was left
-by a process that died (kill -9, power loss): the next holder takes it over with a
-compare-and-swap on (owner, heartbeat_at), so two waiting processes cannot both win.
+by a process that died (kill -9, power loss), and so is the row of a process on this host
+that no longer exists: the next holder takes it over with a compare-and-swap on (owner,
+heartbeat_at), so two waiting processes cannot both win.
 """
 
 from __future__ import annotations
@@ -45,6 +46,22 @@ def _owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
+def _alive(owner: str) -> bool:
+    """False only when the owner ran on this host and its process is gone (kill -9): then
+    its lock need not wait to go stale. Owners on other hosts count as alive."""
+    host, _, rest = owner.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return True
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
 def _age(now: datetime, then: datetime) -> float:
     return (now - then).total_seconds()
 
@@ -68,7 +85,7 @@ def acquire(
         if held is None:  # released meanwhile: try once more from the start
             return acquire(engine, name, command=command, stale_after=stale_after)
         age = _age(now, held.heartbeat_at)
-        if age < stale_after.total_seconds():
+        if age < stale_after.total_seconds() and _alive(held.owner):
             who = held.owner.rsplit(":", 1)[0]
             raise LockHeld(
                 f"{name.removeprefix('week:')} is being built by `{held.command}` ({who}, "
@@ -85,15 +102,15 @@ def acquire(
         )
         if taken.rowcount != 1:
             raise LockHeld(f"{name} was just taken over by another process; try again later")
-    log.warning("took over the stale lock %s (no heartbeat for %.0f s)", name, age)
+    log.warning(
+        "took over the lock %s of a process that is gone (last heartbeat %.0f s ago)", name, age
+    )
     return owner
 
 
 def release(engine: Engine, name: str, owner: str) -> None:
     with session(engine) as s:
-        s.exec(
-            delete(RunLock).where(col(RunLock.name) == name, col(RunLock.owner) == owner)
-        )
+        s.exec(delete(RunLock).where(col(RunLock.name) == name, col(RunLock.owner) == owner))
 
 
 def beat(engine: Engine, name: str, owner: str) -> bool:

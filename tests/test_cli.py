@@ -148,7 +148,7 @@ def test_budget_stops_calls_and_papers_fall_back(
     env: dict[str, str], openai_server: OpenAIServer
 ) -> None:
     prices = '--set=llm_prices={"test-model": [1000, 1000]}'
-    out = invoke(prices, "run", "--week", WEEK, "--budget", "0.5")
+    out = invoke(prices, "run", "--week", WEEK, "--budget", "0.5", code=3)  # partial
     assert "over budget" in out
     made = int(out.split("summaries: ")[1].split(" new")[0])
     assert 0 < made < 35 and openai_server.chat_calls == made

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -140,3 +141,36 @@ def test_two_runs_of_the_same_week_one_proceeds_the_other_stops(
     assert first.returncode == 0, errors
     assert "wrote out/issues/2026-W25/newsletter.md" in out
     assert lock_rows(Path("db/newsletter.sqlite3")) == 0  # released
+
+
+def test_the_lock_of_a_killed_process_on_this_host_is_taken_at_once(engine: Engine) -> None:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()  # a pid that no longer exists
+    with session(engine) as s:
+        now = utcnow()
+        s.add(
+            RunLock(
+                name=NAME,
+                owner=f"{socket.gethostname()}:{child.pid}:deadbeef",
+                command="summarize",
+                acquired_at=now,
+                heartbeat_at=now,
+            )
+        )
+    owner = acquire(engine, NAME, command="summarize")
+    lock = heartbeat_of(engine)
+    assert lock is not None and lock.owner == owner
+    # A fresh lock of a process on another host is respected.
+    release(engine, NAME, owner)
+    with session(engine) as s:
+        s.add(
+            RunLock(
+                name=NAME,
+                owner="elsewhere:1:x",
+                command="run",
+                acquired_at=now,
+                heartbeat_at=utcnow(),
+            )
+        )
+    with pytest.raises(LockHeld):
+        acquire(engine, NAME, command="run")
