@@ -15,6 +15,7 @@ from pipeline.cli_common import (
     OutOpt,
     TemplatesOpt,
     app,
+    err,
     out,
     pipeline_for,
     user_errors,
@@ -78,14 +79,30 @@ def serve(
     output_dir: OutOpt = None,
     database_url: DbOpt = None,
 ) -> None:
-    """Serve the archive site (out/site: issues, Atom feed, podcast feed) over HTTP."""
+    """Serve the archive site (out/site: issues, Atom feed, podcast feed) over HTTP, and with
+    NEWSLETTER_SECRET_KEY set the subscribe, confirm, unsubscribe and feedback links."""
+    import os
+
     import uvicorn
 
     from pipeline.site import build_site
+    from pipeline.tokens import SECRET_ENV, Signer, secret_from_env
     from pipeline.web import create_app
 
     settings = ctx.obj.settings(output_dir=output_dir, database_url=database_url)
     with pipeline_for(settings) as p:
         site = build_site(p.engine, settings, templates=settings.templates_dir)
-    out.print(f"serving {site} at http://{host}:{port}/ (Ctrl-C stops)", markup=False)
-    uvicorn.run(create_app(site), host=host, port=port, log_level="warning")
+        if os.environ.get(SECRET_ENV):
+            web = create_app(
+                site, engine=p.engine, settings=settings, signer=Signer(secret_from_env())
+            )
+            what = "the archive and /subscribe, /confirm, /unsubscribe, /feedback"
+        else:
+            err.print(
+                f"warning: {SECRET_ENV} is not set: serving the archive only; subscribe, "
+                "unsubscribe and feedback links need the key",
+                markup=False,
+            )
+            web, what = create_app(site), "the archive"
+        out.print(f"serving {what} at http://{host}:{port}/ (Ctrl-C stops)", markup=False)
+        uvicorn.run(web, host=host, port=port, log_level="warning")
