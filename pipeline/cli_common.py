@@ -26,6 +26,7 @@ from pipeline.db import open_database
 from pipeline.errors import ConfigError, NewsletterError
 from pipeline.fulltext import FullTextFetcher
 from pipeline.llm.factory import chat_model, embedder
+from pipeline.progress import Bars
 from pipeline.publish import speech_for
 from pipeline.records import last_complete_week, parse_week
 from pipeline.sources.arxiv import ArxivSource
@@ -112,6 +113,7 @@ def pipeline_for(settings: Settings) -> Iterator[runner.Pipeline]:
             fulltext=fulltext,
             embedder=functools.cache(lambda: embedder(settings)),
             speech=lambda: speech_for(settings, os.environ.get("OPENAI_API_KEY") or "not-needed"),
+            progress=Bars(err),
         )
 
 

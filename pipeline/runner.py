@@ -23,6 +23,7 @@ from pipeline.llm.cost import Budget, PriceTable
 from pipeline.llm.retry import RetryPolicy
 from pipeline.lock import hold, week_lock
 from pipeline.models import Paper
+from pipeline.progress import Quiet, Reporter
 from pipeline.publish import render_week
 from pipeline.records import PaperRecord, Window, last_complete_week, week_window
 from pipeline.site import build_site
@@ -76,6 +77,7 @@ class Pipeline:
     fulltext: Callable[[], FullTextFetcher] | None = None
     embedder: Callable[[], Embedder] = field(default=lambda: _no_embedder())
     speech: Callable[[], Speech] = field(default=lambda: _no_speech())
+    progress: Reporter = field(default_factory=Quiet)
 
 
 def _recorded(
@@ -150,13 +152,15 @@ def fetch(p: Pipeline, window: Window | None = None) -> FetchResult:
     def body(_run_id: int) -> FetchResult:
         counts = IngestCounts()
         batch: list[PaperRecord] = []
-        for record in p.source().fetch(list(p.settings.categories), window):
-            batch.append(record)
-            if len(batch) >= batch_size:
+        with p.progress.task("fetching papers") as bar:
+            for record in p.source().fetch(list(p.settings.categories), window):
+                batch.append(record)
+                bar.advance()
+                if len(batch) >= batch_size:
+                    counts.add(store_page(p.engine, batch, terms, p.now()))
+                    batch = []
+            if batch:
                 counts.add(store_page(p.engine, batch, terms, p.now()))
-                batch = []
-        if batch:
-            counts.add(store_page(p.engine, batch, terms, p.now()))
         advance_watermark(p.engine, query_key(p.settings), window.since, window.until)
         return FetchResult(window, counts)
 
@@ -231,17 +235,18 @@ def rank(p: Pipeline, week: str, *, llm: bool = True) -> RankResult:
             seed_papers=seed_items,
             followed_authors=tuple(s.followed_authors),
         )
-        ranked = rank_week(
-            papers,
-            history,
-            profile,
-            embedder,
-            highlights=s.highlights,
-            also=s.also_this_week,
-            diversity=s.diversity,
-            rate=lambda top: llm_ratings(p, top, run_id),
-            rate_top=s.llm_rerank_k if llm else 0,
-        )
+        with p.progress.task(f"ranking {len(papers)} papers"):
+            ranked = rank_week(
+                papers,
+                history,
+                profile,
+                embedder,
+                highlights=s.highlights,
+                also=s.also_this_week,
+                diversity=s.diversity,
+                rate=lambda top: llm_ratings(p, top, run_id),
+                rate_top=s.llm_rerank_k if llm else 0,
+            )
         version = {x.id: x.version for x in papers}
         placements = [
             Placement(x.id, version[x.id], section, pos, round(x.score, 6), x.explanation)
@@ -348,7 +353,9 @@ def summarize(
             run_id=run_id,
             force=force,
         )
-        result = run_jobs(p.engine, model, jobs, options)
+        with p.progress.task("writing summaries", total=len(jobs)) as bar:
+            options.on_done = bar.advance
+            result = run_jobs(p.engine, model, jobs, options)
         set_status(p.engine, week, "summarized", model=model.name)
         return result
 

@@ -17,7 +17,7 @@ import json
 import logging
 import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
@@ -73,6 +73,7 @@ class Options:
     budget: Budget = field(default_factory=lambda: Budget(None))
     run_id: int | None = None
     force: bool = False  # write every text again, cached or not (`regenerate --resummarize`)
+    on_done: Callable[[int], None] | None = None  # told how many jobs finished (progress bars)
 
 
 @dataclass
@@ -218,6 +219,8 @@ async def _run_jobs(
             result.cached += 1
         else:
             todo.append(job)
+    if opts.on_done is not None and result.cached:
+        opts.on_done(result.cached)
     gate = asyncio.Semaphore(max(1, opts.concurrency))
     stopped: list[LLMConfigError] = []
 
@@ -237,6 +240,8 @@ async def _run_jobs(
                 stopped.append(exc)
             finally:
                 opts.budget.settle(worst, spent)
+                if opts.on_done is not None:
+                    opts.on_done(1)
 
     try:
         await asyncio.gather(*(one(job) for job in todo))
