@@ -8,9 +8,7 @@ anything else is a bug and raises.
 from __future__ import annotations
 
 import functools
-import logging
 import os
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -20,7 +18,7 @@ import httpx
 import typer
 from rich.console import Console
 
-from pipeline import runner
+from pipeline import logfile, runner
 from pipeline.config import Settings, load_settings
 from pipeline.db import open_database
 from pipeline.errors import ConfigError, NewsletterError
@@ -75,7 +73,9 @@ class State:
     def settings(self, **flags: Any) -> Settings:
         overrides = self.overrides()
         overrides.update({k: v for k, v in flags.items() if v is not None})
-        return load_settings(self.config, overrides)
+        settings = load_settings(self.config, overrides)
+        logfile.log_to_file(settings.log_path)
+        return settings
 
 
 @contextmanager
@@ -130,12 +130,7 @@ def main_options(
     ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress.")] = False,
 ) -> None:
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-        force=True,
-    )
+    logfile.configure(verbose)
     ctx.obj = State(config, set_ or [])
 
 

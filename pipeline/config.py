@@ -113,6 +113,9 @@ class Settings(BaseSettings):
     fulltext_pdf_url: str = "https://arxiv.org/pdf"
     cache_dir: Path = Path("db/cache")
 
+    # JSON-lines log of every run (INFO and worse); "" = none. Default: out/logs/newsletter.jsonl
+    log_file: str = "default"
+
     # Publishing: the archive site (out/site), its feeds, and links in the newsletter
     newsletter_title: str = Field(default="AI paper summaries", min_length=1, max_length=200)
     # Your own Jinja templates: a file here overrides the built-in of the same name.
@@ -238,6 +241,12 @@ class Settings(BaseSettings):
         except ArgumentError as exc:
             raise ValueError(f"not a database URL ({exc})") from None
         return value
+
+    @property
+    def log_path(self) -> Path | None:
+        if self.log_file == "default":
+            return self.output_dir / "logs" / "newsletter.jsonl"
+        return Path(self.log_file) if self.log_file else None
 
     @property
     def uses_local_model(self) -> bool:
