@@ -97,11 +97,12 @@ def _recorded(
         finish_run(p.engine, run_id, status="failed", error=f"{type(exc).__name__}: {exc}")
         raise
     extra: dict[str, Any] = {}
-    if isinstance(result, SummarizeResult):
+    usage = result.rated if isinstance(result, RankResult) else result
+    if isinstance(usage, SummarizeResult):
         extra = {
-            "input_tokens": result.input_tokens,
-            "output_tokens": result.output_tokens,
-            "cost_usd": result.cost_usd,
+            "input_tokens": usage.input_tokens,
+            "output_tokens": usage.output_tokens,
+            "cost_usd": usage.cost_usd,
         }
     partial = isinstance(result, SummarizeResult) and (result.failed or result.over_budget)
     status = "partial" if partial else "ok"
@@ -173,9 +174,22 @@ class RankResult:
     candidates: int
     highlights: int
     also: int
+    rated: SummarizeResult = field(default_factory=SummarizeResult)  # the LLM rating pass
+
+    def counts(self) -> dict[str, Any]:
+        counts: dict[str, Any] = {
+            "candidates": self.candidates,
+            "highlights": self.highlights,
+            "also": self.also,
+        }
+        if self.rated.calls or self.rated.cached:
+            counts.update(rated=self.rated.made + self.rated.cached, llm_calls=self.rated.calls)
+        return counts
 
 
-def llm_ratings(p: Pipeline, papers: list[Paper], run_id: int) -> dict[str, int]:
+def llm_ratings(
+    p: Pipeline, papers: list[Paper], run_id: int, usage: SummarizeResult | None = None
+) -> dict[str, int]:
     """0-10 relevance of each paper to the interest description, by the LLM (cached like
     any other text: a rerun asks nothing again; a failed rating just leaves the score)."""
     s = p.settings
@@ -192,7 +206,9 @@ def llm_ratings(p: Pipeline, papers: list[Paper], run_id: int) -> dict[str, int]
         prices=PriceTable(s.llm_prices),
         run_id=run_id,
     )
-    run_jobs(p.engine, model, jobs, options)
+    spent = run_jobs(p.engine, model, jobs, options)
+    if usage is not None:
+        usage.add(spent)
     ratings = {}
     for job in jobs:
         found = find_summary(
@@ -235,6 +251,7 @@ def rank(p: Pipeline, week: str, *, llm: bool = True) -> RankResult:
             seed_papers=seed_items,
             followed_authors=tuple(s.followed_authors),
         )
+        rated = SummarizeResult()
         with p.progress.task(f"ranking {len(papers)} papers"):
             ranked = rank_week(
                 papers,
@@ -244,7 +261,7 @@ def rank(p: Pipeline, week: str, *, llm: bool = True) -> RankResult:
                 highlights=s.highlights,
                 also=s.also_this_week,
                 diversity=s.diversity,
-                rate=lambda top: llm_ratings(p, top, run_id),
+                rate=lambda top: llm_ratings(p, top, run_id, rated),
                 rate_top=s.llm_rerank_k if llm else 0,
             )
         version = {x.id: x.version for x in papers}
@@ -254,9 +271,9 @@ def rank(p: Pipeline, week: str, *, llm: bool = True) -> RankResult:
             for pos, x in enumerate(picked)
         ]
         save_issue(p.engine, week, placements, created=p.now(), candidates=len(papers))
-        return RankResult(len(papers), len(ranked.highlights), len(ranked.also))
+        return RankResult(len(papers), len(ranked.highlights), len(ranked.also), rated)
 
-    return _recorded(p, "rank", week, body, lambda r: dict(vars(r)))
+    return _recorded(p, "rank", week, body, lambda r: r.counts())
 
 
 # ----------------------------------------------------------------------------- summarize

@@ -239,6 +239,10 @@ def test_llm_rating_pass_reorders_the_top(
             assert favourite in s.exec(select(Paper).where(Paper.id == top.paper_id)).one().title
         assert top.paper_id != plain.paper_id
         assert "the LLM rates it 10/10 for your interests" in top.explanation
+        with Session(engine) as s:  # the rating pass's tokens are on the rank stage's row
+            ranked = s.exec(select(Run).where(Run.stage == "rank").order_by(col(Run.id))).all()
+        assert ranked[-1].input_tokens > 0 and ranked[-1].counts["llm_calls"] == 40
+        assert ranked[0].input_tokens == 0 and "llm_calls" not in ranked[0].counts
         invoke("--set", "rank_llm_top_k=40", "rank", "--week", WEEK)
         assert llm.chat_calls == 40  # ratings are cached
         dry = invoke("run", "--week", WEEK, "--dry-run")
