@@ -12,7 +12,14 @@ from typing import Annotated
 
 import typer
 
-from pipeline import cli_feedback, cli_publish, cli_schedule, cli_subscribers, runner
+from pipeline import (
+    cli_feedback,
+    cli_publish,
+    cli_schedule,
+    cli_send,
+    cli_subscribers,
+    runner,
+)
 from pipeline.cli_common import (
     AudioOpt,
     BudgetOpt,
@@ -29,7 +36,7 @@ from pipeline.cli_common import (
     week_or_default,
 )
 from pipeline.db import open_database
-from pipeline.errors import ConfigError
+from pipeline.errors import ConfigError, NewsletterError
 from pipeline.records import Window, parse_day, parse_week, week_window
 from pipeline.summarize import Estimate, SummarizeResult
 
@@ -38,6 +45,7 @@ __all__ = [
     "cli_feedback",
     "cli_publish",
     "cli_schedule",
+    "cli_send",
     "cli_subscribers",
     "main",
 ]
@@ -162,8 +170,12 @@ def run(
     budget: BudgetOpt = None,
     dry_run: DryRunOpt = False,
     audio: AudioOpt = False,
+    send: Annotated[
+        bool, typer.Option("--send", help="Then email the issue to active subscribers.")
+    ] = False,
 ) -> None:
-    """The weekly job: fetch, rank, summarize, render (--dry-run stops before the LLM)."""
+    """The weekly job: fetch, rank, summarize, render (--dry-run stops before the LLM);
+    with --send, also email it (never twice to anyone)."""
     target = parse_week(week) if week else None
     with pipeline_for(ctx.obj.settings(output_dir=output_dir, database_url=database_url)) as p:
         if dry_run:
@@ -175,7 +187,19 @@ def run(
             )
             return
         result = runner.run(p, target, budget_usd=budget, audio=audio)
-    _report(result)
+        _report(result)
+        if send:
+            from pipeline.send import send_issue
+
+            sent = send_issue(p.engine, p.settings, result.week, progress=p.progress)
+            out.print(sent.summary(), markup=False)
+            if sent.stopped:
+                raise NewsletterError(
+                    f"sending stopped early: {sent.stopped}; run `newsletter send "
+                    f"{result.week}` to send the rest"
+                )
+            if sent.failed:
+                raise typer.Exit(PARTIAL)
     _exit_partial(result.summarized)
 
 

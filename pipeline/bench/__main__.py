@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from pipeline.bench import ingest, llm, rank, render
+from pipeline.bench import ingest, llm, rank, render, send
 
 BENCHMARKS: list[Callable[[Sequence[str] | None], int]] = [
     ingest.main,
     llm.main,
     rank.main,
     render.main,
+    send.main,
 ]
 
 
