@@ -61,6 +61,7 @@ from pipeline.publish import load_view
 from pipeline.smtp import SMTPUnavailable, connect, sender_address
 from pipeline.smtp_batch import Batch, SendResult, Todo
 from pipeline.store.issues import load_issue, set_status
+from pipeline.store.runs import finish_run, start_run
 from pipeline.tokens import Signer, secret_from_env
 
 log = logging.getLogger(__name__)
@@ -135,15 +136,23 @@ def send_issue(
     retry_base: float = 1.0,
     progress: Reporter | None = None,
 ) -> SendResult:
-    """Email the issue to every active subscriber not yet sent it (see the module doc)."""
+    """Email the issue to every active subscriber not yet sent it (see the module doc),
+    recorded as a `send` run (partial when some deliveries failed)."""
     mail = _issue_mail(engine, settings, week, signer)
     result = SendResult(week)
-    with _send_lock(settings, week), engine.connect() as db:
-        todo, result.skipped = _todo(db, week)
-        db.commit()
-        with (progress or Quiet()).task(f"sending {week}", total=len(todo)) as bar:
-            batch = Batch(db, settings, mail, result, retry_base=retry_base, tick=bar.advance)
-            batch.run(todo)
+    run_id = start_run(engine, "send", week)
+    try:
+        with _send_lock(settings, week), engine.connect() as db:
+            todo, result.skipped = _todo(db, week)
+            db.commit()
+            with (progress or Quiet()).task(f"sending {week}", total=len(todo)) as bar:
+                batch = Batch(db, settings, mail, result, retry_base=retry_base, tick=bar.advance)
+                batch.run(todo)
+    except BaseException as exc:
+        finish_run(engine, run_id, status="failed", counts=result.counts(), error=str(exc))
+        raise
+    status = "failed" if result.stopped else "partial" if result.failed else "ok"
+    finish_run(engine, run_id, status=status, counts=result.counts(), error=result.stopped or None)
     if not result.stopped and result.sent + result.skipped:
         set_status(engine, week, "sent")
     return result

@@ -56,6 +56,15 @@ class SendResult:
     remaining: int = 0  # not tried because the batch stopped (see `stopped`)
     stopped: str = ""  # why the batch stopped early; "" when it ran to the end
 
+    def counts(self) -> dict[str, int]:
+        return {
+            "sent": self.sent,
+            "skipped": self.skipped,
+            "failed": self.failed,
+            "bounced": self.bounced,
+            "remaining": self.remaining,
+        }
+
     def summary(self) -> str:
         line = (
             f"sent {self.week}: {self.sent} sent, {self.skipped} skipped, "

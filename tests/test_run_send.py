@@ -39,6 +39,7 @@ def test_run_send_mails_each_active_subscriber_once(
         assert f"sent {WEEK}: 0 sent, 1 skipped" in again
         status = invoke("status")
         assert "sent 1 of 1" in status
+        assert "send      2026-W25 ok" in status and "sent 0, skipped 1" in status
     finally:
         controller.stop()
     assert [rcpts for _, rcpts, _ in recorder.messages] == [["ann@example.org"]]
