@@ -128,6 +128,7 @@ class Settings(BaseSettings):
     schedule_cron: str = "0 7 * * mon"
     schedule_timezone: str = "UTC"
     schedule_grace_hours: int = Field(default=144, ge=1, le=24 * 30)
+    schedule_send: bool = False  # also email the issue to subscribers after each run
 
     # Email delivery (password from env NEWSLETTER_SMTP_PASSWORD only)
     smtp_host: str = "localhost"

@@ -10,8 +10,9 @@ log = logging.getLogger(__name__)
 
 
 def weekly_run(config: str | None = None, overrides: dict[str, Any] | None = None) -> None:
-    """`newsletter run` for the last complete week, with the settings the scheduler was
-    started with (re-read each time, so an edited newsletter.toml applies next week)."""
+    """`newsletter run` for the last complete week (then `send` when `schedule_send`), with
+    the settings the scheduler was started with (re-read each time, so an edited
+    newsletter.toml applies next week)."""
     from pipeline import runner
     from pipeline.cli_common import pipeline_for
     from pipeline.config import load_settings
@@ -19,6 +20,10 @@ def weekly_run(config: str | None = None, overrides: dict[str, Any] | None = Non
     settings = load_settings(Path(config) if config else None, overrides)
     with pipeline_for(settings) as p:
         result = runner.run(p)
+        if settings.schedule_send:
+            from pipeline.send import send_issue
+
+            log.warning("%s", send_issue(p.engine, settings, result.week).summary())
     s = result.summarized
     log.warning(
         "weekly run of %s: %d candidates, %d summaries made, %d failed, %d files",

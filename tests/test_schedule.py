@@ -145,3 +145,22 @@ def test_schedule_command_starts_and_stops_on_sigterm(tmp_path: Path) -> None:
     assert proc.returncode == 0, err
     assert "scheduler stopped" in out
     assert stored_next_fire_time("sqlite:///db/newsletter.sqlite3") is not None
+
+
+def test_the_weekly_job_runs_the_pipeline(env: dict[str, str]) -> None:
+    """What the scheduler fires: a whole run of the last complete week (the sample's
+    papers are from June, so this week's issue is empty but complete)."""
+    from sqlmodel import Session, col, select
+
+    from pipeline.db import open_database
+    from pipeline.models import Run
+    from pipeline.schedule_job import weekly_run
+
+    weekly_run(None, {"highlights": "3"})
+    engine = open_database("sqlite:///db/newsletter.sqlite3")
+    with Session(engine) as s:
+        runs = s.exec(select(Run).order_by(col(Run.id))).all()
+    engine.dispose()
+    assert [r.stage for r in runs] == ["fetch", "rank", "summarize", "render"]
+    assert all(r.status == "ok" for r in runs), [(r.stage, r.error) for r in runs]
+    assert Path("out/site/index.html").exists()
