@@ -25,6 +25,7 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
+from sqlalchemy import inspect
 
 from pipeline.errors import ConfigError
 
@@ -109,6 +110,9 @@ def next_fire_time(scheduler: BackgroundScheduler) -> datetime | None:
 def stored_next_fire_time(database_url: str) -> datetime | None:
     """The next scheduled run as stored, without starting a scheduler (for `status`)."""
     store = SQLAlchemyJobStore(url=database_url, tablename=JOBS_TABLE)
+    if not inspect(store.engine).has_table(JOBS_TABLE):  # starting the store would create it
+        store.engine.dispose()
+        return None
     try:
         store.start(BackgroundScheduler(), "default")
         when: datetime | None = store.get_next_run_time()

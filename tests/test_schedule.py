@@ -164,3 +164,13 @@ def test_the_weekly_job_runs_the_pipeline(env: dict[str, str]) -> None:
     assert [r.stage for r in runs] == ["fetch", "rank", "summarize", "render"]
     assert all(r.status == "ok" for r in runs), [(r.stage, r.error) for r in runs]
     assert Path("out/site/index.html").exists()
+
+
+def test_status_reads_the_schedule_without_creating_tables(db_url: str) -> None:
+    from sqlalchemy import create_engine, inspect
+
+    Path(db_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    assert stored_next_fire_time(db_url) is None
+    engine = create_engine(db_url)
+    assert not inspect(engine).has_table("apscheduler_jobs")
+    engine.dispose()
