@@ -18,6 +18,7 @@ from pipeline.db import utcnow
 from pipeline.errors import NewsletterError, NotFoundError
 from pipeline.filters import TermFilter
 from pipeline.fulltext import FullTextFetcher
+from pipeline.issue_jobs import issue_jobs
 from pipeline.llm.base import ChatModel, Embedder
 from pipeline.llm.cost import Budget, PriceTable
 from pipeline.llm.retry import RetryPolicy
@@ -43,14 +44,10 @@ from pipeline.store.papers import IngestCounts, apply_terms, papers_by_ids, stor
 from pipeline.store.runs import advance_watermark, finish_run, get_watermark, start_run
 from pipeline.store.summaries import find_summary
 from pipeline.summarize import (
-    ONELINER,
-    PODCAST,
     RELEVANCE,
-    SUMMARY,
     Estimate,
     Job,
     Options,
-    SourceText,
     SummarizeResult,
     estimate,
     make_job,
@@ -284,65 +281,9 @@ def _require_issue(p: Pipeline, week: str) -> list[LoadedItem]:
     return items
 
 
-def oneliners_enabled(settings: Settings) -> bool:
-    """'auto': from an endpoint yes; the small local model writes worse one-liners than the
-    abstract's own first sentence, so not from it."""
-    if settings.summaries_oneliners == "auto":
-        return not settings.uses_local_model
-    return settings.summaries_oneliners == "on"
-
-
-def narration_enabled(settings: Settings) -> bool:
-    """'auto': from an endpoint yes; the small local model's narration is no better than its
-    summary, so the podcast reads the summary instead."""
-    if settings.podcast_narration == "auto":
-        return not settings.uses_local_model
-    return settings.podcast_narration == "on"
-
-
 def summary_jobs(p: Pipeline, week: str) -> list[Job]:
-    """A summary (and podcast narration, if enabled) for each highlight, of its full text if
-    configured; a one-liner for the rest."""
-    s = p.settings
-    jobs = []
-    for loaded in _require_issue(p, week):
-        paper = loaded.paper
-        if loaded.item.section == HIGHLIGHT:
-            source = None
-            if s.summaries_full_text and p.fulltext is not None:
-                full = p.fulltext().fetch(
-                    paper.id,
-                    paper.version,
-                    fallback=paper.abstract,
-                    budget_tokens=s.summaries_full_text_tokens,
-                )
-                source = SourceText(full.text, full.source, full.note or None)
-            jobs.append(
-                make_job(
-                    paper,
-                    SUMMARY,
-                    max_tokens=s.llm_max_tokens,
-                    temperature=s.llm_temperature,
-                    source=source,
-                )
-            )
-            if narration_enabled(s):
-                jobs.append(
-                    make_job(
-                        paper,
-                        PODCAST,
-                        max_tokens=s.llm_max_tokens,
-                        temperature=s.llm_temperature,
-                        source=source,
-                    )
-                )
-        elif oneliners_enabled(s):
-            jobs.append(
-                make_job(
-                    paper, ONELINER, max_tokens=s.llm_max_tokens, temperature=s.llm_temperature
-                )
-            )
-    return jobs
+    """The LLM texts the issue needs (see pipeline.issue_jobs)."""
+    return issue_jobs(_require_issue(p, week), p.settings, p.fulltext)
 
 
 def estimate_summaries(p: Pipeline, week: str) -> Estimate:

@@ -7,6 +7,7 @@ failures become one-line `SMTPUnavailable` errors that say which server and what
 from __future__ import annotations
 
 import os
+import re
 import smtplib
 import ssl
 from email.headerregistry import Address
@@ -16,6 +17,7 @@ from pipeline.config import Settings
 from pipeline.errors import ConfigError, NewsletterError
 
 PASSWORD_ENV = "NEWSLETTER_SMTP_PASSWORD"
+_ENHANCED = re.compile(rb"^([245])\.(\d{1,3})\.(\d{1,3})\b")
 
 
 class SMTPUnavailable(NewsletterError):
@@ -72,3 +74,28 @@ def connect(settings: Settings) -> smtplib.SMTP:
             "check smtp_host, smtp_port and smtp_tls"
         ) from None
     return conn
+
+
+class SMTPReply(Exception):
+    """An SMTP reply that is not the expected one."""
+
+    def __init__(self, stage: str, code: int, text: bytes) -> None:
+        self.stage, self.code, self.text = stage, code, text
+        super().__init__(f"{stage}: {code} {text.decode('utf-8', 'replace')}".strip())
+
+    @property
+    def mailbox_gone(self) -> bool:
+        """A permanent reply to RCPT (or, one recipient per message, to the end of DATA)
+        that says the address does not exist: 550/551/553 or a 5.1.x destination status."""
+        if self.stage not in ("RCPT TO", "end of DATA"):
+            return False
+        enhanced = _ENHANCED.match(self.text)
+        if enhanced:
+            return (
+                enhanced.group(1) == b"5"
+                and enhanced.group(2) == b"1"
+                and (
+                    enhanced.group(3) not in (b"7", b"8")  # 5.1.7, 5.1.8: the sender's address
+                )
+            )
+        return self.stage == "RCPT TO" and self.code in (550, 551, 553)

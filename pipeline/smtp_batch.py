@@ -7,7 +7,6 @@ from __future__ import annotations
 import heapq
 import logging
 import random
-import re
 import smtplib
 import socket
 import time
@@ -36,10 +35,9 @@ from pipeline.config import Settings
 from pipeline.db import utcnow
 from pipeline.mail import BadAddress, IssueMail, Outgoing, Recipient, dot_stuffed
 from pipeline.models import Delivery, Subscriber
-from pipeline.smtp import SMTPUnavailable, connect, sender_address
+from pipeline.smtp import SMTPReply, SMTPUnavailable, connect, sender_address
 
 log = logging.getLogger(__name__)
-_ENHANCED = re.compile(rb"^([245])\.(\d{1,3})\.(\d{1,3})\b")
 IDLE_CHECK = 5.0  # seconds: a connection idle longer is checked with NOOP before use
 
 
@@ -85,31 +83,6 @@ class _Retry:
     due: float
     seq: int
     todo: Todo = field(compare=False)
-
-
-class SMTPReply(Exception):
-    """An SMTP reply that is not the expected one."""
-
-    def __init__(self, stage: str, code: int, text: bytes) -> None:
-        self.stage, self.code, self.text = stage, code, text
-        super().__init__(f"{stage}: {code} {text.decode('utf-8', 'replace')}".strip())
-
-    @property
-    def mailbox_gone(self) -> bool:
-        """A permanent reply to RCPT (or, one recipient per message, to the end of DATA)
-        that says the address does not exist: 550/551/553 or a 5.1.x destination status."""
-        if self.stage not in ("RCPT TO", "end of DATA"):
-            return False
-        enhanced = _ENHANCED.match(self.text)
-        if enhanced:
-            return (
-                enhanced.group(1) == b"5"
-                and enhanced.group(2) == b"1"
-                and (
-                    enhanced.group(3) not in (b"7", b"8")  # 5.1.7, 5.1.8: the sender's address
-                )
-            )
-        return self.stage == "RCPT TO" and self.code in (550, 551, 553)
 
 
 class _Stop(Exception):
@@ -411,6 +384,3 @@ class Batch:
             )
         )
         self.db.commit()
-
-
-# -- the public API ----------------------------------------------------------------------------

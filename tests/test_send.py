@@ -453,7 +453,7 @@ def test_templates_and_links_are_checked(
 def test_which_refusals_mean_the_mailbox_is_gone(
     stage: str, code: int, text: bytes, gone: bool
 ) -> None:
-    from pipeline.smtp_batch import SMTPReply as _Reply
+    from pipeline.smtp import SMTPReply as _Reply
 
     assert _Reply(stage, code, text).mailbox_gone is gone
 
