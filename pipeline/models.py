@@ -118,6 +118,10 @@ class Issue(SQLModel, table=True):
     created: datetime
     model: str = ""
     candidates: int = 0
+    # The arXiv categories it covered (empty in issues made before this was stored).
+    categories: list[str] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
+    )
 
 
 class IssueItem(SQLModel, table=True):

@@ -36,7 +36,7 @@ def load_view(engine: Engine, settings: Settings, week: str) -> IssueView:
     return issue_view(
         week,
         items,
-        categories=list(settings.categories),
+        categories=list(issue.categories or settings.categories),  # as it was made
         model=issue.model or "",
         candidates=issue.candidates,
         published=issue.created,

@@ -267,7 +267,14 @@ def rank(p: Pipeline, week: str, *, llm: bool = True) -> RankResult:
             for section, picked in ((HIGHLIGHT, ranked.highlights), (ALSO, ranked.also))
             for pos, x in enumerate(picked)
         ]
-        save_issue(p.engine, week, placements, created=p.now(), candidates=len(papers))
+        save_issue(
+            p.engine,
+            week,
+            placements,
+            created=p.now(),
+            candidates=len(papers),
+            categories=list(s.categories),
+        )
         return RankResult(len(papers), len(ranked.highlights), len(ranked.also), rated)
 
     return _recorded(p, "rank", week, body, lambda r: r.counts())

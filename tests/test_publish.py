@@ -88,6 +88,14 @@ def test_regenerate_is_byte_identical_with_zero_llm_calls(
     assert snapshot(ISSUE, SITE) == before
     assert llm_calls() == calls and openai_server.chat_calls == http_calls
 
+    # An issue keeps the categories it was made with, whatever the settings say now.
+    # (The site's index and feeds describe the newsletter as configured now.)
+    output = invoke("--set", "categories=cs.CL", "regenerate", WEEK)
+    assert "5 files, 0 changed" in output
+    pages = {k: v for k, v in before.items() if k.startswith((str(ISSUE), str(SITE / "issues")))}
+    assert pages and snapshot(ISSUE, SITE / "issues") == pages
+    invoke("regenerate", WEEK)
+
     # Deleting a rendering and regenerating brings back the same bytes.
     (ISSUE / "newsletter.html").unlink()
     invoke("regenerate", WEEK)

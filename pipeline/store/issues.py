@@ -54,6 +54,7 @@ def save_issue(
     *,
     created: datetime,
     candidates: int,
+    categories: list[str] | None = None,
 ) -> None:
     """Replace the issue's items in one transaction (its creation date is kept)."""
     with session(engine) as s:
@@ -61,6 +62,8 @@ def save_issue(
         if issue is None:
             issue = Issue(week=week, created=created)
         issue.candidates = candidates
+        if categories is not None:
+            issue.categories = list(categories)
         issue.status = "ranked"
         s.add(issue)
         s.exec(delete(IssueItem).where(col(IssueItem.issue_week) == week))
