@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from pipeline.records import is_arxiv_id, week_window
-from pipeline.store.issues import ALSO, HIGHLIGHT, LoadedItem
+from pipeline.store.issues import ALSO, HIGHLIGHT, UPDATED, LoadedItem
 
 CATEGORY_NAMES = {
     "cs.AI": "Artificial Intelligence",
@@ -135,6 +135,7 @@ class IssueView:
     highlights: list[RenderedItem]
     also_groups: list[Group]
     also: list[RenderedItem]  # in rank order (the groups hold the same items)
+    updated: list[RenderedItem] = field(default_factory=list)  # new versions of past highlights
     public_url: str = ""  # base of the archive site, ends with "/" ("" = no links to it)
     title: str = "AI paper summaries"
     sources: list[str] = field(default_factory=list)  # what summaries were written from
@@ -160,6 +161,7 @@ class IssueView:
             "highlights": self.highlights,
             "also_groups": self.also_groups,
             "also_count": self.also_count,
+            "updated": self.updated,
             "public_url": self.public_url,
             "issue_url": self.issue_url,
             "sources": self.sources,
@@ -179,6 +181,7 @@ def issue_view(
 ) -> IssueView:
     highlights = [_item(i) for i in items if i.item.section == HIGHLIGHT]
     also = [_item(i) for i in items if i.item.section == ALSO]
+    updated = [_item(i) for i in items if i.item.section == UPDATED]
     groups: dict[str, list[RenderedItem]] = {}
     for it in also:
         groups.setdefault(it.primary_category, []).append(it)
@@ -203,6 +206,7 @@ def issue_view(
         highlights=highlights,
         also_groups=also_groups,
         also=also,
+        updated=updated,
         public_url=public_url,
         title=title,
         sources=sources,

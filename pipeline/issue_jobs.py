@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from pipeline.config import Settings
 from pipeline.fulltext import FullTextFetcher
-from pipeline.store.issues import HIGHLIGHT, LoadedItem
+from pipeline.store.issues import ALSO, HIGHLIGHT, LoadedItem
 from pipeline.summarize import ONELINER, PODCAST, SUMMARY, Job, SourceText, make_job
 
 
@@ -32,7 +32,7 @@ def issue_jobs(
     fulltext: Callable[[], FullTextFetcher] | None = None,
 ) -> list[Job]:
     """A summary (and podcast narration, if enabled) for each highlight, of its full text if
-    configured; a one-liner for the rest."""
+    configured; a one-liner for each also-this-week item (updated papers need none)."""
     jobs = []
     for loaded in items:
         paper = loaded.paper
@@ -65,7 +65,7 @@ def issue_jobs(
                         source=source,
                     )
                 )
-        elif oneliners_enabled(s):
+        elif loaded.item.section == ALSO and oneliners_enabled(s):
             jobs.append(
                 make_job(
                     paper, ONELINER, max_tokens=s.llm_max_tokens, temperature=s.llm_temperature

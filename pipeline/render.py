@@ -22,7 +22,7 @@ from pipeline.issue import IssueView, RenderedItem
 from pipeline.latex import readable
 from pipeline.podcast import Script, clock
 from pipeline.resources import resource_dir
-from pipeline.store.issues import ALSO, HIGHLIGHT
+from pipeline.store.issues import ALSO, HIGHLIGHT, UPDATED
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>&|~#])")
 
@@ -107,7 +107,8 @@ def issue_json(view: IssueView, script: Script) -> str:
         "model": view.model,
         "candidates": view.candidates,
         "items": [item(it, HIGHLIGHT, i) for i, it in enumerate(view.highlights)]
-        + [item(it, ALSO, i) for i, it in enumerate(view.also)],
+        + [item(it, ALSO, i) for i, it in enumerate(view.also)]
+        + [item(it, UPDATED, i) for i, it in enumerate(view.updated)],
         "podcast": {
             "words": script.words,
             "duration_seconds": script.duration_seconds,

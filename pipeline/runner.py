@@ -33,10 +33,12 @@ from pipeline.store.feedback import training_history
 from pipeline.store.issues import (
     ALSO,
     HIGHLIGHT,
+    UPDATED,
     LoadedItem,
     Placement,
     candidates_for_week,
     load_issue,
+    revised_highlights,
     save_issue,
     set_status,
 )
@@ -266,6 +268,17 @@ def rank(p: Pipeline, week: str, *, llm: bool = True) -> RankResult:
             Placement(x.id, version[x.id], section, pos, round(x.score, 6), x.explanation)
             for section, picked in ((HIGHLIGHT, ranked.highlights), (ALSO, ranked.also))
             for pos, x in enumerate(picked)
+        ]
+        placements += [
+            Placement(
+                r.paper.id,
+                r.paper.version,
+                UPDATED,
+                pos,
+                0.0,
+                f"highlighted in {r.featured_week} (v{r.featured_version}); now v{r.paper.version}",
+            )
+            for pos, r in enumerate(revised_highlights(p.engine, win.since, win.until, week))
         ]
         save_issue(
             p.engine,

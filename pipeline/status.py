@@ -12,7 +12,7 @@ from sqlmodel import col, select
 
 from pipeline.db import session
 from pipeline.models import Delivery, Issue, IssueItem, Run, RunLock, Subscriber, Summary
-from pipeline.store.issues import HIGHLIGHT
+from pipeline.store.issues import ALSO, HIGHLIGHT
 
 STAGES = ("fetch", "rank", "summarize", "render", "send")
 
@@ -58,7 +58,7 @@ def _issue_state(engine: Engine, issue: Issue) -> IssueState:
         issue.status,
         issue.candidates,
         len(highlights),
-        len(items) - len(highlights),
+        sum(1 for i in items if i.section == ALSO),
         int(summarized),
         dict(deliveries),
         int(active),

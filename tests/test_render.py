@@ -291,3 +291,26 @@ def test_narration_is_preferred_for_the_podcast() -> None:
     items[0] = LoadedItem(first.item, first.paper, first.summary, None, narration)
     text = podcast_script(view(items)).segments[1].text
     assert "Spoken words about the paper." in text and "claims" not in text
+
+
+def test_updated_papers_get_their_own_section(tmp_path: Path) -> None:
+    from pipeline.store.issues import UPDATED
+
+    items = fixture_issue()
+    revised = loaded(9, UPDATED, 0, "A <Revised> Paper & More", "Abstract.")
+    revised.item.explanation = "highlighted in 2026-W20 (v1); now v2"
+    out = render_all(tmp_path, [*items, revised])
+    md = out["newsletter.md"]
+    assert "## Updated this week" in md
+    assert (
+        "- [A \\<Revised\\> Paper \\& More](https://arxiv.org/abs/2606.00009v2) — highlighted "
+        "in 2026-W20 (v1); now v2" in md
+    )
+    assert "Updated this week" in out["newsletter.html"]
+    assert "A &lt;Revised&gt; Paper &amp; More" in out["newsletter.html"]
+    assert (
+        "* A <Revised> Paper & More — highlighted in 2026-W20 (v1); now v2" in out["newsletter.txt"]
+    )
+    doc = json.loads(out["issue.json"])
+    assert [it["section"] for it in doc["items"]][-1] == "updated"
+    assert "Revised" not in out["podcast.md"]  # the podcast reads the highlights only

@@ -14,6 +14,7 @@ from pipeline.models import Issue, IssueItem, Paper, Summary
 HIGHLIGHT = "highlight"
 LOOKBACK = timedelta(days=7)
 ALSO = "also"
+UPDATED = "updated"  # a paper highlighted in an earlier issue that has a new version
 
 
 def candidates_for_week(engine: Engine, since: datetime, until: datetime, week: str) -> list[Paper]:
@@ -35,6 +36,33 @@ def candidates_for_week(engine: Engine, since: datetime, until: datetime, week: 
             .order_by(col(Paper.published), col(Paper.id))
         ).all()
     return list(rows)
+
+
+@dataclass(frozen=True)
+class Revision:
+    paper: Paper
+    featured_week: str
+    featured_version: int
+
+
+def revised_highlights(
+    engine: Engine, since: datetime, until: datetime, week: str
+) -> list[Revision]:
+    """Papers highlighted in an earlier issue whose newer version appeared in [since, until)."""
+    with session(engine) as s:
+        rows = s.exec(
+            select(Paper, IssueItem)
+            .join(IssueItem, col(IssueItem.paper_id) == col(Paper.id))
+            .where(
+                IssueItem.issue_week < week,
+                IssueItem.section == HIGHLIGHT,
+                col(Paper.version) > col(IssueItem.version),
+                col(Paper.updated) >= since,
+                col(Paper.updated) < until,
+            )
+            .order_by(col(Paper.updated), col(Paper.id))
+        ).all()
+    return [Revision(paper, item.issue_week, item.version) for paper, item in rows]
 
 
 @dataclass(frozen=True)
