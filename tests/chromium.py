@@ -22,8 +22,9 @@ from PIL import Image
 CHROMIUM = Path("/usr/bin/chromium")
 TIMEOUT = 60.0
 
-_FLAGS = (
-    "--headless",
+# What Chromium needs on this closed, GPU-less machine run as root (playwright adds its own
+# headless flag).
+BROWSER_FLAGS = (
     "--no-sandbox",
     "--disable-gpu",
     "--disable-quic",
@@ -31,6 +32,10 @@ _FLAGS = (
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+)
+_FLAGS = (
+    "--headless",
+    *BROWSER_FLAGS,
     "--hide-scrollbars",
     "--force-color-profile=srgb",  # colours in the PNG exactly as the page asked
 )

@@ -10,26 +10,13 @@ from pipeline.db import session
 from pipeline.models import Paper
 from pipeline.records import week_window
 from pipeline.store.issues import ALSO, HIGHLIGHT, Placement, revised_highlights, save_issue
+from tests import factories
 
 W24, W25 = week_window("2026-W24"), week_window("2026-W25")
 
 
 def paper(pid: str, version: int, updated: datetime) -> Paper:
-    return Paper(
-        id=pid,
-        version=version,
-        title=f"Paper {pid}",
-        abstract="An abstract.",
-        authors=["A. Author"],
-        categories=["cs.LG"],
-        primary_category="cs.LG",
-        published=W24.since,
-        updated=updated,
-        first_seen=W24.since,
-        last_changed=updated,
-        title_key=pid,
-        content_hash=f"{pid}v{version}",
-    )
+    return factories.paper(pid, version=version, when=W24.since, updated=updated)
 
 
 def test_revised_highlights(engine: Engine) -> None:

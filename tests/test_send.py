@@ -36,10 +36,11 @@ from pipeline.config import Settings, load_settings
 from pipeline.db import session
 from pipeline.errors import ConfigError, UserInputError
 from pipeline.mail import dot_stuffed, list_id
-from pipeline.models import Delivery, Issue, Paper, Subscriber, Summary
+from pipeline.models import Delivery, Issue, Subscriber
 from pipeline.send import send_issue
-from pipeline.store.issues import ALSO, HIGHLIGHT, Placement, save_issue, set_status
+from pipeline.store.issues import ALSO, HIGHLIGHT
 from pipeline.tokens import Signer
+from tests.factories import paper, stored_issue
 
 WEEK = "2026-W25"
 SECRET = "test-secret-key-0123456789"
@@ -126,45 +127,14 @@ def make_settings(db_url: str, tmp_path: Path, port: int, **extra: Any) -> Setti
 
 
 def add_issue(engine: Engine, week: str = WEEK) -> None:
-    placements = []
-    with session(engine) as s:
-        for pos, title in enumerate(TITLES):
-            pid = f"2606.{pos + 1:05d}"
-            s.add(
-                Paper(
-                    id=pid,
-                    version=1,
-                    title=title,
-                    abstract="An abstract.",
-                    authors=["A. Author"],
-                    categories=["cs.LG"],
-                    primary_category="cs.LG",
-                    published=NOW,
-                    updated=NOW,
-                    first_seen=NOW,
-                    last_changed=NOW,
-                    title_key=pid,
-                    content_hash=pid,
-                )
-            )
-            s.add(
-                Summary(
-                    paper_id=pid,
-                    version=1,
-                    kind="summary",
-                    prompt_hash="p",
-                    model="m",
-                    params_hash="q",
-                    text=f"Summary {pos}: a method, ü — and 3 results.",
-                    created=NOW,
-                )
-            )
-            highlight = pid in HIGHLIGHTS
-            placements.append(
-                Placement(pid, 1, HIGHLIGHT if highlight else ALSO, pos, 0.5, "matches 'depth'")
-            )
-    save_issue(engine, week, placements, created=NOW, candidates=10)
-    set_status(engine, week, "rendered", model="m")
+    entries = []
+    for pos, title in enumerate(TITLES):
+        pid = f"2606.{pos + 1:05d}"
+        section = HIGHLIGHT if pid in HIGHLIGHTS else ALSO
+        entries.append(
+            (paper(pid, title, when=NOW), section, f"Summary {pos}: a method, ü — and 3 results.")
+        )
+    stored_issue(engine, week, entries, created=NOW)
 
 
 def add_subscribers(engine: Engine, people: list[tuple[str, str, str]]) -> dict[str, int]:

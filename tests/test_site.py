@@ -14,53 +14,25 @@ import pytest
 from sqlalchemy import Engine
 
 from pipeline.config import Settings, load_settings
-from pipeline.db import session
-from pipeline.models import Paper, Summary
 from pipeline.site import build_site
-from pipeline.store.issues import ALSO, HIGHLIGHT, Placement, save_issue, set_status
+from pipeline.store.issues import ALSO, HIGHLIGHT, set_status
+from tests.factories import paper, stored_issue
 
 GOLDEN = Path(__file__).parent / "golden" / "site"
 TITLES = ["Depth < Width & the $O(n^2)$ <script>alert(1)</script> Bound", "Plain Title"]
 
 
 def add_issue(engine: Engine, week: str, first: int, created: datetime) -> None:
-    placements = []
-    with session(engine) as s:
-        for pos, title in enumerate(TITLES):
-            pid = f"2606.{first + pos:05d}"
-            s.add(
-                Paper(
-                    id=pid,
-                    version=1,
-                    title=title,
-                    abstract="An abstract.",
-                    authors=["A. Author"],
-                    categories=["cs.LG"],
-                    primary_category="cs.LG",
-                    published=created,
-                    updated=created,
-                    first_seen=created,
-                    last_changed=created,
-                    title_key=pid,
-                    content_hash=pid,
-                )
-            )
-            s.add(
-                Summary(
-                    paper_id=pid,
-                    version=1,
-                    kind="summary",
-                    prompt_hash="p",
-                    model="m",
-                    params_hash="q",
-                    text="A summary of the paper that is long enough to read.",
-                    created=created,
-                )
-            )
-            section = HIGHLIGHT if pos == 0 else ALSO
-            placements.append(Placement(pid, 1, section, 0, 0.5, "matches 'depth'"))
-    save_issue(engine, week, placements, created=created, candidates=10)
-    set_status(engine, week, "rendered", model="m")
+    text = "A summary of the paper that is long enough to read."
+    entries = [
+        (
+            paper(f"2606.{first + pos:05d}", title, when=created),
+            HIGHLIGHT if pos == 0 else ALSO,
+            text,
+        )
+        for pos, title in enumerate(TITLES)
+    ]
+    stored_issue(engine, week, entries, created=created)
 
 
 @pytest.fixture

@@ -15,7 +15,6 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -30,9 +29,11 @@ from sqlmodel import Session, select
 
 from pipeline import subscribers
 from pipeline.config import load_settings
-from pipeline.models import Feedback, FeedbackClick, Paper, Subscriber
+from pipeline.models import Feedback, FeedbackClick, Subscriber
 from pipeline.tokens import BadToken, Signer
 from pipeline.web import create_app
+from tests.chromium import BROWSER_FLAGS, CHROMIUM
+from tests.factories import paper
 
 SECRET = "test-secret-key-0123456789abcdef"
 PAPER_ID = "2606.00042"
@@ -292,25 +293,8 @@ def test_bad_links_are_refused_and_change_nothing(web: Web) -> None:
 
 
 def add_paper(engine: Engine, paper_id: str, title: str) -> None:
-    when = datetime(2026, 6, 16, 9, 0, tzinfo=UTC)
     with Session(engine) as s:
-        s.add(
-            Paper(
-                id=paper_id,
-                version=1,
-                title=title,
-                abstract="An abstract.",
-                authors=["A. Author"],
-                categories=["cs.LG"],
-                primary_category="cs.LG",
-                published=when,
-                updated=when,
-                first_seen=when,
-                last_changed=when,
-                title_key=title.lower(),
-                content_hash="0",
-            )
-        )
+        s.add(paper(paper_id, title))
         s.commit()
 
 
@@ -407,16 +391,7 @@ def test_serve_needs_the_secret_key_for_the_endpoints(tmp_path: Path) -> None:
     assert status == 0 and "error: no From address" in stderr
 
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+CHROMIUM_ARGS = list(BROWSER_FLAGS)
 
 
 @pytest.mark.skipif(not CHROMIUM.is_file(), reason="needs Debian's chromium")

@@ -1,0 +1,78 @@
+"""Rows for tests that need stored papers and issues without running the pipeline."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine
+
+from pipeline.db import session
+from pipeline.models import Paper, Summary
+from pipeline.store.issues import Placement, save_issue, set_status
+
+NOW = datetime(2026, 6, 16, 12, 0, tzinfo=UTC)
+
+
+def paper(
+    pid: str,
+    title: str | None = None,
+    *,
+    version: int = 1,
+    when: datetime = NOW,
+    updated: datetime | None = None,
+    abstract: str = "An abstract.",
+    category: str = "cs.LG",
+) -> Paper:
+    return Paper(
+        id=pid,
+        version=version,
+        title=title if title is not None else f"Paper {pid}",
+        abstract=abstract,
+        authors=["A. Author"],
+        categories=[category],
+        primary_category=category,
+        published=when,
+        updated=updated or when,
+        first_seen=when,
+        last_changed=updated or when,
+        title_key=pid,
+        content_hash=f"{pid}v{version}",
+    )
+
+
+def summary(pid: str, text: str, *, version: int = 1, when: datetime = NOW) -> Summary:
+    return Summary(
+        paper_id=pid,
+        version=version,
+        kind="summary",
+        prompt_hash="p",
+        model="m",
+        params_hash="q",
+        text=text,
+        created=when,
+    )
+
+
+def stored_issue(
+    engine: Engine,
+    week: str,
+    entries: Sequence[tuple[Paper, str, str | None]],
+    *,
+    created: datetime = NOW,
+    status: str = "rendered",
+    explanation: str = "matches 'depth'",
+) -> None:
+    """Papers (with a summary when given) placed in `week` as (paper, section, summary)."""
+    placements = []
+    positions: dict[str, int] = {}
+    with session(engine) as s:
+        for row, section, text in entries:
+            s.add(row)
+            if text is not None:
+                s.add(summary(row.id, text, version=row.version, when=created))
+            position = positions.get(section, 0)
+            positions[section] = position + 1
+            placements.append(Placement(row.id, row.version, section, position, 0.5, explanation))
+    save_issue(engine, week, placements, created=created, candidates=10)
+    set_status(engine, week, status, model="m")
