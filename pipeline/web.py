@@ -22,6 +22,8 @@ Decisions:
 - GET never unsubscribes (mail link scanners follow links).  Confirm and feedback links act
   on GET, as mail clients open them; a bad token changes nothing.
 - Bad, tampered, expired or wrong-purpose tokens: 400; a subscriber who no longer exists: 404.
+- Sign-up emails are rate-limited in memory (per process): 3 an hour to one address, 10 an
+  hour from one client address (behind a reverse proxy that is the proxy's); more get 429.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from starlette.staticfiles import StaticFiles
 from pipeline.clicks import record_click
 from pipeline.config import Settings
 from pipeline.errors import NotFoundError, UserInputError
+from pipeline.ratelimit import RateLimit
 from pipeline.smtp import SMTPUnavailable, connect
 from pipeline.subscribers import (
     check_name,
@@ -87,6 +90,9 @@ class Endpoints:
     def __init__(self, engine: Engine, settings: Settings, signer: Signer) -> None:
         self.engine, self.settings, self.signer = engine, settings, signer
         self.pages = Pages(settings)
+        # Sign-up emails: at most 3 an hour to one address, 10 an hour from one client.
+        self.per_address = RateLimit(3, 3600.0)
+        self.per_client = RateLimit(10, 3600.0)
 
     def routes(self) -> list[BaseRoute]:
         return [
@@ -115,6 +121,18 @@ class Endpoints:
             return self.pages.page(
                 "subscribe.html.j2", 400, error=_sentence(str(exc)), email=raw, name=name
             )
+        client = request.client.host if request.client else "?"
+        # A refused client is not counted against the address it asked for.
+        wait = self.per_client.retry_after(client) or self.per_address.retry_after(email)
+        if wait:
+            response = self.pages.message(
+                "Too many attempts",
+                "Too many sign-up emails were asked for; try again in a while.",
+                status=429,
+                link=Link("subscribe", "Back to the form"),
+            )
+            response.headers["Retry-After"] = str(int(wait) + 1)
+            return response
         try:
             await run_in_threadpool(self._subscribe, email, name)
         except (SMTPUnavailable, smtplib.SMTPException, OSError) as exc:

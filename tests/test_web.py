@@ -202,6 +202,18 @@ def test_already_subscribed_gets_the_same_page_and_a_note(web: Web) -> None:
     assert web.signer.check_unsubscribe(token) == subscriber_id
 
 
+def test_sign_up_emails_are_rate_limited(web: Web) -> None:
+    for _ in range(3):
+        ok = httpx.post(web.url + "subscribe", data={"email": "target@example.org"})
+        assert ok.status_code == 200
+    refused = httpx.post(web.url + "subscribe", data={"email": "target@example.org"})
+    assert refused.status_code == 429 and "try again in a while" in refused.text
+    assert 3000 < int(refused.headers["Retry-After"]) <= 3601
+    assert len(web.box.messages) == 3  # nobody can flood a mailbox through the form
+    other = httpx.post(web.url + "subscribe", data={"email": "other@example.org"})
+    assert other.status_code == 200  # another address from the same client still works
+
+
 def test_a_bad_address_is_refused_and_the_form_kept(web: Web) -> None:
     raw = '"><script>alert(1)</script>'
     page = check_page(
