@@ -13,6 +13,7 @@ import re
 import subprocess
 import tempfile
 import wave
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -136,12 +137,14 @@ def build_podcast(
     title: str | None = None,
     ffmpeg: str = "ffmpeg",
     ffprobe: str = "ffprobe",
+    on_chunk: Callable[[int], None] | None = None,
 ) -> AudioResult:
     """Speak ``chapters`` with ``speech`` into the MP3 ``out_path``, one chapter mark each.
 
     Chunk audio is cached under ``cache_dir/tts`` (keyed by engine name and text), so a
     re-render makes no TTS calls and writes identical bytes. Chapters without text are left
     out. The MP3 is written to a temp file beside ``out_path`` and then moved into place.
+    ``on_chunk`` is told of each chunk spoken (progress bars).
     """
     spoken = [(c.title, chunk_text(c.text, speech.max_chars)) for c in chapters]
     spoken = [(name, chunks) for name, chunks in spoken if chunks]
@@ -163,6 +166,8 @@ def build_podcast(
                 synthesized += fresh
                 files.append(path)
                 start += _duration(path, ffprobe)
+                if on_chunk is not None:
+                    on_chunk(1)
         concat = work / "concat.txt"
         concat.write_text("ffconcat version 1.0\n" + "".join(_concat_line(f) for f in files))
         metadata = work / "chapters.txt"

@@ -20,6 +20,7 @@ from pipeline.config import Settings
 from pipeline.errors import NotFoundError
 from pipeline.issue import IssueView, issue_view
 from pipeline.podcast import Script, podcast_script
+from pipeline.progress import Quiet, Reporter
 from pipeline.render import render_issue, write_atomic
 from pipeline.speech import EspeakSpeech, OpenAISpeech, Speech
 from pipeline.store.issues import load_issue
@@ -133,6 +134,7 @@ def render_week(
     *,
     templates: Path | None = None,
     speech: Speech | None = None,
+    progress: Reporter | None = None,
 ) -> Rendered:
     """Write the issue's renderings; with `speech`, also its podcast audio."""
     view = load_view(engine, settings, week)
@@ -143,12 +145,14 @@ def render_week(
         _drop_stale_audio(issue_dir, script)
         return Rendered(paths, None)
     chapters = [Chapter(s.title, s.text) for s in script.segments]
-    result = build_podcast(
-        chapters,
-        speech,
-        issue_dir / AUDIO,
-        cache_dir=settings.cache_dir,
-        title=f"{view.title} — week of {view.week_label}",
-    )
+    with (progress or Quiet()).task("speaking the podcast") as bar:
+        result = build_podcast(
+            chapters,
+            speech,
+            issue_dir / AUDIO,
+            cache_dir=settings.cache_dir,
+            title=f"{view.title} — week of {view.week_label}",
+            on_chunk=bar.advance,
+        )
     _write_audio_info(issue_dir, script, result)
     return Rendered([*paths, issue_dir / AUDIO], result)

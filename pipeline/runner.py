@@ -356,6 +356,7 @@ def render(
             week,
             templates=templates,
             speech=p.speech() if audio else None,
+            progress=p.progress,
         )
         set_status(p.engine, week, "rendered")
         build_site(p.engine, p.settings, templates=templates)
