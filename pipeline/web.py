@@ -28,8 +28,10 @@ Decisions:
 
 from __future__ import annotations
 
+import functools
 import logging
 import smtplib
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -84,6 +86,30 @@ class _Refused(Exception):
 
     def __init__(self, response: Response) -> None:
         self.response = response
+
+
+Handler = Callable[["Endpoints", Request], Awaitable[Response]]
+
+
+def _link_errors(link: Link | None = None) -> Callable[[Handler], Handler]:
+    """The answer of every link endpoint to a missing, bad or expired token (400) and to a
+    subscriber who is gone (404): an error page with `link`, nothing changed."""
+
+    def wrap(handler: Handler) -> Handler:
+        @functools.wraps(handler)
+        async def answer(self: Endpoints, request: Request) -> Response:
+            try:
+                return await handler(self, request)
+            except _Refused as refused:
+                return refused.response
+            except BadToken as exc:
+                return self._bad_token(exc, link)
+            except NotFoundError:
+                return self._not_found(link)
+
+        return answer
+
+    return wrap
 
 
 class Endpoints:
@@ -169,16 +195,10 @@ class Endpoints:
             except (smtplib.SMTPException, OSError):
                 conn.close()
 
+    @_link_errors(Link("subscribe", "Subscribe again"))
     async def confirm(self, request: Request) -> Response:
-        try:
-            email = self.signer.check_confirm(self._token(request))
-            subscriber = await run_in_threadpool(confirm, self.engine, email)
-        except _Refused as refused:
-            return refused.response
-        except BadToken as exc:
-            return self._bad_token(exc, Link("subscribe", "Subscribe again"))
-        except NotFoundError:
-            return self._not_found(Link("subscribe", "Subscribe again"))
+        email = self.signer.check_confirm(self._token(request))
+        subscriber = await run_in_threadpool(confirm, self.engine, email)
         if subscriber.status != "active":  # it left the list after this link was sent
             return self.pages.message(
                 "Not subscribed",
@@ -193,15 +213,11 @@ class Endpoints:
 
     # -- unsubscribe -------------------------------------------------------------------------
 
+    @_link_errors()
     async def unsubscribe_form(self, request: Request) -> Response:
-        try:
-            token = self._token(request)
-            subscriber_id = self.signer.check_unsubscribe(token)
-            subscriber = await run_in_threadpool(get, self.engine, subscriber_id)
-        except _Refused as refused:
-            return refused.response
-        except BadToken as exc:
-            return self._bad_token(exc)
+        token = self._token(request)
+        subscriber_id = self.signer.check_unsubscribe(token)
+        subscriber = await run_in_threadpool(get, self.engine, subscriber_id)
         if subscriber is None:
             return self._not_found()
         if subscriber.status == "unsubscribed":
@@ -210,15 +226,11 @@ class Endpoints:
             )
         return self.pages.page("unsubscribe.html.j2", email=subscriber.email, token=token)
 
+    @_link_errors()
     async def unsubscribe(self, request: Request) -> Response:
         form = await request.form(**FORM_LIMITS)  # List-Unsubscribe=One-Click, or nothing
-        try:
-            subscriber_id = self.signer.check_unsubscribe(self._token(request, form.get("t")))
-            subscriber = await run_in_threadpool(unsubscribe, self.engine, subscriber_id)
-        except _Refused as refused:
-            return refused.response
-        except BadToken as exc:
-            return self._bad_token(exc)
+        subscriber_id = self.signer.check_unsubscribe(self._token(request, form.get("t")))
+        subscriber = await run_in_threadpool(unsubscribe, self.engine, subscriber_id)
         if subscriber is None:
             return self._not_found()
         return self.pages.message(
@@ -227,16 +239,10 @@ class Endpoints:
 
     # -- feedback ----------------------------------------------------------------------------
 
+    @_link_errors()
     async def feedback(self, request: Request) -> Response:
-        try:
-            token = self.signer.check_feedback(self._token(request))
-            click = await run_in_threadpool(record_click, self.engine, token)
-        except _Refused as refused:
-            return refused.response
-        except BadToken as exc:
-            return self._bad_token(exc)
-        except NotFoundError:
-            return self._not_found()
+        token = self.signer.check_feedback(self._token(request))
+        click = await run_in_threadpool(record_click, self.engine, token)
         return self.pages.page(
             "feedback.html.j2", paper_title=click.title, signal=click.signal, week=click.week
         )
