@@ -58,7 +58,7 @@ from pipeline.mail import BadAddress, IssueMail, Recipient
 from pipeline.models import Delivery, Subscriber
 from pipeline.progress import Quiet, Reporter
 from pipeline.publish import load_view
-from pipeline.smtp import SMTPUnavailable, connect, sender_address
+from pipeline.smtp import SMTPUnavailable, close, connect, sender_address
 from pipeline.smtp_batch import Batch, SendResult, Todo
 from pipeline.store.issues import load_issue, set_status
 from pipeline.store.runs import finish_run, start_run
@@ -232,8 +232,5 @@ def send_test(
     except (smtplib.SMTPException, OSError) as exc:
         raise SMTPUnavailable(f"the SMTP connection failed while sending: {exc}") from None
     finally:
-        try:
-            conn.quit()
-        except (smtplib.SMTPException, OSError):
-            conn.close()
+        close(conn)
     return mid

@@ -20,6 +20,14 @@ PASSWORD_ENV = "NEWSLETTER_SMTP_PASSWORD"
 _ENHANCED = re.compile(rb"^([245])\.(\d{1,3})\.(\d{1,3})\b")
 
 
+def close(conn: smtplib.SMTP) -> None:
+    """QUIT politely; a connection that fails even that is just closed."""
+    try:
+        conn.quit()
+    except (smtplib.SMTPException, OSError):
+        conn.close()
+
+
 class SMTPUnavailable(NewsletterError):
     """The SMTP server cannot be reached or refuses us (login, TLS)."""
 

@@ -35,7 +35,7 @@ from pipeline.config import Settings
 from pipeline.db import utcnow
 from pipeline.mail import BadAddress, IssueMail, Outgoing, Recipient, dot_stuffed
 from pipeline.models import Delivery, Subscriber
-from pipeline.smtp import SMTPReply, SMTPUnavailable, connect, sender_address
+from pipeline.smtp import SMTPReply, SMTPUnavailable, close, connect, sender_address
 
 log = logging.getLogger(__name__)
 IDLE_CHECK = 5.0  # seconds: a connection idle longer is checked with NOOP before use
@@ -312,10 +312,7 @@ class Batch:
         if self.in_data:  # an unterminated message: just close, the server discards it
             self._drop()
         if self.conn is not None:
-            try:
-                self.conn.quit()
-            except (smtplib.SMTPException, OSError):
-                self.conn.close()
+            close(self.conn)
         self.conn = None
 
     # -- the records -------------------------------------------------------------------------

@@ -46,7 +46,7 @@ from pipeline.clicks import record_click
 from pipeline.config import Settings
 from pipeline.errors import NotFoundError, UserInputError
 from pipeline.ratelimit import RateLimit
-from pipeline.smtp import SMTPUnavailable, connect
+from pipeline.smtp import SMTPUnavailable, close, connect
 from pipeline.subscribers import (
     check_name,
     confirm,
@@ -190,10 +190,7 @@ class Endpoints:
         try:
             conn.send_message(message)
         finally:
-            try:
-                conn.quit()
-            except (smtplib.SMTPException, OSError):
-                conn.close()
+            close(conn)
 
     @_link_errors(Link("subscribe", "Subscribe again"))
     async def confirm(self, request: Request) -> Response:
