@@ -211,12 +211,3 @@ def issue_view(
         title=title,
         sources=sources,
     )
-
-
-def issue_context(
-    week: str, items: list[LoadedItem], *, categories: list[str], model: str, candidates: int
-) -> dict[str, Any]:
-    """The Jinja context of an issue (see `issue_view`)."""
-    return issue_view(
-        week, items, categories=categories, model=model, candidates=candidates
-    ).as_context()
