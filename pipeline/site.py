@@ -41,12 +41,15 @@ class Entry:
 
 
 def _copy_if_changed(src: Path, dst: Path) -> None:
-    if dst.exists() and dst.stat().st_size == src.stat().st_size:
-        if dst.read_bytes() == src.read_bytes():
+    """Copy with its modification time; a copy of the same size and time is current (so a
+    site rebuild does not read every issue's audio again)."""
+    if dst.exists():
+        a, b = src.stat(), dst.stat()
+        if (a.st_size, a.st_mtime_ns) == (b.st_size, b.st_mtime_ns):
             return
     dst.parent.mkdir(parents=True, exist_ok=True)
     tmp = dst.with_name(f".{dst.name}.tmp")
-    shutil.copyfile(src, tmp)
+    shutil.copy2(src, tmp)
     os.replace(tmp, dst)
 
 
