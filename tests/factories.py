@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine
 
 from pipeline.db import session
-from pipeline.models import Paper, Summary
-from pipeline.store.issues import Placement, save_issue, set_status
+from pipeline.models import IssueItem, Paper, Summary
+from pipeline.store.issues import LoadedItem, Placement, save_issue, set_status
 
 NOW = datetime(2026, 6, 16, 12, 0, tzinfo=UTC)
 
@@ -23,14 +23,16 @@ def paper(
     updated: datetime | None = None,
     abstract: str = "An abstract.",
     category: str = "cs.LG",
+    categories: Sequence[str] | None = None,  # default: just `category`
+    authors: Sequence[str] = ("A. Author",),
 ) -> Paper:
     return Paper(
         id=pid,
         version=version,
         title=title if title is not None else f"Paper {pid}",
         abstract=abstract,
-        authors=["A. Author"],
-        categories=[category],
+        authors=list(authors),
+        categories=list(categories or [category]),
         primary_category=category,
         published=when,
         updated=updated or when,
@@ -41,17 +43,64 @@ def paper(
     )
 
 
-def summary(pid: str, text: str, *, version: int = 1, when: datetime = NOW) -> Summary:
+def summary(
+    pid: str,
+    text: str,
+    *,
+    version: int = 1,
+    when: datetime = NOW,
+    kind: str = "summary",
+    flags: Sequence[str] = (),
+) -> Summary:
     return Summary(
         paper_id=pid,
         version=version,
-        kind="summary",
+        kind=kind,
         prompt_hash="p",
         model="m",
         params_hash="q",
         text=text,
         created=when,
+        flags=list(flags),
     )
+
+
+def loaded_item(
+    n: int,
+    section: str,
+    position: int,
+    title: str,
+    abstract: str,
+    *,
+    authors: Sequence[str],
+    explanation: str,
+    summary_text: str | None = None,
+    flags: Sequence[str] = (),
+    category: str = "cs.LG",
+) -> LoadedItem:
+    """An issue item as the renderers get it: paper 2606.<n> v2, its placement and summary."""
+    row = paper(
+        f"2606.{n:05d}",
+        title,
+        version=2,
+        abstract=abstract,
+        category=category,
+        categories=[category, "stat.ML"],
+        authors=authors,
+    )
+    item = IssueItem(
+        issue_week="2026-W25",
+        paper_id=row.id,
+        version=2,
+        section=section,
+        position=position,
+        score=0.5,
+        explanation=explanation,
+    )
+    text = None
+    if summary_text is not None:
+        text = summary(row.id, summary_text, version=2, flags=flags)
+    return LoadedItem(item, row, text)
 
 
 def stored_issue(

@@ -11,7 +11,6 @@ import re
 import shutil
 import xml.etree.ElementTree as ET
 from collections import Counter
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,12 +20,11 @@ from PIL import Image, ImageStat
 
 from pipeline.email_html import finish
 from pipeline.issue import IssueView, issue_view
-from pipeline.models import IssueItem, Paper, Summary
 from pipeline.render import environment
 from pipeline.store.issues import ALSO, HIGHLIGHT, LoadedItem
 from tests import chromium
+from tests.factories import loaded_item
 
-NOW = datetime(2026, 6, 16, 12, 0, tzinfo=UTC)
 PUBLIC = "https://news.example.org/"
 ISSUE_URL = "https://news.example.org/issues/2026-W25/"
 
@@ -56,44 +54,18 @@ def _loaded(
     category: str = "cs.LG",
     authors: list[str] | None = None,
 ) -> LoadedItem:
-    paper = Paper(
-        id=f"2606.{n:05d}",
-        version=2,
-        title=title,
-        abstract=abstract,
+    return loaded_item(
+        n,
+        section,
+        position,
+        title,
+        abstract,
         authors=authors or AUTHORS,
-        categories=[category, "stat.ML"],
-        primary_category=category,
-        published=NOW,
-        updated=NOW,
-        first_seen=NOW,
-        last_changed=NOW,
-        title_key="k",
-        content_hash="h",
-    )
-    item = IssueItem(
-        issue_week="2026-W25",
-        paper_id=paper.id,
-        version=2,
-        section=section,
-        position=position,
-        score=0.5,
         explanation="matches 'agents' & \"tools\" <i>",
+        summary_text=summary,
+        flags=flags,
+        category=category,
     )
-    summ = None
-    if summary is not None:
-        summ = Summary(
-            paper_id=paper.id,
-            version=2,
-            kind="summary",
-            prompt_hash="p",
-            model="m",
-            params_hash="q",
-            text=summary,
-            created=NOW,
-            flags=list(flags),
-        )
-    return LoadedItem(item, paper, summ)
 
 
 def hostile_view(

@@ -8,19 +8,18 @@ from __future__ import annotations
 import json
 import os
 import re
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from pipeline.issue import IssueView, first_sentence, issue_view, week_label
-from pipeline.models import IssueItem, Paper, Summary
 from pipeline.podcast import podcast_script
 from pipeline.render import md_escape, render_issue
 from pipeline.store.issues import ALSO, HIGHLIGHT, LoadedItem
+from tests import factories
+from tests.factories import NOW, loaded_item
 
 GOLDEN = Path(__file__).parent / "golden"
-NOW = datetime(2026, 6, 16, 12, 0, tzinfo=UTC)
 
 
 def loaded(
@@ -33,43 +32,17 @@ def loaded(
     summary: str | None = None,
     category: str = "cs.LG",
 ) -> LoadedItem:
-    paper = Paper(
-        id=f"2606.{n:05d}",
-        version=2,
-        title=title,
-        abstract=abstract,
+    return loaded_item(
+        n,
+        section,
+        position,
+        title,
+        abstract,
         authors=["Zoë Müller", "<b>Mallory</b>", "Ada [Lovelace](http://evil)"],
-        categories=[category, "stat.ML"],
-        primary_category=category,
-        published=NOW,
-        updated=NOW,
-        first_seen=NOW,
-        last_changed=NOW,
-        title_key="k",
-        content_hash="h",
-    )
-    item = IssueItem(
-        issue_week="2026-W25",
-        paper_id=paper.id,
-        version=2,
-        section=section,
-        position=position,
-        score=0.5,
         explanation="matches 'agents'",
+        summary_text=summary,
+        category=category,
     )
-    summ = None
-    if summary is not None:
-        summ = Summary(
-            paper_id=paper.id,
-            version=2,
-            kind="summary",
-            prompt_hash="p",
-            model="m",
-            params_hash="q",
-            text=summary,
-            created=NOW,
-        )
-    return LoadedItem(item, paper, summ)
 
 
 def fixture_issue() -> list[LoadedItem]:
@@ -205,16 +178,7 @@ def test_unverified_numbers_are_shown(tmp_path: Path) -> None:
 def test_oneliner_text_is_used_when_present(tmp_path: Path) -> None:
     items = fixture_issue()
     also = items[3]
-    one = Summary(
-        paper_id=also.paper.id,
-        version=2,
-        kind="oneliner",
-        prompt_hash="p",
-        model="m",
-        params_hash="q",
-        text="A *bold* one-liner.",
-        created=NOW,
-    )
+    one = factories.summary(also.paper.id, "A *bold* one-liner.", version=2, kind="oneliner")
     items[3] = LoadedItem(also.item, also.paper, None, one)
     assert "— A \\*bold\\* one-liner." in render_all(tmp_path, items)["newsletter.md"]
 
@@ -278,15 +242,8 @@ def test_podcast_replacements_are_configurable() -> None:
 def test_narration_is_preferred_for_the_podcast() -> None:
     items = fixture_issue()
     first = items[0]
-    narration = Summary(
-        paper_id=first.paper.id,
-        version=2,
-        kind="podcast",
-        prompt_hash="p",
-        model="m",
-        params_hash="q",
-        text="Spoken words about the paper.",
-        created=NOW,
+    narration = factories.summary(
+        first.paper.id, "Spoken words about the paper.", version=2, kind="podcast"
     )
     items[0] = LoadedItem(first.item, first.paper, first.summary, None, narration)
     text = podcast_script(view(items)).segments[1].text
