@@ -21,10 +21,9 @@ from pathlib import Path
 import openai
 from sqlmodel import Session
 
+from pipeline.bench.sample import sample_paper
 from pipeline.config import PRICES
 from pipeline.db import open_database
-from pipeline.demo import sample_path
-from pipeline.devservers.arxiv_api import load_listing
 from pipeline.devservers.openai_api import OpenAIServer
 from pipeline.llm.cost import PriceTable
 from pipeline.llm.local import LocalLlama
@@ -40,29 +39,8 @@ PRICE_TABLE = PriceTable({**PRICES, "bench-model": (0.0, 0.0)})
 
 
 def _papers(n: int) -> list[Paper]:
-    records = load_listing(sample_path())
     now = datetime(2026, 6, 16, tzinfo=UTC)
-    papers = []
-    for i in range(n):
-        r = records[i % len(records)]
-        papers.append(
-            Paper(
-                id=f"2606.{80000 + i:05d}",
-                version=1,
-                title=r.title,
-                abstract=r.summary,
-                authors=list(r.authors),
-                categories=list(r.categories),
-                primary_category=r.categories[0],
-                published=now,
-                updated=now,
-                first_seen=now,
-                last_changed=now,
-                title_key=f"bench {i}",
-                content_hash=str(i),
-            )
-        )
-    return papers
+    return [sample_paper(i, f"2606.{80000 + i:05d}", now) for i in range(n)]
 
 
 def _store(db_url: str, papers: list[Paper]) -> None:

@@ -22,11 +22,10 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
+from pipeline.bench.sample import sample_paper
 from pipeline.config import load_settings
 from pipeline.db import open_database, session
-from pipeline.demo import sample_path
-from pipeline.devservers.arxiv_api import load_listing
-from pipeline.models import Paper, Summary
+from pipeline.models import Summary
 from pipeline.publish import render_week
 from pipeline.site import build_site
 from pipeline.speech import EspeakSpeech
@@ -45,7 +44,6 @@ def _week(i: int) -> str:
 
 
 def _populate(engine: Engine, weeks: int, highlights: int, also: int) -> None:
-    records = load_listing(sample_path())
     start = datetime(2025, 1, 1, tzinfo=UTC)
     n = 0
     for w in range(weeks):
@@ -53,26 +51,9 @@ def _populate(engine: Engine, weeks: int, highlights: int, also: int) -> None:
         placements = []
         with session(engine) as s:
             for pos in range(highlights + also):
-                r = records[n % len(records)]
                 pid = f"2501.{n:05d}"
                 when = start + timedelta(days=7 * w)
-                s.add(
-                    Paper(
-                        id=pid,
-                        version=1,
-                        title=r.title,
-                        abstract=r.summary,
-                        authors=list(r.authors),
-                        categories=list(r.categories),
-                        primary_category=r.categories[0],
-                        published=when,
-                        updated=when,
-                        first_seen=when,
-                        last_changed=when,
-                        title_key=pid,
-                        content_hash=pid,
-                    )
-                )
+                s.add(sample_paper(n, pid, when))
                 section = HIGHLIGHT if pos < highlights else ALSO
                 if section == HIGHLIGHT:
                     s.add(

@@ -1,0 +1,35 @@
+"""Papers for benchmarks, with real-looking text from the bundled demo sample."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import cache
+
+from pipeline.demo import sample_path
+from pipeline.devservers.arxiv_api import ListingRecord, load_listing
+from pipeline.models import Paper
+
+
+@cache
+def records() -> tuple[ListingRecord, ...]:
+    return tuple(load_listing(sample_path()))
+
+
+def sample_paper(i: int, pid: str, when: datetime) -> Paper:
+    """Paper `pid` with the text of the sample's i-th record (cycling), dated `when`."""
+    r = records()[i % len(records())]
+    return Paper(
+        id=pid,
+        version=1,
+        title=r.title,
+        abstract=r.summary,
+        authors=list(r.authors),
+        categories=list(r.categories),
+        primary_category=r.categories[0],
+        published=when,
+        updated=when,
+        first_seen=when,
+        last_changed=when,
+        title_key=pid,
+        content_hash=pid,
+    )
