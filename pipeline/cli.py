@@ -18,6 +18,7 @@ from pipeline import (
     cli_schedule,
     cli_send,
     cli_subscribers,
+    preflight,
     runner,
 )
 from pipeline.cli_common import (
@@ -110,6 +111,7 @@ def summarize(
         if dry_run:
             _print_estimate(target, runner.estimate_summaries(p, target), p.settings.model_name)
             return
+        preflight.check_llm(p.settings)
         with runner.locked(p, target, "summarize"):
             r = runner.summarize(p, target, budget_usd=budget)
     _print_summaries(f"summarized {target}", r)
@@ -134,7 +136,14 @@ def _print_summaries(prefix: str, s: SummarizeResult) -> None:
     )
     if s.flagged:
         out.print(f"{s.flagged} texts contain numbers not found in their source (flagged)")
-    if s.failed or s.over_budget:
+    if s.model_gone:
+        err.print(
+            f"warning: {s.model_gone}; {s.failed + s.over_budget} texts were not written "
+            "(those papers show their abstract; run again to write them)",
+            markup=False,
+            soft_wrap=True,
+        )
+    elif s.failed or s.over_budget:
         err.print(
             f"warning: {s.failed + s.over_budget} texts were not written; "
             "those papers show their abstract"
@@ -186,6 +195,9 @@ def run(
                 week_name, runner.estimate_summaries(p, week_name), p.settings.model_name
             )
             return
+        preflight.check_llm(p.settings)
+        if send:
+            preflight.check_smtp(p.settings)
         result = runner.run(p, target, budget_usd=budget, audio=audio)
         _report(result)
         if send:
@@ -249,6 +261,7 @@ def demo(
             f"demo: serving {len(records)} sample papers at {server.url}; "
             f"summaries by {settings.model_name}"
         )
+        preflight.check_llm(settings)
         with pipeline_for(settings) as p:
             result = runner.run(p, DEMO_WEEK, audio=audio)
     _report(result)

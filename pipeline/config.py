@@ -28,12 +28,13 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from pipeline.errors import ConfigError
+from pipeline.llm import weights
 from pipeline.records import is_arxiv_id
 
 log = logging.getLogger(__name__)
 DEFAULT_CONFIG_FILE = "newsletter.toml"
 PUBLIC_ARXIV_URL = "https://export.arxiv.org/api/query"
-LOCAL_MODEL_NAME = "SmolLM2-135M-Instruct"
+LOCAL_MODEL_NAME = weights.DEFAULT.name
 
 WordList = Annotated[list[str], NoDecode]
 NameList = Annotated[list[str], NoDecode]  # names contain spaces: separated by ; or ,
@@ -97,6 +98,9 @@ class Settings(BaseSettings):
     llm_timeout_seconds: float = Field(default=120.0, gt=0)
     llm_concurrency: int = Field(default=8, ge=1, le=256)
     llm_threads: int = Field(default=0, ge=0, le=256)
+    # The embedded model's GGUF file (empty: the one `make setup` installs; it must be the
+    # pinned file, see pipeline/llm/weights.py).
+    llm_local_model_file: Path | None = None
     llm_retries: int = Field(default=4, ge=0, le=20)
     # USD per million tokens, [input, output], by model name; unknown models cost 0 (warned).
     llm_prices: dict[str, tuple[float, float]] = Field(default_factory=lambda: dict(PRICES))

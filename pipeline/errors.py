@@ -7,7 +7,9 @@
     ├── LLMError             the model endpoint failed for good (this call)
     │   ├── LLMTransient        429 / 5xx / timeout / dropped connection: retried with backoff
     │   │   └── LLMUnreachable     cannot connect; when retries run out the stage stops
-    │   └── LLMConfigError      bad key / unknown model / endpoint down: stop the stage at once
+    │   ├── LLMConfigError      bad key / unknown model / endpoint down: stop the stage at once
+    │   └── LLMModelGone        the embedded model's server died or cannot start: the stage
+    │                           goes on, what is left keeps its abstract (exit code 3)
     ├── NotFoundError        an issue, paper or file the user named does not exist
     └── UserInputError       a file or argument the user gave is not usable
 
@@ -53,6 +55,11 @@ class LLMUnreachable(LLMTransient):
 
 class LLMConfigError(LLMError):
     pass
+
+
+class LLMModelGone(LLMError):
+    """The embedded model is not available for the rest of this stage (crashed, killed,
+    weights missing or not the pinned file): no more calls, and no stage failure."""
 
 
 class NotFoundError(NewsletterError):

@@ -13,11 +13,14 @@ def weekly_run(config: str | None = None, overrides: dict[str, Any] | None = Non
     """`newsletter run` for the last complete week (then `send` when `schedule_send`), with
     the settings the scheduler was started with (re-read each time, so an edited
     newsletter.toml applies next week)."""
-    from pipeline import runner
+    from pipeline import preflight, runner
     from pipeline.cli_common import pipeline_for
     from pipeline.config import load_settings
 
     settings = load_settings(Path(config) if config else None, overrides)
+    preflight.check_llm(settings)
+    if settings.schedule_send:
+        preflight.check_smtp(settings)
     with pipeline_for(settings) as p:
         result = runner.run(p)
         if settings.schedule_send:

@@ -23,7 +23,13 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine
 
 from pipeline.db import utcnow
-from pipeline.errors import LLMConfigError, LLMError, LLMTransient, LLMUnreachable
+from pipeline.errors import (
+    LLMConfigError,
+    LLMError,
+    LLMModelGone,
+    LLMTransient,
+    LLMUnreachable,
+)
 from pipeline.llm.base import ChatModel, Completion
 from pipeline.llm.cost import Budget, PriceTable, prompt_tokens
 from pipeline.llm.retry import RetryPolicy
@@ -88,6 +94,9 @@ class SummarizeResult:
     output_tokens: int = 0
     cost_usd: float = 0.0
     failures: list[str] = field(default_factory=list)
+    # Why the model stopped answering for good (the embedded model's server died): the texts
+    # not written then are among `failed`.
+    model_gone: str | None = None
 
     def counts(self) -> dict[str, int | float]:
         return {
@@ -114,6 +123,7 @@ class SummarizeResult:
         ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.failures += other.failures
+        self.model_gone = self.model_gone or other.model_gone
 
 
 @dataclass(frozen=True)
@@ -228,6 +238,12 @@ async def _run_jobs(
         async with gate:
             if stopped:
                 return
+            if result.model_gone is not None:
+                result.failed += 1
+                result.failures.append(f"{job.paper.id}: {job.kind} not written")
+                if opts.on_done is not None:
+                    opts.on_done(1)
+                return
             worst = opts.prices.cost(model.name, prompt_tokens(job.prompt.messages), job.max_tokens)
             if not opts.budget.reserve(worst):
                 result.over_budget += 1
@@ -238,6 +254,10 @@ async def _run_jobs(
                 spent = await _attempt(engine, model, job, opts, result)
             except LLMConfigError as exc:
                 stopped.append(exc)
+            except LLMModelGone as exc:
+                result.model_gone = result.model_gone or str(exc)
+                result.failed += 1
+                result.failures.append(f"{job.paper.id}: {job.kind} not written")
             finally:
                 opts.budget.settle(worst, spent)
                 if opts.on_done is not None:
@@ -278,7 +298,7 @@ async def _attempt(
             )
         except LLMUnreachable as exc:
             raise LLMConfigError(str(exc)) from None
-        except LLMConfigError as exc:
+        except (LLMConfigError, LLMModelGone) as exc:
             _log(engine, result, model, job, opts, started, error=str(exc))
             raise
         except LLMTransient as exc:  # retries used up; already logged

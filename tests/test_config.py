@@ -15,7 +15,7 @@ def test_defaults() -> None:
     assert s.categories == ["cs.AI", "cs.LG", "cs.CL", "stat.ML"]
     assert s.database_url == "sqlite:///db/newsletter.sqlite3"
     assert s.arxiv_url == "https://export.arxiv.org/api/query"
-    assert s.uses_local_model and s.model_name == "SmolLM2-135M-Instruct"
+    assert s.uses_local_model and s.model_name == "Qwen2.5-Coder-1.5B-Instruct-Q4_K_M"
     assert Path("db").is_dir() and Path("out").is_dir()  # created at start
 
 

@@ -10,13 +10,15 @@ from pipeline.config import Settings
 from pipeline.llm.base import ChatModel, Embedder
 from pipeline.llm.embed_local import LocalMiniLM
 from pipeline.llm.embed_openai import OpenAIEmbedder
-from pipeline.llm.local import LocalLlama
+from pipeline.llm.local import embedded_chat
 from pipeline.llm.openai_compat import OpenAIChat
 
 
 def chat_model(settings: Settings) -> ChatModel:
     if settings.uses_local_model:
-        return LocalLlama(threads=settings.llm_threads)
+        return embedded_chat(
+            settings.llm_local_model_file, settings.llm_threads, settings.llm_timeout_seconds
+        )
     client = openai.AsyncOpenAI(
         base_url=settings.llm_base_url,
         # Local servers (Ollama, vLLM, llama.cpp) accept any key; OpenAI needs a real one.

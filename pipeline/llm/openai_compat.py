@@ -49,7 +49,7 @@ class OpenAIChat:
         )
 
 
-def translate(exc: Exception, client: openai.AsyncOpenAI, model: str) -> LLMError:
+def translate(exc: Exception, client: openai.AsyncOpenAI | openai.OpenAI, model: str) -> LLMError:
     """An `openai` exception as one of ours; anything unexpected is returned unchanged."""
     where = str(client.base_url)
     if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
