@@ -7,7 +7,8 @@
     ├── LLMError             the model endpoint failed for good (this call)
     │   ├── LLMTransient        429 / 5xx / timeout / dropped connection: retried with backoff
     │   │   └── LLMUnreachable     cannot connect; when retries run out the stage stops
-    │   └── LLMConfigError      bad key / unknown model / endpoint down: stop the stage at once
+    │   ├── LLMConfigError      bad key / unknown model / endpoint down: stop the stage at once
+    │   └── LLMContentFiltered  the endpoint will not process this text: asking again is futile
     ├── NotFoundError        an issue, paper or file the user named does not exist
     └── UserInputError       a file or argument the user gave is not usable
 
@@ -53,6 +54,11 @@ class LLMUnreachable(LLMTransient):
 
 class LLMConfigError(LLMError):
     pass
+
+
+class LLMContentFiltered(LLMError):
+    """The endpoint answered that its content filter blocks this prompt or its reply: the
+    same request gets the same answer, so the outcome is stored like an unusable reply."""
 
 
 class NotFoundError(NewsletterError):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -62,9 +63,15 @@ class LocalLlama:
                 self._llama = None
 
     async def complete(
-        self, messages: list[Message], *, max_tokens: int, temperature: float
+        self,
+        messages: list[Message],
+        *,
+        max_tokens: int,
+        temperature: float,
+        response_format: Mapping[str, Any] | None = None,
     ) -> Completion:
-        """Runs in a worker thread (the model holds the CPU, not the event loop)."""
+        """Runs in a worker thread (the model holds the CPU, not the event loop).
+        `response_format` is not used: the reply is free text (callers check it anyway)."""
         return await asyncio.to_thread(self._complete, messages, max_tokens, temperature)
 
     def _complete(self, messages: list[Message], max_tokens: int, temperature: float) -> Completion:
