@@ -130,6 +130,7 @@ def _print_estimate(week: str, e: Estimate, model: str) -> None:
 def _print_summaries(prefix: str, s: SummarizeResult) -> None:
     out.print(
         f"{prefix}: {s.made} new, {s.cached} cached, {s.failed} failed"
+        + (f", {s.known_failed} failed before" if s.known_failed else "")
         + (f", {s.over_budget} over budget" if s.over_budget else "")
         + f" ({s.calls} calls, {s.input_tokens} input / {s.output_tokens} output tokens, "
         f"${s.cost_usd:.4f})"
@@ -147,6 +148,11 @@ def _print_summaries(prefix: str, s: SummarizeResult) -> None:
         err.print(
             f"warning: {s.failed + s.over_budget} texts were not written; "
             "those papers show their abstract"
+        )
+    if s.known_failed:
+        out.print(
+            f"{s.known_failed} texts failed in an earlier run and were not asked again (their "
+            "papers show their abstract); `newsletter regenerate WEEK --resummarize` asks again"
         )
 
 

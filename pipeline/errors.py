@@ -8,8 +8,9 @@
     │   ├── LLMTransient        429 / 5xx / timeout / dropped connection: retried with backoff
     │   │   └── LLMUnreachable     cannot connect; when retries run out the stage stops
     │   ├── LLMConfigError      bad key / unknown model / endpoint down: stop the stage at once
-    │   └── LLMModelGone        the embedded model's server died or cannot start: the stage
-    │                           goes on, what is left keeps its abstract (exit code 3)
+    │   ├── LLMModelGone        the embedded model's server died or cannot start: the stage
+    │   │                       goes on, what is left keeps its abstract (exit code 3)
+    │   └── LLMContentFiltered  the endpoint will not process this text: asking again is futile
     ├── NotFoundError        an issue, paper or file the user named does not exist
     └── UserInputError       a file or argument the user gave is not usable
 
@@ -60,6 +61,11 @@ class LLMConfigError(LLMError):
 class LLMModelGone(LLMError):
     """The embedded model is not available for the rest of this stage (crashed, killed,
     weights missing or not the pinned file): no more calls, and no stage failure."""
+
+
+class LLMContentFiltered(LLMError):
+    """The endpoint answered that its content filter blocks this prompt or its reply: the
+    same request gets the same answer, so the outcome is stored like an unusable reply."""
 
 
 class NotFoundError(NewsletterError):

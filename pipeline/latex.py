@@ -1,14 +1,24 @@
 """LaTeX in titles and abstracts shown readably: `$\\mathcal{O}(n^2)$` becomes `𝒪(n²)`.
 
-Only balanced `$…$` / `$$…$$` segments and a few text-mode commands are converted;
-everything else is left as written (an unmatched `$` stays a dollar sign).  The
-result is plain text: callers still escape it for the format they write.
+Only balanced `$…$` / `$$…$$` segments are converted as math; an unmatched `$` stays a
+dollar sign.  Outside math:
+
+- a few text-mode commands keep their argument (`\\textbf{x}`, `\\url{u}`, `{\\em x}` -> x);
+- any other command becomes its symbol when it is one (`\\ldots` -> …, `\\alpha` -> α)
+  and else its bare name (`\\method`, `\\ours{}` -> method, ours); an argument it takes is
+  kept as text (`\\sys{v2}` -> v2);
+- `~`, LaTeX's non-breaking space, becomes a space when it is tied to the word before it
+  (`Fig.~3`, `et al.~[4]`, `\\cite{x}~shows`, `$n$~steps`).  A `~` that starts a word
+  (`~5%`, `(~5%)`: "approximately") or follows `/` stays, and so does every `~` in a URL.
+
+The result is plain text: callers still escape it for the format they write.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import unicodedata
 from functools import lru_cache
 
 from pylatexenc.latex2text import LatexNodes2Text
@@ -78,20 +88,74 @@ def _math(source: str) -> str | None:
     return re.sub(r"\s+", " ", text).strip()
 
 
+# Outside math, in one left-to-right pass: URLs (kept whole), commands with their argument,
+# font switches, other commands, and ties. Commands whose argument holds math or braces are
+# left for `_TEXT_COMMANDS` (after the math is converted) or as written.
+_PROSE = re.compile(
+    r"(?P<link>(?:https?|ftp)://\S+|www\.\S+)"
+    r"|\\url\{(?P<url>[^{}\s]*)\}"
+    r"|\\href\{[^{}\s]*\}\{(?P<href>[^{}$\\]*)\}"
+    r"|\{\\(?:em|bf|it|sl|sc|tt|rm|sf)\s+(?P<switch>[^{}$\\]*)\}"
+    r"|(?P<newline>\\\\)"
+    r"|\\(?P<name>[A-Za-z]+)(?:\{(?P<arg>[^{}$\\]*)\}|(?![{A-Za-z]))(?P<space>\\ )?"
+    r"|(?<=[\w.,;:!?)\]}$'\"])(?P<tie>~)"
+)
+_KEEP = frozenset({"textbf", "textit", "emph", "texttt", "textsc", "mathrm", "text"})
+_MARKUP_CHARS = frozenset("<>*_[]`#|\\{}~&")
+
+
+@lru_cache(maxsize=512)
+def _command(name: str) -> str:
+    """A command outside math: its symbol if it is one (`\\ldots` -> …), else its name."""
+    symbol = _math("\\" + name) or ""
+    if len(symbol) == 1 and symbol not in _MARKUP_CHARS:
+        if not unicodedata.category(symbol).startswith("M"):  # not a bare accent
+            return symbol
+    return name
+
+
+def _prose(m: re.Match[str]) -> str:
+    if m.group("link") is not None:
+        return m.group(0)
+    for group in ("url", "href", "switch"):
+        if m.group(group) is not None:
+            return m.group(group)
+    if m.group("tie") is not None or m.group("newline") is not None:
+        return " "
+    name, arg = m.group("name"), m.group("arg")
+    if name in _KEEP:
+        return m.group(0)  # `_TEXT_COMMANDS` takes it
+    return (arg or _command(name)) + (" " if m.group("space") else "")
+
+
+def _outside_math(text: str, after_math: bool) -> str:
+    if "\\" not in text and "~" not in text:
+        return text
+    # "$n$~steps": the `$` before the gap is what a tie there is tied to.
+    prefix = "$" if after_math else ""
+    return _PROSE.sub(_prose, prefix + text)[len(prefix) :]
+
+
 def readable(text: str) -> str:
     """The text with its LaTeX math and simple markup turned into Unicode."""
-    if "$" not in text and "\\" not in text:
+    if "$" not in text and "\\" not in text and "~" not in text:
         return text
 
     def one(m: re.Match[str]) -> str:
-        if m.group(1) is not None:
-            return _math(m.group(1)) or m.group(0)
-        body = m.group(2)
+        body = m.group(1) if m.group(1) is not None else m.group(2)
         after = m.string[m.end() : m.end() + 1]
-        if after.isdigit() and not re.search(r"[\\^_{]", body):
+        if m.group(1) is None and after.isdigit() and not re.search(r"[\\^_{]", body):
             return m.group(0)  # "$5 and $10": prose
-        return _math(body) or m.group(0)
+        shown = _math(body)
+        if shown == "":  # only commands pylatexenc does not know, as in `$\\method$`
+            shown = _outside_math(body, after_math=False).strip()
+            return shown if shown and "\\" not in shown else m.group(0)
+        return shown or m.group(0)
 
-    out = _MATH.sub(one, text)
-    out = _TEXT_COMMANDS.sub(r"\1", out)
+    parts, done = [], 0
+    for m in _MATH.finditer(text):
+        parts += [_outside_math(text[done : m.start()], done > 0), one(m)]
+        done = m.end()
+    parts.append(_outside_math(text[done:], done > 0))
+    out = _TEXT_COMMANDS.sub(r"\1", "".join(parts))
     return _ESCAPED.sub(r"\1", out)

@@ -88,6 +88,27 @@ class Summary(SQLModel, table=True):
     flags: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
 
 
+class SummaryFailure(SQLModel, table=True):
+    """A text the model was asked for and answered unusably, after its one retry (or that a
+    content filter refused), under the same cache key as `Summary`: the next run does not ask
+    again; `regenerate --resummarize` does. Transient failures are never stored here."""
+
+    __tablename__ = "summary_failure"
+    __table_args__ = (
+        UniqueConstraint("paper_id", "version", "kind", "prompt_hash", "model", "params_hash"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    paper_id: str = Field(index=True)
+    version: int
+    kind: str
+    prompt_hash: str
+    model: str
+    params_hash: str
+    error: str
+    created: datetime
+
+
 class LLMCall(SQLModel, table=True):
     """Every model call, successful or not: you can always answer what it cost and why."""
 

@@ -7,6 +7,18 @@ text is stored the moment it arrives, so a crash loses only the calls in flight.
 whose text fails (after one retry for bad output) keeps its abstract and the stage goes
 on; a bad key, an unknown model or an endpoint that cannot be reached stops the stage.
 A budget stops new calls before it would be exceeded; the rest fall back likewise.
+
+A failure is stored under the same key (`SummaryFailure`) when the model did answer and the
+answer was unusable: bad output twice, or a content filter's refusal. Asking again would
+only repeat it, so the next run makes no call for it (`force` does). Failures that say
+nothing about the answer -- timeouts, 429, 5xx, a dropped connection, other HTTP errors (a
+parameter or a context length the endpoint will not take: fixing the settings fixes those
+without changing the key), the budget -- are not stored: the next run asks again.
+
+Replies that must have a shape ask for it with a JSON schema (`RESPONSE_FORMATS`). The
+schema is not part of the cache key: it constrains how the answer is written, not what is
+asked (the prompt, whose hash is in the key, says both), so ratings stored before it was
+sent stay valid.
 """
 
 from __future__ import annotations
@@ -19,12 +31,14 @@ import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import Engine
 
 from pipeline.db import utcnow
 from pipeline.errors import (
     LLMConfigError,
+    LLMContentFiltered,
     LLMError,
     LLMModelGone,
     LLMTransient,
@@ -33,10 +47,16 @@ from pipeline.errors import (
 from pipeline.llm.base import ChatModel, Completion
 from pipeline.llm.cost import Budget, PriceTable, prompt_tokens
 from pipeline.llm.retry import RetryPolicy
-from pipeline.models import LLMCall, Paper, Summary
+from pipeline.models import LLMCall, Paper, Summary, SummaryFailure
 from pipeline.prompts import Prompt, render_prompt
-from pipeline.store.summaries import find_summary, log_call, save_summary
-from pipeline.validate import BadOutput, clean_output, unsupported_numbers
+from pipeline.store.summaries import (
+    find_failure,
+    find_summary,
+    log_call,
+    save_failure,
+    save_summary,
+)
+from pipeline.validate import RATING_FORMAT, BadOutput, clean_output, unsupported_numbers
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +65,7 @@ ONELINER = "oneliner"
 PODCAST = "podcast"
 RELEVANCE = "relevance"
 MAX_TOKENS = {SUMMARY: 1.0, ONELINER: 0.25, PODCAST: 1.0, RELEVANCE: 0.0}  # of llm_max_tokens
+RESPONSE_FORMATS: dict[str, Mapping[str, Any]] = {RELEVANCE: RATING_FORMAT}  # the rest: prose
 
 
 @dataclass(frozen=True)
@@ -68,6 +89,7 @@ class Job:
     source: SourceText
     max_tokens: int
     params_hash: str
+    response_format: Mapping[str, Any] | None = None  # asked for; the reply is checked anyway
 
 
 @dataclass
@@ -87,6 +109,7 @@ class SummarizeResult:
     cached: int = 0
     made: int = 0
     failed: int = 0
+    known_failed: int = 0  # failed in an earlier run: not asked again (see the module doc)
     over_budget: int = 0
     flagged: int = 0
     calls: int = 0
@@ -103,6 +126,7 @@ class SummarizeResult:
             "cached": self.cached,
             "made": self.made,
             "failed": self.failed,
+            "known_failed": self.known_failed,
             "over_budget": self.over_budget,
             "flagged": self.flagged,
             "calls": self.calls,
@@ -114,6 +138,7 @@ class SummarizeResult:
             "cached",
             "made",
             "failed",
+            "known_failed",
             "over_budget",
             "flagged",
             "calls",
@@ -177,23 +202,32 @@ def make_job(
     )
     tokens = max(16, int(max_tokens * MAX_TOKENS[kind]))
     return Job(
-        paper, kind, prompt, source, tokens, params_hash(tokens, temperature, source, variables)
+        paper,
+        kind,
+        prompt,
+        source,
+        tokens,
+        params_hash(tokens, temperature, source, variables),
+        RESPONSE_FORMATS.get(kind),
     )
+
+
+def _key(job: Job, model: str) -> tuple[str, int, str, str, str, str]:
+    p = job.paper
+    return (p.id, p.version, job.kind, job.prompt.hash, model, job.params_hash)
 
 
 def _is_cached(engine: Engine, job: Job, model: str) -> bool:
-    return (
-        find_summary(
-            engine,
-            job.paper.id,
-            job.paper.version,
-            job.kind,
-            job.prompt.hash,
-            model,
-            job.params_hash,
-        )
-        is not None
-    )
+    """A text exists for the job, or a stored failure: either way no call is needed."""
+    return _cached_text(engine, job, model) or _failed_before(engine, job, model)
+
+
+def _cached_text(engine: Engine, job: Job, model: str) -> bool:
+    return find_summary(engine, *_key(job, model)) is not None
+
+
+def _failed_before(engine: Engine, job: Job, model: str) -> bool:
+    return find_failure(engine, *_key(job, model)) is not None
 
 
 def estimate(engine: Engine, model: str, jobs: Sequence[Job], prices: PriceTable) -> Estimate:
@@ -225,12 +259,16 @@ async def _run_jobs(
     result = SummarizeResult()
     todo = []
     for job in jobs:
-        if not opts.force and _is_cached(engine, job, model.name):
+        if opts.force:
+            todo.append(job)
+        elif _cached_text(engine, job, model.name):
             result.cached += 1
+        elif _failed_before(engine, job, model.name):
+            result.known_failed += 1
         else:
             todo.append(job)
-    if opts.on_done is not None and result.cached:
-        opts.on_done(result.cached)
+    if opts.on_done is not None and len(todo) < len(jobs):
+        opts.on_done(len(jobs) - len(todo))
     gate = asyncio.Semaphore(max(1, opts.concurrency))
     stopped: list[LLMConfigError] = []
 
@@ -279,6 +317,7 @@ async def _attempt(
     prompt_text = "\n".join(m["content"] for m in job.prompt.messages)
     spent = 0.0
     last_error = ""
+    unusable = False  # the model answered, and asking again would not help: stored
     for retry_bad_output in (False, True):
         # A retry after bad output samples hotter: the same settings would repeat the output.
         temperature = min(1.0, opts.temperature + 0.4) if retry_bad_output else opts.temperature
@@ -292,7 +331,10 @@ async def _attempt(
         try:
             completion: Completion = await opts.retry.run(
                 lambda t=temperature: model.complete(  # type: ignore[misc]
-                    job.prompt.messages, max_tokens=job.max_tokens, temperature=t
+                    job.prompt.messages,
+                    max_tokens=job.max_tokens,
+                    temperature=t,
+                    response_format=job.response_format,
                 ),
                 on_failure=failed,
             )
@@ -303,10 +345,12 @@ async def _attempt(
             raise
         except LLMTransient as exc:  # retries used up; already logged
             last_error = str(exc)
+            unusable = False
             break
         except LLMError as exc:
             _log(engine, result, model, job, opts, started, error=str(exc))
             last_error = str(exc)
+            unusable = isinstance(exc, LLMContentFiltered)
             break
         cost = opts.prices.cost(model.name, completion.input_tokens, completion.output_tokens)
         spent += cost
@@ -314,6 +358,7 @@ async def _attempt(
             text = clean_output(job.kind, completion.text, prompt_text, job.paper.title)
         except BadOutput as exc:
             last_error = f"bad output: {exc}"
+            unusable = True
             _log(engine, result, model, job, opts, started, completion, cost, last_error)
             continue
         call = _log(engine, result, model, job, opts, started, completion, cost, save=False)
@@ -347,7 +392,26 @@ async def _attempt(
     log.warning(
         "%s of %s failed (%s); its abstract is used instead", job.kind, job.paper.id, last_error
     )
+    if unusable:
+        _store_failure(engine, model, job, last_error)
     return spent
+
+
+def _store_failure(engine: Engine, model: ChatModel, job: Job, error: str) -> None:
+    paper_id, version, kind, prompt_hash, name, params = _key(job, model.name)
+    save_failure(
+        engine,
+        SummaryFailure(
+            paper_id=paper_id,
+            version=version,
+            kind=kind,
+            prompt_hash=prompt_hash,
+            model=name,
+            params_hash=params,
+            error=error,
+            created=utcnow(),
+        ),
+    )
 
 
 def _log(

@@ -3,7 +3,9 @@ and numbers that the source text does not contain flagged."""
 
 from __future__ import annotations
 
+import json
 import re
+from typing import Any
 
 MIN_WORDS = {"summary": 25, "oneliner": 6, "podcast": 25}
 MAX_WORDS = {"summary": 200, "oneliner": 45, "podcast": 260}
@@ -33,12 +35,51 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 _RATING = re.compile(r"(?<![\d.])(10|[0-9])(?![\d.])")
 
+# The shape a relevance answer is asked in (structured output). An enum, not minimum and
+# maximum: it is in the subset of JSON Schema that every strict implementation takes.
+RATING_FORMAT: dict[str, Any] = {
+    "type": "json_schema",
+    "json_schema": {
+        "name": "relevance",
+        "schema": {
+            "type": "object",
+            "properties": {"rating": {"type": "integer", "enum": list(range(11))}},
+            "required": ["rating"],
+            "additionalProperties": False,
+        },
+        "strict": True,
+    },
+}
+
+
+def _json_rating(text: str) -> str | None:
+    """The rating of a `{"rating": n}` reply; None when the reply is no such JSON object."""
+    start, end = text.find("{"), text.rfind("}")
+    if start < 0 or end < start:
+        return None
+    try:
+        data = json.loads(text[start : end + 1])
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or "rating" not in data:
+        return None
+    value = data["rating"]
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 10:
+        raise BadOutput(f"rating {value!r} is not an integer from 0 to 10")
+    return str(value)
+
 
 def clean_output(kind: str, text: str, prompt_text: str, title: str = "") -> str:
     """Plain prose of the right length, or BadOutput saying why not. `title` is the paper's:
     output that opens by repeating it is an echo, not a summary. A `relevance` answer is
-    reduced to its 0-10 rating."""
+    reduced to its 0-10 rating: from `{"rating": n}` (the structured answer) or, in a free-text
+    reply, the first integer from 0 to 10."""
     if kind == "relevance":
+        rating = _json_rating(text)
+        if rating is not None:
+            return rating
         m = _RATING.search(text)
         if m is None:
             raise BadOutput(f"no 0-10 rating in {text[:40]!r}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -12,8 +13,13 @@ from typer.testing import CliRunner
 from pipeline.cli import app
 from pipeline.db import open_database
 from pipeline.devservers.arxiv_api import ArxivAPIServer
-from pipeline.devservers.openai_api import ChatRequest, OpenAIServer
-from pipeline.models import IssueItem, LLMCall, Paper, Run
+from pipeline.devservers.openai_api import (
+    ChatRequest,
+    OpenAIServer,
+    default_responder,
+    requested_schema,
+)
+from pipeline.models import IssueItem, LLMCall, Paper, Run, SummaryFailure
 from tests.conftest import invoke
 
 WEEK = "2026-W25"
@@ -247,4 +253,58 @@ def test_llm_rating_pass_reorders_the_top(
         assert llm.chat_calls == 40  # ratings are cached
         dry = invoke("run", "--week", WEEK, "--dry-run")
         assert "dry run" in dry and llm.chat_calls == 40
+    engine.dispose()
+
+
+def test_rerunning_a_finished_week_makes_no_llm_call(
+    arxiv_server: ArxivAPIServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ratings and texts that came back unusable are stored as failed: a rerun of the week
+    (fetch, rank with the rating pass, summarize, render) asks the model nothing."""
+
+    def title(request: ChatRequest) -> str:
+        return request.last_user_message.split("Title: ", 1)[1].split("\n", 1)[0]
+
+    def unlucky(request: ChatRequest, every: int) -> bool:
+        return sum(title(request).encode()) % every == 0
+
+    def model(request: ChatRequest) -> str:
+        if "How relevant is this paper" in request.last_user_message:
+            if unlucky(request, 4):
+                return "I cannot judge this paper."  # no rating: unusable, twice
+            return '{"rating": 6}' if requested_schema(request) else "6"
+        if unlucky(request, 5):
+            return "Too short."
+        return default_responder(request)
+
+    with OpenAIServer(responder=model) as llm:
+        for key, value in {
+            "NEWSLETTER_ARXIV_URL": arxiv_server.url,
+            "NEWSLETTER_ARXIV_DELAY_SECONDS": "0",
+            "NEWSLETTER_LLM_BASE_URL": llm.base_url,
+            "NEWSLETTER_LLM_MODEL": "test-model",
+            "NEWSLETTER_EMBEDDING_BASE_URL": llm.base_url,
+            "NEWSLETTER_RANK_LLM_TOP_K": "20",
+            "NEWSLETTER_PODCAST_NARRATION": "off",
+        }.items():
+            monkeypatch.setenv(key, value)
+        first = invoke("run", "--week", WEEK, code=3)  # some texts failed: a partial run
+        calls = llm.chat_calls
+        engine = open_database("sqlite:///db/newsletter.sqlite3")
+        with Session(engine) as s:
+            stored = s.exec(select(SummaryFailure)).all()
+        # 20 ratings (4 unusable) and 35 texts (9 unusable), each unusable one asked twice
+        assert Counter(f.kind for f in stored) == {"relevance": 4, "oneliner": 7, "summary": 2}
+        assert calls == 20 + 4 + 35 + 9
+        assert "summaries: 26 new, 0 cached, 9 failed (44 calls" in first
+        newsletter = NEWSLETTER.read_bytes()
+
+        again = invoke("run", "--week", WEEK)  # nothing new failed: not partial
+        assert llm.chat_calls == calls  # 0 LLM calls
+        assert "summaries: 0 new, 26 cached, 0 failed, 9 failed before (0 calls" in again
+        assert "9 texts failed in an earlier run and were not asked again" in again
+        assert NEWSLETTER.read_bytes() == newsletter
+        with Session(engine) as s:
+            ranked = s.exec(select(Run).where(Run.stage == "rank").order_by(col(Run.id))).all()
+        assert ranked[-1].counts.get("llm_calls", 0) == 0
     engine.dispose()

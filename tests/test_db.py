@@ -1,13 +1,19 @@
-"""Schema: migrations build exactly the models' schema, and re-running them is a no-op."""
+"""Schema: migrations build exactly the models' schema, re-running them is a no-op, and an
+upgrade keeps the data it finds."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Engine, inspect, text
 from sqlmodel import SQLModel
 
-from pipeline.db import migrate
+from pipeline.db import make_engine, migrate
+from pipeline.resources import resource_dir
 
 
 def test_migrations_match_models(engine: Engine) -> None:
@@ -22,3 +28,36 @@ def test_migrate_is_idempotent_and_versioned(engine: Engine) -> None:
     tables = set(inspect(engine).get_table_names())
     assert {"paper", "fetch_state", "run", "summary", "llm_call", "issue", "issue_item"} <= tables
     assert "alembic_version" in tables
+
+
+def _to(engine: Engine, revision: str, *, down: bool = False) -> None:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(resource_dir("migrations")))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        (command.downgrade if down else command.upgrade)(cfg, revision)
+
+
+def test_0007_adds_stored_failures_without_touching_summaries(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.sqlite3'}")
+    _to(engine, "0006")  # a database from before stored failures, with a summary in it
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO summary (paper_id, version, kind, prompt_hash, model, params_hash,"
+                " text, input_tokens, output_tokens, cost_usd, created, source, note, flags)"
+                " VALUES ('2606.00001', 1, 'relevance', 'p', 'm', 'q', '7', 5, 1, 0.5,"
+                " '2026-06-16 12:00:00', 'abstract', NULL, '[]')"
+            )
+        )
+    migrate(engine)
+    assert "summary_failure" in inspect(engine).get_table_names()
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT paper_id, kind, text, cost_usd FROM summary")).all()
+        version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    assert [tuple(r) for r in rows] == [("2606.00001", "relevance", "7", 0.5)]
+    assert version == "0007"
+    _to(engine, "0006", down=True)
+    assert "summary_failure" not in inspect(engine).get_table_names()
+    migrate(engine)
+    engine.dispose()

@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import openai
 import pytest
@@ -22,6 +23,7 @@ from pipeline.devservers.openai_api import (
     OpenAIServer,
     default_responder,
     embedding_vector,
+    schema_example,
 )
 
 MODEL = "gpt-4o-mini"
@@ -149,6 +151,83 @@ def test_responder_sees_model_messages_and_params() -> None:
     assert request.messages == [{"role": "user", "content": "parts"}]
     assert request.last_user_message == "parts"
     assert request.params["max_tokens"] == 50
+
+
+SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "rating": {"type": "integer", "enum": list(range(11))},
+        "why": {"type": "string"},
+        "tags": {"type": "array", "items": {"type": "string"}},
+        "score": {"type": "number", "minimum": 1, "maximum": 3},
+        "ok": {"type": "boolean"},
+    },
+    "required": ["rating", "why", "tags", "score", "ok"],
+    "additionalProperties": False,
+}
+JSON_SCHEMA: Any = {  # a ResponseFormat TypedDict to the client
+    "type": "json_schema",
+    "json_schema": {"name": "r", "schema": SCHEMA, "strict": True},
+}
+
+
+def test_json_schema_response_format_is_honoured(srv: OpenAIServer, client: openai.OpenAI) -> None:
+    reply = client.chat.completions.create(
+        model=MODEL,
+        messages=ask("rate it"),
+        response_format=JSON_SCHEMA,
+    )
+    value = json.loads(reply.choices[0].message.content or "")
+    assert set(value) == set(SCHEMA["properties"])
+    assert value["rating"] in range(11) and 1 <= value["score"] <= 3
+    assert isinstance(value["why"], str) and isinstance(value["ok"], bool)
+    assert isinstance(value["tags"], list) and all(isinstance(t, str) for t in value["tags"])
+    body = srv.requests[-1].body
+    assert body["response_format"] == JSON_SCHEMA
+    prose = client.chat.completions.create(model=MODEL, messages=ask("rate it"))
+    assert not (prose.choices[0].message.content or "").startswith("{")
+
+
+def test_schema_examples_vary_with_the_seed_and_stay_valid() -> None:
+    ratings = {schema_example(SCHEMA, seed)["rating"] for seed in range(0, 700, 7)}
+    assert len(ratings) > 5 and ratings <= set(range(11))
+    assert schema_example({"const": "x"}) == "x"
+    assert schema_example({"type": ["null", "integer"], "minimum": 4, "maximum": 4}) == 4
+
+
+@pytest.mark.parametrize(
+    ("status", "error", "says"),
+    [
+        (400, openai.BadRequestError, "'response_format' of type 'json_schema' is not supported"),
+        (422, openai.UnprocessableEntityError, "'response_format' of type 'json_schema'"),
+        (500, openai.InternalServerError, 'must be one of "text" or "json_object"'),
+    ],
+)
+def test_refusing_response_format(
+    status: int, error: type[openai.APIStatusError], says: str
+) -> None:
+    with (
+        OpenAIServer(refuse_response_format=status) as srv,
+        openai.OpenAI(base_url=srv.base_url, api_key="test", max_retries=0) as client,
+    ):
+        with pytest.raises(error, match=says) as raised:
+            client.chat.completions.create(
+                model=MODEL,
+                messages=ask("rate it"),
+                response_format=JSON_SCHEMA,
+            )
+        assert raised.value.status_code == status
+        assert raised.value.param == (None if status == 500 else "response_format")
+        text: Any = {"type": "text"}
+        client.chat.completions.create(model=MODEL, messages=ask("x"), response_format=text)
+        client.chat.completions.create(model=MODEL, messages=ask("x"))
+        srv.refuse_response_format = None  # switched off at run time
+        client.chat.completions.create(
+            model=MODEL,
+            messages=ask("rate it"),
+            response_format=JSON_SCHEMA,
+        )
+        assert srv.chat_calls == 4
 
 
 def test_embeddings_shape_and_determinism(client: openai.OpenAI) -> None:

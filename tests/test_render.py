@@ -213,6 +213,20 @@ def test_latex_is_readable_everywhere(tmp_path: Path) -> None:
     assert "α²" in out["newsletter.html"] and "alpha squared" in out["podcast.md"]
 
 
+def test_latex_ties_and_unknown_commands_are_words(tmp_path: Path) -> None:
+    items = fixture_issue()
+    items[0].paper.title = r"\method: Faster Search (\ours{} v2)"
+    items[1].paper.abstract = r"As Fig.~3 shows, \cite{x}~\sysname\ gains ~5%."  # no summary
+    out = render_all(tmp_path, items)
+    for name in ("newsletter.md", "newsletter.html", "newsletter.txt"):
+        flat = " ".join(out[name].split())
+        assert "method: Faster Search (ours v2)" in flat, name
+        assert "As Fig. 3 shows, x sysname gains " in flat, name
+        assert not re.search(r"\\(method|ours|cite|sysname)|Fig\.~", flat), name
+    assert "gains \\~5%" in out["newsletter.md"]  # "approximately": kept, and inert
+    assert "gains ~5%" in out["newsletter.html"]
+
+
 def test_podcast_script_is_spoken_text(tmp_path: Path) -> None:
     v = view()
     script = podcast_script(v)

@@ -80,3 +80,27 @@ def test_title_echo_and_section_labels_are_rejected() -> None:
     assert clean_output("summary", GOOD, "prompt", title) == GOOD
     with pytest.raises(BadOutput, match="section labels"):
         clean_output("summary", "Method: " + GOOD + " Key Results: more of it here.", "p")
+
+
+@pytest.mark.parametrize(
+    ("raw", "rating"),
+    [
+        ('{"rating": 7}', "7"),
+        ('```json\n{"rating": 10}\n```', "10"),
+        ('{"score": 3, "rating": 0}', "0"),  # the rating, not the first number
+        ('{"rating": "4"}', "4"),
+        ("8", "8"),  # free text, from an endpoint without structured outputs
+        ("I would say 6 out of 10.", "6"),
+        ('{"verdict": 5}', "5"),  # JSON of another shape: read as free text
+    ],
+)
+def test_relevance_reads_the_json_or_the_free_text(raw: str, rating: str) -> None:
+    assert clean_output("relevance", raw, "prompt") == rating
+
+
+@pytest.mark.parametrize(
+    "raw", ['{"rating": 11}', '{"rating": -1}', '{"rating": 7.5}', '{"rating": true}', "high"]
+)
+def test_relevance_out_of_range_is_bad_output(raw: str) -> None:
+    with pytest.raises(BadOutput):
+        clean_output("relevance", raw, "prompt")

@@ -15,6 +15,15 @@ serializing them.
 Replies are deterministic: scripted ones first, then ``responder(ChatRequest)``. Embeddings are
 derived from a hash of the input text. Token counts are whitespace-word estimates.
 
+Structured output: a responder sees the request's ``response_format`` in ``params``; the
+default responder honours a ``json_schema`` one with a JSON value of that schema (see
+``schema_example``). ``refuse_response_format=400`` (or 422, or 500, settable at any time)
+answers every chat request that carries a ``response_format`` other than ``text`` with that
+error instead, as servers without structured outputs do: OpenAI's 400 "Invalid parameter:
+'response_format' of type 'json_schema' is not supported with this model." (param
+``response_format``), or for 500 the llama.cpp server's 'response_format type must be one
+of "text" or "json_object", but got: json_schema'.
+
 Speech (``/v1/audio/speech``, body ``{model, input, voice, response_format}``) answers
 ``response_format: "wav"`` only (others get a 400), rejects ``input`` over 4096 characters with
 OpenAI's 400 "string too long" error, and returns ``audio/wav``: 24 kHz mono 16-bit, a quiet
@@ -80,12 +89,54 @@ Responder = Callable[[ChatRequest], str]
 
 
 def default_responder(request: ChatRequest) -> str:
-    """A plausible reply that reveals only a short digest of the last user message."""
+    """A plausible reply that reveals only a short digest of the last user message; a JSON
+    value of the schema when the request asks for one (``response_format`` json_schema)."""
     digest = hashlib.sha256(request.last_user_message.encode()).hexdigest()[:12]
+    schema = requested_schema(request)
+    if schema is not None:
+        return json.dumps(schema_example(schema, int(digest, 16)))
     return (
         f"Reply {digest}: the work introduces a method and evaluates it on public benchmarks. "
         "It improves modestly on prior baselines. The authors discuss limitations and future work."
     )
+
+
+def requested_schema(request: ChatRequest) -> dict[str, Any] | None:
+    """The JSON schema a request's ``response_format`` asks for, if it asks for one."""
+    response_format = request.params.get("response_format")
+    if not isinstance(response_format, dict) or response_format.get("type") != "json_schema":
+        return None
+    schema = (response_format.get("json_schema") or {}).get("schema")
+    return schema if isinstance(schema, dict) else {}
+
+
+def schema_example(schema: dict[str, Any], seed: int = 0) -> Any:
+    """A value valid for a simple JSON schema (enum, const, object, array, integer, number,
+    boolean, string), picked deterministically by ``seed``: what a constrained model writes."""
+    if "const" in schema:
+        return schema["const"]
+    if schema.get("enum"):
+        return schema["enum"][seed % len(schema["enum"])]
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), "null")
+    if kind == "object":
+        properties = schema.get("properties") or {}
+        return {
+            name: schema_example(sub, seed // 7 + i)
+            for i, (name, sub) in enumerate(properties.items())
+        }
+    if kind == "array":
+        return [schema_example(schema.get("items") or {}, seed)] * max(1, schema.get("minItems", 1))
+    if kind in ("integer", "number"):
+        low = int(schema.get("minimum", 0))
+        high = int(schema.get("maximum", low + 10))
+        return low + seed % (high - low + 1)
+    if kind == "boolean":
+        return seed % 2 == 0
+    if kind == "null":
+        return None
+    return f"text {seed % 1000}"
 
 
 def embedding_vector(text: str, dimensions: int = 8) -> list[float]:
@@ -108,13 +159,22 @@ class Fault:
     message: str | None = None
     seconds: float = 0.0
     after_chunks: int = 0
+    code: str | None = None
 
     @classmethod
     def status(
-        cls, status_code: int, *, retry_after: float | None = None, message: str | None = None
+        cls,
+        status_code: int,
+        *,
+        retry_after: float | None = None,
+        message: str | None = None,
+        code: str | None = None,
     ) -> Fault:
-        """An OpenAI-shaped error (401, 404, 429, 500, 503...); retry_after adds Retry-After."""
-        return cls("status", status_code=status_code, retry_after=retry_after, message=message)
+        """An OpenAI-shaped error (401, 404, 429, 500, 503...); retry_after adds Retry-After;
+        ``code`` sets the error's code (e.g. Azure's "content_filter")."""
+        return cls(
+            "status", status_code=status_code, retry_after=retry_after, message=message, code=code
+        )
 
     @classmethod
     def timeout(cls, seconds: float) -> Fault:
@@ -153,10 +213,21 @@ _ERRORS: dict[int, tuple[str, str, str | None]] = {
 
 
 class _RequestError(Exception):
-    def __init__(self, status_code: int, message: str, code: str | None = None) -> None:
+    def __init__(
+        self, status_code: int, message: str, code: str | None = None, param: str | None = None
+    ) -> None:
         super().__init__(message)
         self.status_code = status_code
         self.code = code
+        self.param = param
+
+
+REFUSED_RESPONSE_FORMAT = (
+    "Invalid parameter: 'response_format' of type '{type}' is not supported with this model."
+)
+REFUSED_RESPONSE_FORMAT_500 = (
+    'response_format type must be one of "text" or "json_object", but got: {type}'
+)
 
 
 class OpenAIServer(BackgroundServer):
@@ -171,10 +242,13 @@ class OpenAIServer(BackgroundServer):
         embedding_dimensions: int = 8,
         models: Sequence[str] | None = None,
         speech_seconds_per_word: float = 0.4,
+        refuse_response_format: int | None = None,
     ) -> None:
         """``models``: if given, any other model gets a 404; port 0 picks a free port.
-        ``speech_seconds_per_word``: length of the generated speech audio per input word."""
+        ``speech_seconds_per_word``: length of the generated speech audio per input word.
+        ``refuse_response_format``: the HTTP status refusing any ``response_format``."""
         self.latency_seconds = latency_seconds
+        self.refuse_response_format = refuse_response_format
         self.speech_seconds_per_word = speech_seconds_per_word
         self.responder = responder
         self.embedding_dimensions = embedding_dimensions
@@ -309,7 +383,7 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             self._dispatch(app, path, raw, body)
         except _RequestError as error:
-            self._send_error(error.status_code, str(error), error.code)
+            self._send_error(error.status_code, str(error), error.code, param=error.param)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True  # the client gave up, e.g. after a timeout fault
         except Exception as error:  # a bug in a responder: make it visible to the client
@@ -333,7 +407,7 @@ class _Handler(BaseHTTPRequestHandler):
         fault = app._next_fault()
         if fault is not None and fault.kind == "status":
             message = fault.message or _error_message(fault.status_code, str(body.get("model")))
-            self._send_error(fault.status_code, message, retry_after=fault.retry_after)
+            self._send_error(fault.status_code, message, fault.code, retry_after=fault.retry_after)
             return
         if fault is not None and fault.kind == "timeout":
             app._sleep(fault.seconds)
@@ -356,6 +430,7 @@ class _Handler(BaseHTTPRequestHandler):
         app = self.server.app
         request = _chat_request(body)
         app._check_model(request.model)
+        _check_response_format(app.refuse_response_format, body.get("response_format"))
         text = app._reply(request)
         prompt_tokens = sum(_count_tokens(m["content"]) for m in request.messages)
         completion_tokens = _count_tokens(text)
@@ -446,12 +521,13 @@ class _Handler(BaseHTTPRequestHandler):
         code: str | None = None,
         *,
         retry_after: float | None = None,
+        param: str | None = None,
     ) -> None:
         _, error_type, default_code = _ERRORS.get(status_code, ("", "api_error", None))
         error = {
             "message": message,
             "type": error_type,
-            "param": None,
+            "param": param,
             "code": code or default_code,
         }
         headers = {"Retry-After": f"{retry_after:g}"} if retry_after is not None else {}
@@ -540,6 +616,18 @@ def _chat_request(body: dict[str, Any]) -> ChatRequest:
     return ChatRequest(model=model, messages=normalized, params=params)
 
 
+def _check_response_format(refuse: int | None, response_format: Any) -> None:
+    """Refuse a structured-output request as a server without structured outputs does."""
+    if refuse is None or response_format is None:
+        return
+    kind = response_format.get("type") if isinstance(response_format, dict) else None
+    if kind == "text":
+        return
+    template = REFUSED_RESPONSE_FORMAT_500 if refuse >= 500 else REFUSED_RESPONSE_FORMAT
+    param = None if refuse >= 500 else "response_format"
+    raise _RequestError(refuse, template.format(type=kind), param=param)
+
+
 def _text(content: Any) -> str:
     """Message content as text: a string, or the text parts of a list of content parts."""
     if isinstance(content, str):
@@ -577,10 +665,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=8089, help="port (0: any free one)")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added to each call")
     parser.add_argument("--dimensions", type=int, default=8, help="embedding dimensions")
+    parser.add_argument(
+        "--refuse-response-format",
+        type=int,
+        metavar="STATUS",
+        help="answer requests with a response_format with this HTTP error (400, 422, 500)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     server = OpenAIServer(
-        port=args.port, latency_seconds=args.latency, embedding_dimensions=args.dimensions
+        port=args.port,
+        latency_seconds=args.latency,
+        embedding_dimensions=args.dimensions,
+        refuse_response_format=args.refuse_response_format,
     )
     try:
         server.start()

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol, TypedDict
+from typing import Any, Protocol, TypedDict
 
 import numpy as np
 from numpy.typing import NDArray
@@ -27,13 +27,23 @@ class ChatModel(Protocol):
     """Anything that turns chat messages into a completion.
 
     `complete` makes ONE attempt: it raises LLMTransient for what is worth retrying,
-    LLMConfigError for what stops the stage, LLMError for a failed call; callers retry."""
+    LLMConfigError for what stops the stage, LLMError for a failed call; callers retry.
+
+    `response_format` asks for a reply of a shape, in OpenAI's form
+    `{"type": "json_schema", "json_schema": {"name": ..., "schema": {...}, "strict": True}}`.
+    It is a request, not a promise: a model that cannot honour it answers in free text, so
+    the prompt must still say what to answer and the caller must still check the reply."""
 
     name: str
     """The model name recorded with every summary and call (part of the cache key)."""
 
     async def complete(
-        self, messages: list[Message], *, max_tokens: int, temperature: float
+        self,
+        messages: list[Message],
+        *,
+        max_tokens: int,
+        temperature: float,
+        response_format: Mapping[str, Any] | None = None,
     ) -> Completion: ...
 
     async def aclose(self) -> None:

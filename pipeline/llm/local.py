@@ -217,7 +217,12 @@ class LocalChat:
     ) -> Completion:
         chat = await self._client()
         try:
-            return await chat.complete(messages, max_tokens=max_tokens, temperature=temperature)
+            return await chat.complete(
+                messages,
+                max_tokens=max_tokens,
+                temperature=temperature,
+                response_format=response_format,
+            )
         except LLMError:
             if await asyncio.to_thread(self._server.exited, 2.0):
                 self._gone = LLMModelGone(f"the local model server stopped: {self._server.why()}")

@@ -1,13 +1,27 @@
-"""Cached LLM texts and the log of every model call."""
+"""Cached LLM texts, stored failures to write one, and the log of every model call."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from sqlalchemy import Engine, delete
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from pipeline.db import session
-from pipeline.models import LLMCall, Summary
+from pipeline.models import LLMCall, Summary, SummaryFailure
+
+
+def _key(table: type[Summary] | type[SummaryFailure], row: Summary | SummaryFailure) -> Any:
+    """The WHERE clause matching `row`'s cache key in `table`."""
+    return (
+        (col(table.paper_id) == row.paper_id)
+        & (col(table.version) == row.version)
+        & (col(table.kind) == row.kind)
+        & (col(table.prompt_hash) == row.prompt_hash)
+        & (col(table.model) == row.model)
+        & (col(table.params_hash) == row.params_hash)
+    )
 
 
 def find_summary(
@@ -32,26 +46,55 @@ def find_summary(
         ).first()
 
 
+def find_failure(
+    engine: Engine,
+    paper_id: str,
+    version: int,
+    kind: str,
+    prompt_hash: str,
+    model: str,
+    params_hash: str,
+) -> SummaryFailure | None:
+    """The stored failure for this cache key: the model answered, unusably (see models)."""
+    with session(engine) as s:
+        return s.exec(
+            select(SummaryFailure).where(
+                SummaryFailure.paper_id == paper_id,
+                SummaryFailure.version == version,
+                SummaryFailure.kind == kind,
+                SummaryFailure.prompt_hash == prompt_hash,
+                SummaryFailure.model == model,
+                SummaryFailure.params_hash == params_hash,
+            )
+        ).first()
+
+
 def save_summary(engine: Engine, summary: Summary, call: LLMCall, *, replace: bool = False) -> None:
     """Store a summary with its call; a concurrent duplicate keeps the first one.
-    `replace`: a text with the same cache key is replaced (in the same transaction)."""
+    `replace`: a text with the same cache key is replaced (in the same transaction).
+    A stored failure for the key (a forced retry that now succeeded) is removed."""
     try:
         with session(engine) as s:
             if replace:
-                s.exec(
-                    delete(Summary).where(
-                        col(Summary.paper_id) == summary.paper_id,
-                        col(Summary.version) == summary.version,
-                        col(Summary.kind) == summary.kind,
-                        col(Summary.prompt_hash) == summary.prompt_hash,
-                        col(Summary.model) == summary.model,
-                        col(Summary.params_hash) == summary.params_hash,
-                    )
-                )
+                s.exec(delete(Summary).where(_key(Summary, summary)))
+            s.exec(delete(SummaryFailure).where(_key(SummaryFailure, summary)))
             s.add(summary)
             s.add(call)
     except IntegrityError:
         log_call(engine, call)
+
+
+def save_failure(engine: Engine, failure: SummaryFailure) -> None:
+    """Store that this key's text could not be written, replacing an older failure; not
+    where a text exists (a forced retry that failed keeps the text it had)."""
+    try:
+        with session(engine) as s:
+            if s.exec(select(Summary.id).where(_key(Summary, failure))).first() is not None:
+                return
+            s.exec(delete(SummaryFailure).where(_key(SummaryFailure, failure)))
+            s.add(failure)
+    except IntegrityError:  # a concurrent run stored the same failure first
+        pass
 
 
 def log_call(engine: Engine, call: LLMCall) -> None:
