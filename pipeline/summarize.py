@@ -24,13 +24,14 @@ from sqlalchemy import Engine
 
 from pipeline.db import utcnow
 from pipeline.errors import LLMConfigError, LLMError, LLMTransient, LLMUnreachable
+from pipeline.faithfulness import check
 from pipeline.llm.base import ChatModel, Completion
 from pipeline.llm.cost import Budget, PriceTable, prompt_tokens
 from pipeline.llm.retry import RetryPolicy
 from pipeline.models import LLMCall, Paper, Summary
 from pipeline.prompts import Prompt, render_prompt
 from pipeline.store.summaries import find_summary, log_call, save_summary
-from pipeline.validate import BadOutput, clean_output, unsupported_numbers
+from pipeline.validate import BadOutput, clean_output
 
 log = logging.getLogger(__name__)
 
@@ -297,7 +298,10 @@ async def _attempt(
             _log(engine, result, model, job, opts, started, completion, cost, last_error)
             continue
         call = _log(engine, result, model, job, opts, started, completion, cost, save=False)
-        flags = unsupported_numbers(text, f"{job.paper.title}\n{job.source.text}")
+        paper = job.paper  # what the model read: title, authors, the source text
+        flags = check(
+            text, f"{paper.title}\n{', '.join(paper.authors)}\n{job.source.text}"
+        ).stored()
         result.made += 1
         result.flagged += bool(flags)
         save_summary(
