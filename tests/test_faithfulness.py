@@ -17,6 +17,7 @@ from pipeline.faithfulness import (
     unsupported_names,
     unsupported_quantities,
 )
+from pipeline.issue import check_note
 from pipeline.validate import clean_output
 
 JUDGE = (
@@ -281,3 +282,33 @@ def test_flags_are_stored_with_their_kind_and_older_rows_are_numbers() -> None:
     assert Flags.from_stored(stored) == flags
     assert Flags.from_stored(["81.5%", "2x", "name:MMLU"]) == Flags(("81.5%", "2x"), ("MMLU",))
     assert Flags.from_stored([]) == Flags() and not Flags()
+
+
+@pytest.mark.parametrize(
+    ("flags", "source", "note"),
+    [
+        (Flags(), "abstract", ""),
+        (
+            Flags(("2x",)),
+            "abstract",
+            "Check before quoting: 2x does not appear in the abstract.",
+        ),
+        (
+            Flags(names=("GPT-5", "MMLU")),
+            "html",
+            "Check before quoting: GPT-5, MMLU do not appear in the paper text.",
+        ),
+        (
+            Flags(overclaims=("SOTA", "always", "never")),
+            "abstract",
+            "Check before quoting: the abstract does not say “SOTA”, “always” or “never”.",
+        ),
+        (
+            Flags(loops=("a", "b")),
+            "pdf",
+            "Check before quoting: the summary repeats itself.",
+        ),
+    ],
+)
+def test_check_note_reads_as_one_sentence(flags: Flags, source: str, note: str) -> None:
+    assert check_note(flags, source) == note
