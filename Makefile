@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-0.1.0
 
-.PHONY: setup system-deps run demo test lint bench golden clean
+.PHONY: setup system-deps run demo test lint bench eval golden clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,6 +40,9 @@ lint: setup ## ruff + mypy --strict
 
 bench: setup ## print benchmark figures (see BENCHMARKS.md)
 	$(BIN)/python -m pipeline.bench
+
+eval: setup ## faithfulness of the configured model over the shared real week's top 20 papers
+	$(BIN)/python -m pipeline.bench.faithfulness $(EVAL_ARGS)
 
 golden: setup ## regenerate golden files after an intended rendering change
 	UPDATE_GOLDEN=1 $(BIN)/python -m pytest tests/test_render.py tests/test_site.py -q
