@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-0.1.0
 
-.PHONY: setup system-deps run demo test lint bench golden clean
+.PHONY: setup system-deps run demo test lint bench eval golden clean
 
 # The embedded model's runtime, llama-cpp-python, compiles llama.cpp. It is built here for any
 # x86-64-v3 CPU (AVX2/FMA/F16C/BMI2; no -march=native, no AVX-512, no AMX), never from pip's
@@ -74,6 +74,9 @@ lint: setup ## ruff + mypy --strict
 
 bench: setup ## print benchmark figures (see BENCHMARKS.md)
 	$(BIN)/python -m pipeline.bench
+
+eval: setup ## faithfulness of the configured model over the shared real week's top 20 papers
+	$(BIN)/python -m pipeline.bench.faithfulness $(EVAL_ARGS)
 
 golden: setup ## regenerate golden files after an intended rendering change
 	UPDATE_GOLDEN=1 $(BIN)/python -m pytest tests/test_render.py tests/test_site.py -q

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from pipeline.faithfulness import Flags
 from pipeline.records import is_arxiv_id, week_window
 from pipeline.store.issues import ALSO, HIGHLIGHT, UPDATED, LoadedItem
 
@@ -86,9 +87,37 @@ class RenderedItem:
     summary: str | None
     abstract: str
     oneliner: str
-    unverified: list[str]  # numbers in the summary that its source does not contain
+    flags: Flags  # what the summary says that its source does not (pipeline.faithfulness)
     source: str  # what the summary was written from: abstract | html | pdf
     narration: str | None = None  # LLM-written spoken text for the podcast, if any
+
+    @property
+    def unverified(self) -> list[str]:
+        """Numbers in the summary that its source does not contain."""
+        return list(self.flags.numbers)
+
+    @property
+    def check_note(self) -> str:
+        """One plain sentence on what to check in the summary before quoting it, or ""."""
+        return check_note(self.flags, self.source) if self.summary else ""
+
+
+def check_note(flags: Flags, source: str) -> str:
+    """'Check before quoting: 81.5%, GPT-5 do not appear in the abstract; the abstract does
+    not say “significantly”; the summary repeats itself.' ("" without flags)."""
+    where = "abstract" if source == "abstract" else "paper text"
+    parts = []
+    missing = [*flags.numbers, *flags.names]
+    if missing:
+        verb = "does" if len(missing) == 1 else "do"
+        parts.append(f"{', '.join(missing)} {verb} not appear in the {where}")
+    if flags.overclaims:
+        words = [f"“{w}”" for w in flags.overclaims]
+        said = ", ".join(words[:-1]) + " or " + words[-1] if len(words) > 1 else words[0]
+        parts.append(f"the {where} does not say {said}")
+    if flags.loops:
+        parts.append("the summary repeats itself")
+    return f"Check before quoting: {'; '.join(parts)}." if parts else ""
 
 
 def _item(loaded: LoadedItem) -> RenderedItem:
@@ -109,7 +138,7 @@ def _item(loaded: LoadedItem) -> RenderedItem:
         summary=loaded.summary.text if loaded.summary else None,
         abstract=re.sub(r"\s+", " ", p.abstract).strip(),
         oneliner=loaded.oneliner.text if loaded.oneliner else first_sentence(p.abstract),
-        unverified=list(loaded.summary.flags) if loaded.summary else [],
+        flags=Flags.from_stored(loaded.summary.flags) if loaded.summary else Flags(),
         source=loaded.summary.source if loaded.summary else "abstract",
         narration=loaded.narration.text if loaded.narration else None,
     )

@@ -92,6 +92,12 @@ def issue_json(view: IssueView, script: Script) -> str:
             "summary": it.summary,
             "summary_source": it.source if it.summary else None,
             "unverified_numbers": it.unverified,
+            "flags": {
+                "numbers": list(it.flags.numbers),
+                "names": list(it.flags.names),
+                "overclaims": list(it.flags.overclaims),
+                "loops": len(it.flags.loops),
+            },
             "oneliner": it.oneliner,
             "abstract": it.abstract,
         }

@@ -44,6 +44,7 @@ from pipeline.errors import (
     LLMTransient,
     LLMUnreachable,
 )
+from pipeline.faithfulness import check
 from pipeline.llm.base import ChatModel, Completion
 from pipeline.llm.cost import Budget, PriceTable, prompt_tokens
 from pipeline.llm.retry import RetryPolicy
@@ -56,7 +57,7 @@ from pipeline.store.summaries import (
     save_failure,
     save_summary,
 )
-from pipeline.validate import RATING_FORMAT, BadOutput, clean_output, unsupported_numbers
+from pipeline.validate import RATING_FORMAT, BadOutput, clean_output
 
 log = logging.getLogger(__name__)
 
@@ -362,7 +363,10 @@ async def _attempt(
             _log(engine, result, model, job, opts, started, completion, cost, last_error)
             continue
         call = _log(engine, result, model, job, opts, started, completion, cost, save=False)
-        flags = unsupported_numbers(text, f"{job.paper.title}\n{job.source.text}")
+        paper = job.paper  # what the model read: title, authors, the source text
+        flags = check(
+            text, f"{paper.title}\n{', '.join(paper.authors)}\n{job.source.text}"
+        ).stored()
         result.made += 1
         result.flagged += bool(flags)
         save_summary(

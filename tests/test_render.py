@@ -30,6 +30,7 @@ def loaded(
     abstract: str,
     *,
     summary: str | None = None,
+    flags: tuple[str, ...] = (),
     category: str = "cs.LG",
 ) -> LoadedItem:
     return loaded_item(
@@ -41,6 +42,7 @@ def loaded(
         authors=["Zoë Müller", "<b>Mallory</b>", "Ada [Lovelace](http://evil)"],
         explanation="matches 'agents'",
         summary_text=summary,
+        flags=flags,
         category=category,
     )
 
@@ -54,6 +56,14 @@ def fixture_issue() -> list[LoadedItem]:
             "When Is Depth < Width? Wide & Shallow <script>alert(1)</script>",
             "We show $O(n \\log n)$ bounds. Second sentence.",
             summary="It claims *everything* and [links](javascript:alert(1)) & more.",
+            # A number stored before flags had kinds, then one flag of each kind.
+            flags=(
+                "81.5%",
+                "name:GPT-5",
+                "overclaim:state-of-the-art",
+                "overclaim:always",
+                "loop:It claims everything",
+            ),
         ),
         loaded(
             2,
@@ -173,6 +183,41 @@ def test_unverified_numbers_are_shown(tmp_path: Path) -> None:
     items[0].summary.flags = ["81.5%", "2x"]
     text = render_all(tmp_path, items)["newsletter.md"]
     assert "*Check before quoting: 81.5%, 2x do not appear in the abstract.*" in text
+
+
+def test_faithfulness_flags_are_shown_by_kind(tmp_path: Path) -> None:
+    out = render_all(tmp_path)
+    note = (
+        "Check before quoting: 81.5%, GPT-5 do not appear in the abstract; the abstract does "
+        "not say “state-of-the-art” or “always”; the summary repeats itself."
+    )
+    assert f"*{note}*" in out["newsletter.md"]
+    assert f">{note}</p>" in out["newsletter.html"]
+    assert note in " ".join(out["newsletter.txt"].split())
+    first, second = json.loads(out["issue.json"])["items"][:2]
+    assert first["unverified_numbers"] == ["81.5%"]
+    assert first["flags"] == {
+        "numbers": ["81.5%"],
+        "names": ["GPT-5"],
+        "overclaims": ["state-of-the-art", "always"],
+        "loops": 1,
+    }
+    assert second["flags"] == {"numbers": [], "names": [], "overclaims": [], "loops": 0}
+
+
+def test_stored_flags_stay_text(tmp_path: Path) -> None:
+    """Flags come from the database: whatever they hold is escaped like paper text."""
+    items = fixture_issue()
+    assert items[0].summary is not None
+    items[0].summary.flags = ["name:<b>X_1</b>", "overclaim:[a](javascript:x)"]
+    out = render_all(tmp_path, items)
+    assert "\\<b\\>X\\_1\\</b\\>" in out["newsletter.md"]
+    assert "\\[a\\](javascript:x)" in out["newsletter.md"]
+    assert (
+        "&lt;b&gt;X_1&lt;/b&gt;" in out["newsletter.html"]
+        and "<b>X_1" not in out["newsletter.html"]
+    )
+    assert "<b>X_1</b> does not appear in the abstract" in out["newsletter.txt"]
 
 
 def test_oneliner_text_is_used_when_present(tmp_path: Path) -> None:

@@ -264,14 +264,25 @@ def test_concurrency_is_bounded(engine: Engine, stored: list[Paper]) -> None:
     assert (starts[-1] - starts[0]).total_seconds() >= 0.35
 
 
-def test_numbers_not_in_the_source_are_flagged(
+def test_what_the_source_does_not_say_is_flagged(
     engine: Engine, chat: Chat, openai_server: OpenAIServer, stored: list[Paper]
 ) -> None:
-    openai_server.enqueue(GOOD.replace("threefold", "by 37.5% to 1,200 samples, +4.2 points"))
-    go(engine, chat, stored[:1])
+    """Against title, authors and abstract: "4.2", "GSM8K" and the author "Author" are there;
+    "MATH", the other numbers and "significantly" are not."""
+    text = GOOD.replace("threefold", "by 37.5% to 1,200 samples, +4.2 points").replace(
+        "The implication is", "As Author notes, the implication is significantly"
+    )
+    openai_server.enqueue(text)
+    result = go(engine, chat, stored[:1])
     with Session(engine) as s:
         summ = s.exec(select(Summary)).one()
-    assert summ.flags == ["37.5%", "1,200"]
+    assert summ.flags == [
+        "number:37.5%",
+        "number:1,200",
+        "name:MATH",
+        "overclaim:significantly",
+    ]
+    assert result.flagged == 1
 
 
 def test_abstract_is_delimited_data(
