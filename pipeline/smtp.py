@@ -46,12 +46,14 @@ def sender_address(settings: Settings) -> str:
 
 
 def connect(settings: Settings) -> smtplib.SMTP:
-    """A logged-in connection (the caller closes it with `quit()`)."""
+    """A logged-in connection (the caller closes it with `quit()`); on failure nothing is
+    left open."""
     where = f"{settings.smtp_host}:{settings.smtp_port}"
     context = ssl.create_default_context()
+    conn: smtplib.SMTP | None = None
     try:
         if settings.smtp_tls == "ssl":
-            conn: smtplib.SMTP = smtplib.SMTP_SSL(
+            conn = smtplib.SMTP_SSL(
                 settings.smtp_host,
                 settings.smtp_port,
                 timeout=settings.smtp_timeout_seconds,
@@ -68,20 +70,29 @@ def connect(settings: Settings) -> smtplib.SMTP:
         if settings.smtp_user:
             password = os.environ.get(PASSWORD_ENV, "")
             if not password:
-                conn.close()
                 raise ConfigError(f"smtp_user is set but {PASSWORD_ENV} is empty")
             conn.login(settings.smtp_user, password)
     except smtplib.SMTPAuthenticationError as exc:
+        _close_quietly(conn)
         raise SMTPUnavailable(
             f"the SMTP server {where} refused the login of {settings.smtp_user!r} "
             f"({exc.smtp_code}); check smtp_user and {PASSWORD_ENV}"
         ) from None
     except (OSError, smtplib.SMTPException) as exc:
+        _close_quietly(conn)
         raise SMTPUnavailable(
             f"cannot use the SMTP server {where} ({type(exc).__name__}: {exc}); "
             "check smtp_host, smtp_port and smtp_tls"
         ) from None
+    except ConfigError:
+        _close_quietly(conn)
+        raise
     return conn
+
+
+def _close_quietly(conn: smtplib.SMTP | None) -> None:
+    if conn is not None:
+        conn.close()
 
 
 class SMTPReply(Exception):

@@ -243,12 +243,16 @@ class OpenAIServer(BackgroundServer):
         models: Sequence[str] | None = None,
         speech_seconds_per_word: float = 0.4,
         refuse_response_format: int | None = None,
+        api_key: str | None = None,
     ) -> None:
         """``models``: if given, any other model gets a 404; port 0 picks a free port.
+        ``api_key``: if given, a request without ``Authorization: Bearer <api_key>`` gets
+        OpenAI's 401.
         ``speech_seconds_per_word``: length of the generated speech audio per input word.
         ``refuse_response_format``: the HTTP status refusing any ``response_format``."""
         self.latency_seconds = latency_seconds
         self.refuse_response_format = refuse_response_format
+        self.api_key = api_key
         self.speech_seconds_per_word = speech_seconds_per_word
         self.responder = responder
         self.embedding_dimensions = embedding_dimensions
@@ -400,6 +404,8 @@ class _Handler(BaseHTTPRequestHandler):
         route = routes.get((self.command, path))
         if route is None:
             raise _RequestError(404, f"Unknown request URL: {self.command} {path}", "unknown_url")
+        if app.api_key is not None and self.headers.get("Authorization") != f"Bearer {app.api_key}":
+            raise _RequestError(401, _ERRORS[401][0], _ERRORS[401][2])
         if raw is not None and not isinstance(body, dict):
             raise _RequestError(400, "We could not parse the JSON body of your request.")
         body = body or {}
