@@ -362,11 +362,15 @@ async def _attempt(
             unusable = True
             _log(engine, result, model, job, opts, started, completion, cost, last_error)
             continue
-        call = _log(engine, result, model, job, opts, started, completion, cost, save=False)
         paper = job.paper  # what the model read: title, authors, the source text
-        flags = check(
-            text, f"{paper.title}\n{', '.join(paper.authors)}\n{job.source.text}"
-        ).stored()
+        found = check(text, f"{paper.title}\n{', '.join(paper.authors)}\n{job.source.text}")
+        if found.loops:  # a reader would see the model stutter: ask again, hotter
+            last_error = f"bad output: repetition loop ({found.loops[0]})"
+            unusable = True
+            _log(engine, result, model, job, opts, started, completion, cost, last_error)
+            continue
+        call = _log(engine, result, model, job, opts, started, completion, cost, save=False)
+        flags = found.stored()
         result.made += 1
         result.flagged += bool(flags)
         save_summary(

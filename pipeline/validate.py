@@ -105,10 +105,26 @@ def clean_output(kind: str, text: str, prompt_text: str, title: str = "") -> str
     if "<paper>" in text or _ECHO.search(text) or text[:80] in flat_prompt:
         raise BadOutput("prompt echoed back")
     if len(title) >= 20 and _letters(text).startswith(_letters(title)):
-        raise BadOutput("title echoed back")
+        text = _without_title_heading(text, title)
+        if len(text.split()) < MIN_WORDS[kind]:
+            raise BadOutput("title echoed back")
     if kind != "oneliner" and _LABELS.search(text):
         raise BadOutput("section labels instead of one paragraph")
     return at_most(text, MAX_WORDS[kind])
+
+
+def _without_title_heading(text: str, title: str) -> str:
+    """`text` less a leading copy of `title` that stands as a heading or a sentence of its
+    own ("Title." / "Title:" then the summary); a title that is the subject of the first
+    sentence ("Title proposes ...") stays."""
+    target = _letters(title)
+    for end in range(len(title) // 2, len(text)):
+        if _letters(text[:end]) == target:
+            rest = text[end:]
+            if re.match(r"\s*[.:\u2014-]\s+\S|\s*$", rest):
+                return re.sub(r"^\s*[.:\u2014-]\s*", "", rest)
+            return text
+    return text
 
 
 def repeated_ngrams(words: list[str], n: int = 6) -> float:

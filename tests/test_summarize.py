@@ -197,6 +197,27 @@ def test_bad_output_is_retried_once_then_falls_back(
     assert [c.status for c in calls(engine)] == ["error", "ok", "error", "error"]
 
 
+def test_a_summary_that_repeats_itself_is_asked_again(
+    engine: Engine, chat: Chat, openai_server: OpenAIServer, stored: list[Paper]
+) -> None:
+    stutter = (
+        "The key idea is to use expert traces only as training signals rather than hints. "
+        + GOOD
+        + " Experiments on three tool-use suites compare the method with supervised and "
+        "reinforcement baselines under matched budgets, report variance over seeds, and "
+        "discuss where the gains come from and which ablations remove them entirely."
+        + " In short, the key idea is to use expert traces only as training signals rather "
+        "than hints."
+    )
+    openai_server.enqueue(stutter, GOOD)
+    result = go(engine, chat, stored[:1])
+    assert (result.made, result.failed) == (1, 0)
+    errors = [c.error for c in calls(engine)]
+    assert errors[0] is not None and "repetition loop (the key idea is to use expert traces" in errors[0]
+    with Session(engine) as s:
+        assert s.exec(select(Summary)).one().text == GOOD
+
+
 def test_invalid_json_is_retried(
     engine: Engine, chat: Chat, openai_server: OpenAIServer, stored: list[Paper]
 ) -> None:

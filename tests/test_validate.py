@@ -76,7 +76,16 @@ def test_unsupported_numbers() -> None:
 def test_title_echo_and_section_labels_are_rejected() -> None:
     title = "BaobabQA: A Culturally Grounded Knowledge Benchmark"
     with pytest.raises(BadOutput, match="title echoed"):
-        clean_output("summary", f"{title}. " + GOOD, "prompt", title)
+        rest = (
+            "It asks questions about local culture in many African languages and reports how "
+            "several open models answer them, with a short error analysis."
+        )  # long enough with the title, too short without it
+        clean_output("summary", f"{title}. {rest}", "prompt", title)
+    # A title standing as a heading is dropped; as the subject of a sentence it stays.
+    assert clean_output("summary", f"{title}. " + GOOD, "prompt", title) == GOOD
+    assert clean_output("summary", f"{title}:\n\n" + GOOD, "prompt", title) == GOOD
+    subject = f"{title} tests whether models know local culture. " + GOOD
+    assert clean_output("summary", subject, "prompt", title) == subject
     assert clean_output("summary", GOOD, "prompt", title) == GOOD
     with pytest.raises(BadOutput, match="section labels"):
         clean_output("summary", "Method: " + GOOD + " Key Results: more of it here.", "p")
