@@ -172,6 +172,11 @@ class Settings(BaseSettings):
     def _split_names(cls, value: Any) -> Any:
         return _split(value, r"[;,]")  # names contain spaces
 
+    @field_validator("llm_local_model_file", mode="before")
+    @classmethod
+    def _empty_is_default(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("seed_papers")
     @classmethod
     def _arxiv_ids(cls, value: list[str]) -> list[str]:

@@ -100,6 +100,14 @@ def test_example_config_is_valid() -> None:
     example = Path(__file__).resolve().parents[1] / "newsletter.example.toml"
     s = load_settings(example)
     assert s.highlights >= 1
+    assert s.llm_local_model_file is None  # "" there means the installed default
+
+
+def test_local_model_file_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NEWSLETTER_LLM_LOCAL_MODEL_FILE", "/models/q.gguf")
+    assert load_settings().llm_local_model_file == Path("/models/q.gguf")
+    monkeypatch.setenv("NEWSLETTER_LLM_LOCAL_MODEL_FILE", " ")
+    assert load_settings().llm_local_model_file is None
 
 
 def test_unknown_env_variable_is_warned_about(

@@ -4,8 +4,10 @@ line before anything is fetched."""
 
 from __future__ import annotations
 
+import json
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -143,3 +145,26 @@ def test_run_send_checks_the_smtp_login_first(
         controller.stop()
     assert out.count("\n") == 1 and "refused the login of 'editor'" in out
     assert keyed_env.requests == [] and _no_runs()
+
+
+def test_without_the_embedded_weights_the_issue_is_made_from_abstracts(
+    arxiv_server: ArxivAPIServer,
+    openai_server: OpenAIServer,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    for key, value in {
+        "NEWSLETTER_ARXIV_URL": arxiv_server.url,
+        "NEWSLETTER_ARXIV_DELAY_SECONDS": "0",
+        "NEWSLETTER_EMBEDDING_BASE_URL": openai_server.base_url,  # the LLM stays embedded
+        "NEWSLETTER_LLM_LOCAL_MODEL_FILE": str(tmp_path / "absent.gguf"),
+    }.items():
+        monkeypatch.setenv(key, value)
+    out = invoke("run", "--week", WEEK, code=3)
+    assert "summaries: 0 new, 0 cached, 5 failed" in out
+    assert f"warning: the embedded model's weights are not installed at {tmp_path}" in out
+    assert "run `make setup`" in out and openai_server.chat_calls == 0
+    issue = json.loads(Path("out/issues/2026-W25/issue.json").read_text())
+    highlights = [it for it in issue["items"] if it["section"] == "highlight"]
+    assert len(highlights) == 5 and all(it["summary"] is None for it in highlights)
+    assert all(it["abstract"] for it in highlights)
