@@ -49,13 +49,15 @@ $(MODEL_FILE): | $(STAMP)
 
 setup: $(STAMP) $(LLAMA_STAMP) $(MODEL_FILE) ## create .venv and install everything
 
-SYSTEM_TOOLS := chromium espeak-ng ffmpeg
+# command:Debian package. The compiler, CMake and objdump build and check llama-cpp-python.
+SYSTEM_TOOLS := chromium:chromium espeak-ng:espeak-ng ffmpeg:ffmpeg cmake:cmake g++:g++ \
+  objdump:binutils
 SUDO := $(shell test "$$(id -u)" = 0 || echo sudo)
-system-deps: ## Debian packages for audio and the email screenshot tests (apt-get)
-	@missing=""; for t in $(SYSTEM_TOOLS); do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
+system-deps: ## Debian packages: audio, browser tests, the llama.cpp build (apt-get)
+	@missing=""; for t in $(SYSTEM_TOOLS); do command -v $${t%%:*} >/dev/null || missing="$$missing $${t#*:}"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
-	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $(SYSTEM_TOOLS) >/dev/null; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 
 run: setup ## the weekly job against live arXiv
