@@ -62,7 +62,18 @@ class Run(SQLModel, table=True):
     error: str | None = None
 
 
-class Summary(SQLModel, table=True):
+class TextKey(SQLModel):
+    """The cache key of an LLM text: paper version, kind, prompt hash, model, parameters."""
+
+    paper_id: str = Field(index=True)
+    version: int
+    kind: str
+    prompt_hash: str
+    model: str
+    params_hash: str
+
+
+class Summary(TextKey, table=True):
     """An LLM text about one paper version, cached by prompt hash, model and parameters."""
 
     __tablename__ = "summary"
@@ -71,12 +82,6 @@ class Summary(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    paper_id: str = Field(index=True)
-    version: int
-    kind: str
-    prompt_hash: str
-    model: str
-    params_hash: str
     text: str
     input_tokens: int = 0
     output_tokens: int = 0
@@ -89,7 +94,7 @@ class Summary(SQLModel, table=True):
     flags: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
 
 
-class SummaryFailure(SQLModel, table=True):
+class SummaryFailure(TextKey, table=True):
     """A text the model was asked for and answered unusably, after its one retry (or that a
     content filter refused), under the same cache key as `Summary`: the next run does not ask
     again; `regenerate --resummarize` does. Transient failures are never stored here."""
@@ -100,12 +105,6 @@ class SummaryFailure(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    paper_id: str = Field(index=True)
-    version: int
-    kind: str
-    prompt_hash: str
-    model: str
-    params_hash: str
     error: str
     created: datetime
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, delete
 from sqlalchemy.exc import IntegrityError
@@ -10,6 +10,8 @@ from sqlmodel import col, select
 
 from pipeline.db import session
 from pipeline.models import LLMCall, Summary, SummaryFailure
+
+Row = TypeVar("Row", Summary, SummaryFailure)
 
 
 def _key(table: type[Summary] | type[SummaryFailure], row: Summary | SummaryFailure) -> Any:
@@ -24,6 +26,23 @@ def _key(table: type[Summary] | type[SummaryFailure], row: Summary | SummaryFail
     )
 
 
+def _find_by_key(
+    engine: Engine, table: type[Row], key: tuple[str, int, str, str, str, str]
+) -> Row | None:
+    paper_id, version, kind, prompt_hash, model, params_hash = key
+    with session(engine) as s:
+        return s.exec(
+            select(table).where(
+                col(table.paper_id) == paper_id,
+                col(table.version) == version,
+                col(table.kind) == kind,
+                col(table.prompt_hash) == prompt_hash,
+                col(table.model) == model,
+                col(table.params_hash) == params_hash,
+            )
+        ).first()
+
+
 def find_summary(
     engine: Engine,
     paper_id: str,
@@ -33,17 +52,8 @@ def find_summary(
     model: str,
     params_hash: str,
 ) -> Summary | None:
-    with session(engine) as s:
-        return s.exec(
-            select(Summary).where(
-                Summary.paper_id == paper_id,
-                Summary.version == version,
-                Summary.kind == kind,
-                Summary.prompt_hash == prompt_hash,
-                Summary.model == model,
-                Summary.params_hash == params_hash,
-            )
-        ).first()
+    key = (paper_id, version, kind, prompt_hash, model, params_hash)
+    return _find_by_key(engine, Summary, key)
 
 
 def find_failure(
@@ -56,17 +66,8 @@ def find_failure(
     params_hash: str,
 ) -> SummaryFailure | None:
     """The stored failure for this cache key: the model answered, unusably (see models)."""
-    with session(engine) as s:
-        return s.exec(
-            select(SummaryFailure).where(
-                SummaryFailure.paper_id == paper_id,
-                SummaryFailure.version == version,
-                SummaryFailure.kind == kind,
-                SummaryFailure.prompt_hash == prompt_hash,
-                SummaryFailure.model == model,
-                SummaryFailure.params_hash == params_hash,
-            )
-        ).first()
+    key = (paper_id, version, kind, prompt_hash, model, params_hash)
+    return _find_by_key(engine, SummaryFailure, key)
 
 
 def save_summary(engine: Engine, summary: Summary, call: LLMCall, *, replace: bool = False) -> None:
