@@ -236,8 +236,15 @@ class LocalChat:
         await asyncio.to_thread(self._server.stop)
 
 
+# A call the local server has started cannot be cancelled: it runs to its end while a
+# retry would wait behind it. So a local call may take this long at least (a busy machine).
+LOCAL_MIN_TIMEOUT_SECONDS = 900.0
+
+
 def embedded_chat(model_file: Path | None, threads: int, timeout: float) -> LocalChat:
-    """The embedded default: the pinned weights (checked before the server starts)."""
+    """The embedded default: the pinned weights (checked before the server starts); calls
+    time out after `timeout` seconds, but never before LOCAL_MIN_TIMEOUT_SECONDS."""
+    timeout = max(timeout, LOCAL_MIN_TIMEOUT_SECONDS)
     path = model_file or weights.default_path()
 
     def check() -> None:
