@@ -20,7 +20,7 @@ from pipeline.devservers.openai_api import (
     requested_schema,
 )
 from pipeline.models import IssueItem, LLMCall, Paper, Run, SummaryFailure
-from tests.conftest import invoke
+from tests.helpers import invoke
 
 WEEK = "2026-W25"
 NEWSLETTER = Path("out/issues/2026-W25/newsletter.md")

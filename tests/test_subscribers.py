@@ -9,9 +9,8 @@ import pytest
 from sqlalchemy import Engine
 from typer.testing import CliRunner, Result
 
-import pipeline.cli_subscribers  # noqa: F401  (registers `newsletter subscribers`)
 from pipeline import subscribers as subs
-from pipeline.cli_common import app
+from pipeline.cli import app
 from pipeline.db import open_database
 from pipeline.errors import NotFoundError, UserInputError
 
