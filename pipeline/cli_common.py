@@ -22,12 +22,12 @@ from pipeline import logfile, runner
 from pipeline.config import Settings, load_settings
 from pipeline.db import open_database
 from pipeline.errors import ConfigError, NewsletterError
-from pipeline.fulltext import FullTextFetcher
+from pipeline.fetch.arxiv import ArxivSource
+from pipeline.fetch.fulltext import FullTextFetcher
 from pipeline.llm.factory import chat_model, embedder
 from pipeline.progress import Bars
 from pipeline.publish import speech_for
 from pipeline.records import last_complete_week, parse_week
-from pipeline.sources.arxiv import ArxivSource
 
 app = typer.Typer(
     help="Turn each week's new arXiv papers into a newsletter.",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from pipeline.config import Settings
-from pipeline.fulltext import FullTextFetcher
+from pipeline.fetch.fulltext import FullTextFetcher
 from pipeline.store.issues import ALSO, HIGHLIGHT, LoadedItem
 from pipeline.summarize import ONELINER, PODCAST, SUMMARY, Job, SourceText, make_job
 

@@ -4,20 +4,21 @@ there, records a `Run` row, and can be re-run without harm."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine
 
 from pipeline.config import Settings
 from pipeline.db import utcnow
 from pipeline.errors import NewsletterError, NotFoundError
-from pipeline.filters import TermFilter
-from pipeline.fulltext import FullTextFetcher
+from pipeline.fetch.filters import TermFilter
+from pipeline.fetch.fulltext import FullTextFetcher
+from pipeline.fetch.source import PaperSource
 from pipeline.issue_jobs import issue_jobs
 from pipeline.llm.base import ChatModel, Embedder
 from pipeline.llm.cost import Budget, PriceTable
@@ -58,10 +59,6 @@ from pipeline.summarize import (
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-
-class PaperSource(Protocol):
-    def fetch(self, categories: list[str], window: Window) -> Iterator[PaperRecord]: ...
 
 
 @dataclass

@@ -24,8 +24,8 @@ from pipeline.config import load_settings
 from pipeline.demo import sample_path
 from pipeline.devservers.arxiv_api import ArxivAPIServer, Fault, ListingRecord, load_listing
 from pipeline.errors import SourceError, SourceUnreachable
+from pipeline.fetch.arxiv import ArxivSource
 from pipeline.records import Window
-from pipeline.sources.arxiv import ArxivSource
 from pipeline.store.papers import PAPER
 from pipeline.store.runs import get_watermark, recent_runs
 from tests.helpers import TRICKY, free_port
@@ -485,7 +485,7 @@ def test_bad_utf8_skips_only_the_affected_entry(
 ) -> None:
     arxiv_server.inject("badutf8")  # invalid bytes in the first entry's title on page 1
     p = pipeline(engine, db_url, arxiv_server.url, http, categories=SAMPLE_CATEGORIES)
-    with caplog.at_level(logging.WARNING, logger="pipeline.sources.arxiv"):
+    with caplog.at_level(logging.WARNING, logger="pipeline.fetch.arxiv"):
         counts = runner.fetch(p, JUNE).counts
     victim = SAMPLE_ORDER[0]
     assert (counts.new, counts.unchanged) == (47, 0)
@@ -511,7 +511,7 @@ def test_entries_without_title_id_or_category_are_skipped(
         rec(8),
         rec(9),
     ]
-    with ArxivAPIServer(served) as srv, caplog.at_level(logging.WARNING, "pipeline.sources.arxiv"):
+    with ArxivAPIServer(served) as srv, caplog.at_level(logging.WARNING, "pipeline.fetch.arxiv"):
         src = source(srv.url, http, page_size=3)
         got = [r.id for r in src.fetch(["cs.LG"], JUNE)]
         # A skipped entry keeps its place: paging still advances by the entries served.

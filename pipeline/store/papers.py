@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, select, update
 
-from pipeline.filters import TermFilter
+from pipeline.fetch.filters import TermFilter
 from pipeline.models import Paper
 from pipeline.records import PaperRecord, title_key
 

@@ -34,12 +34,12 @@ import lxml.html
 from lxml import etree
 
 from pipeline.backoff import backoff_delay, retry_after_seconds
-from pipeline.records import is_arxiv_id
-from pipeline.sources.arxiv import (
+from pipeline.fetch.arxiv import (
     PUBLIC_MIN_DELAY,
     USER_AGENT,
     is_public_arxiv,
 )
+from pipeline.records import is_arxiv_id
 
 log = logging.getLogger(__name__)
 
