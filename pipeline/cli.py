@@ -36,9 +36,9 @@ from pipeline.cli_common import (
     user_errors,
     week_or_default,
 )
-from pipeline.db import open_database
 from pipeline.errors import ConfigError, NewsletterError
 from pipeline.records import Window, parse_day, parse_week, week_window
+from pipeline.store.db import open_database
 from pipeline.summarize import Estimate, SummarizeResult
 
 __all__ = [
@@ -290,9 +290,9 @@ def arxiv_server(
 def status(ctx: typer.Context, database_url: DbOpt = None) -> None:
     """The newest issue's progress, the last run of each stage, the schedule and any run
     in progress."""
-    from pipeline.db import utcnow
     from pipeline.schedule import stored_next_fire_time
     from pipeline.status import describe_issue, describe_run, report
+    from pipeline.store.db import utcnow
 
     settings = ctx.obj.settings(database_url=database_url)
     engine = open_database(settings.database_url)

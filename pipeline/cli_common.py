@@ -20,7 +20,6 @@ from rich.console import Console
 
 from pipeline import logfile, runner
 from pipeline.config import Settings, load_settings
-from pipeline.db import open_database
 from pipeline.errors import ConfigError, NewsletterError
 from pipeline.fetch.arxiv import ArxivSource
 from pipeline.fetch.fulltext import FullTextFetcher
@@ -28,6 +27,7 @@ from pipeline.llm.factory import chat_model, embedder
 from pipeline.progress import Bars
 from pipeline.publish import speech_for
 from pipeline.records import last_complete_week, parse_week
+from pipeline.store.db import open_database
 
 app = typer.Typer(
     help="Turn each week's new arXiv papers into a newsletter.",

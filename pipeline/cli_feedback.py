@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 
 from pipeline.cli_common import DbOpt, app, err, out, user_errors
-from pipeline.db import open_database
 from pipeline.errors import ConfigError
+from pipeline.store.db import open_database
 
 feedback_app = typer.Typer(help="Tell the ranker what you like: it learns from this.")
 app.add_typer(feedback_app, name="feedback")

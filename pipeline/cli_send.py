@@ -8,10 +8,10 @@ from typing import Annotated
 import typer
 
 from pipeline.cli_common import DbOpt, OutOpt, app, err, out, user_errors
-from pipeline.db import open_database
 from pipeline.errors import UserInputError
 from pipeline.progress import Bars
 from pipeline.records import parse_week
+from pipeline.store.db import open_database
 
 PARTIAL_EXIT = 3  # some deliveries failed: a rerun tries them again
 

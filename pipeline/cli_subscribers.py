@@ -1,6 +1,6 @@
 """`newsletter subscribers add|remove|list|import|export`: the mailing list.
 
-The status rules (who may be put back on the list, and how) are in `pipeline.subscribers`.
+The status rules (who may be put back on the list, and how) are in `pipeline.store.subscribers`.
 Names and addresses are printed as plain text, never as rich markup.
 """
 
@@ -14,8 +14,8 @@ from rich.cells import cell_len
 from sqlalchemy import Engine
 
 from pipeline.cli_common import DbOpt, app, err, out, user_errors
-from pipeline.db import open_database
 from pipeline.errors import UserInputError
+from pipeline.store.db import open_database
 
 subscribers_app = typer.Typer(help="The mailing list: add, remove, list, import, export.")
 app.add_typer(subscribers_app, name="subscribers")
@@ -55,7 +55,7 @@ def subscribers_add(
     database_url: DbOpt = None,
 ) -> None:
     """Add an address (active unless --pending); an existing one keeps its row."""
-    from pipeline.subscribers import add
+    from pipeline.store.subscribers import add
 
     wanted = "pending" if pending else "active"
     engine = _engine(ctx, database_url)
@@ -80,7 +80,7 @@ def subscribers_remove(
     database_url: DbOpt = None,
 ) -> None:
     """Unsubscribe an address; its row stays, so a later import cannot put it back."""
-    from pipeline.subscribers import remove
+    from pipeline.store.subscribers import remove
 
     engine = _engine(ctx, database_url)
     try:
@@ -96,7 +96,7 @@ def subscribers_list(
     ctx: typer.Context, status: StatusOpt = None, database_url: DbOpt = None
 ) -> None:
     """Print the subscribers (email, name, status, source, date added) and counts per status."""
-    from pipeline.subscribers import counts, list_subscribers
+    from pipeline.store.subscribers import counts, list_subscribers
 
     engine = _engine(ctx, database_url)
     try:
@@ -129,7 +129,7 @@ def subscribers_import(
     database_url: DbOpt = None,
 ) -> None:
     """Import addresses from CSV (idempotent); unsubscribed ones are not put back."""
-    from pipeline.subscribers import import_csv
+    from pipeline.store.subscribers import import_csv
 
     engine = _engine(ctx, database_url)
     try:
@@ -161,7 +161,7 @@ def subscribers_export(
     database_url: DbOpt = None,
 ) -> None:
     """Write the list as CSV: email,name,status,source,created,confirmed_at,unsubscribed_at."""
-    from pipeline.subscribers import export_csv
+    from pipeline.store.subscribers import export_csv
 
     engine = _engine(ctx, database_url)
     try:

@@ -19,10 +19,10 @@ from sqlalchemy import Engine, delete
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
-from pipeline.db import session, utcnow
 from pipeline.errors import NotFoundError
-from pipeline.models import Feedback, FeedbackClick, Paper, Subscriber
+from pipeline.store.db import session, utcnow
 from pipeline.store.feedback import SIGNALS
+from pipeline.store.models import Feedback, FeedbackClick, Paper, Subscriber
 from pipeline.tokens import FeedbackToken
 
 SOURCE = "email"

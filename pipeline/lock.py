@@ -23,9 +23,9 @@ from sqlalchemy import Engine, delete, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
-from pipeline.db import session, utcnow
 from pipeline.errors import NewsletterError
-from pipeline.models import RunLock
+from pipeline.store.db import session, utcnow
+from pipeline.store.models import RunLock
 
 log = logging.getLogger(__name__)
 HEARTBEAT = timedelta(seconds=10)

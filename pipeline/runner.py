@@ -14,7 +14,6 @@ from typing import Any, TypeVar
 from sqlalchemy import Engine
 
 from pipeline.config import Settings
-from pipeline.db import utcnow
 from pipeline.errors import NewsletterError, NotFoundError
 from pipeline.fetch.filters import TermFilter
 from pipeline.fetch.fulltext import FullTextFetcher
@@ -24,12 +23,12 @@ from pipeline.llm.base import ChatModel, Embedder
 from pipeline.llm.cost import Budget, PriceTable
 from pipeline.llm.retry import RetryPolicy
 from pipeline.lock import hold, week_lock
-from pipeline.models import Paper
 from pipeline.progress import Quiet, Reporter
 from pipeline.publish import render_week
 from pipeline.records import PaperRecord, Window, last_complete_week, week_window
 from pipeline.site import build_site
 from pipeline.speech import Speech
+from pipeline.store.db import utcnow
 from pipeline.store.feedback import training_history
 from pipeline.store.issues import (
     ALSO,
@@ -43,6 +42,7 @@ from pipeline.store.issues import (
     save_issue,
     set_status,
 )
+from pipeline.store.models import Paper
 from pipeline.store.papers import IngestCounts, apply_terms, papers_by_ids, store_page
 from pipeline.store.runs import advance_watermark, finish_run, get_watermark, start_run
 from pipeline.store.summaries import find_summary

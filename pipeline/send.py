@@ -55,12 +55,12 @@ from sqlmodel import col
 from pipeline.config import Settings
 from pipeline.errors import UserInputError
 from pipeline.mail import BadAddress, IssueMail, Recipient
-from pipeline.models import Delivery, Subscriber
 from pipeline.progress import Quiet, Reporter
 from pipeline.publish import load_view
 from pipeline.smtp import SMTPUnavailable, close, connect, sender_address
 from pipeline.smtp_batch import Batch, SendResult, Todo
 from pipeline.store.issues import load_issue, set_status
+from pipeline.store.models import Delivery, Subscriber
 from pipeline.store.runs import finish_run, start_run
 from pipeline.tokens import Signer, secret_from_env
 

@@ -32,10 +32,10 @@ from sqlmodel.sql.sqltypes import UTCDateTime
 
 from pipeline.backoff import backoff_delay
 from pipeline.config import Settings
-from pipeline.db import utcnow
 from pipeline.mail import BadAddress, IssueMail, Outgoing, Recipient, dot_stuffed
-from pipeline.models import Delivery, Subscriber
 from pipeline.smtp import SMTPReply, SMTPUnavailable, close, connect, sender_address
+from pipeline.store.db import utcnow
+from pipeline.store.models import Delivery, Subscriber
 
 log = logging.getLogger(__name__)
 IDLE_CHECK = 5.0  # seconds: a connection idle longer is checked with NOOP before use

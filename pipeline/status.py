@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine, func
 from sqlmodel import col, select
 
-from pipeline.db import session
-from pipeline.models import Delivery, Issue, IssueItem, Run, RunLock, Subscriber, Summary
+from pipeline.store.db import session
 from pipeline.store.issues import ALSO, HIGHLIGHT
+from pipeline.store.models import Delivery, Issue, IssueItem, Run, RunLock, Subscriber, Summary
 
 STAGES = ("fetch", "rank", "summarize", "render", "send")
 

@@ -35,7 +35,6 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from pipeline.db import utcnow
 from pipeline.errors import (
     LLMConfigError,
     LLMContentFiltered,
@@ -48,8 +47,9 @@ from pipeline.faithfulness import check
 from pipeline.llm.base import ChatModel, Completion
 from pipeline.llm.cost import Budget, PriceTable, prompt_tokens
 from pipeline.llm.retry import RetryPolicy
-from pipeline.models import LLMCall, Paper, Summary, SummaryFailure
 from pipeline.prompts import Prompt, render_prompt
+from pipeline.store.db import utcnow
+from pipeline.store.models import LLMCall, Paper, Summary, SummaryFailure
 from pipeline.store.summaries import (
     find_failure,
     find_summary,

@@ -47,7 +47,7 @@ from pipeline.config import Settings
 from pipeline.errors import NotFoundError, UserInputError
 from pipeline.ratelimit import RateLimit
 from pipeline.smtp import SMTPUnavailable, close, connect
-from pipeline.subscribers import (
+from pipeline.store.subscribers import (
     check_name,
     confirm,
     get,

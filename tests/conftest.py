@@ -11,10 +11,10 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import Engine
 
-from pipeline.db import open_database
 from pipeline.demo import sample_path
 from pipeline.devservers.arxiv_api import ArxivAPIServer, ListingRecord, load_listing
 from pipeline.devservers.openai_api import OpenAIServer
+from pipeline.store.db import open_database
 from tests.helpers import Recorder, smtp_server
 
 

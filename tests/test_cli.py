@@ -11,7 +11,6 @@ from typer.main import get_command
 from typer.testing import CliRunner
 
 from pipeline.cli import app
-from pipeline.db import open_database
 from pipeline.devservers.arxiv_api import ArxivAPIServer
 from pipeline.devservers.openai_api import (
     ChatRequest,
@@ -19,7 +18,8 @@ from pipeline.devservers.openai_api import (
     default_responder,
     requested_schema,
 )
-from pipeline.models import IssueItem, LLMCall, Paper, Run, SummaryFailure
+from pipeline.store.db import open_database
+from pipeline.store.models import IssueItem, LLMCall, Paper, Run, SummaryFailure
 from tests.helpers import invoke
 
 WEEK = "2026-W25"

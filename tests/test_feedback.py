@@ -9,9 +9,9 @@ from sqlmodel import Session, select
 from typer.testing import CliRunner
 
 from pipeline.cli import app
-from pipeline.db import open_database
 from pipeline.devservers.arxiv_api import ArxivAPIServer
-from pipeline.models import Feedback
+from pipeline.store.db import open_database
+from pipeline.store.models import Feedback
 from tests.helpers import invoke
 
 

@@ -10,10 +10,10 @@ import pytest
 from aiosmtpd.smtp import AuthResult
 from sqlmodel import select
 
-from pipeline.db import open_database, session
 from pipeline.devservers.arxiv_api import ArxivAPIServer
 from pipeline.devservers.openai_api import OpenAIServer
-from pipeline.models import Run
+from pipeline.store.db import open_database, session
+from pipeline.store.models import Run
 from tests.helpers import Recorder, free_port, invoke, smtp_env, smtp_server
 
 WEEK = "2026-W25"

@@ -19,10 +19,10 @@ import pytest
 import uvicorn
 from sqlmodel import Session, select
 
-from pipeline.db import open_database
 from pipeline.devservers.openai_api import OpenAIServer, default_responder
-from pipeline.models import LLMCall
 from pipeline.render import environment
+from pipeline.store.db import open_database
+from pipeline.store.models import LLMCall
 from pipeline.web import create_app
 from tests.helpers import free_port, invoke
 

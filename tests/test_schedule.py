@@ -152,9 +152,9 @@ def test_the_weekly_job_runs_the_pipeline(env: dict[str, str]) -> None:
     papers are from June, so this week's issue is empty but complete)."""
     from sqlmodel import Session, col, select
 
-    from pipeline.db import open_database
-    from pipeline.models import Run
     from pipeline.schedule_job import weekly_run
+    from pipeline.store.db import open_database
+    from pipeline.store.models import Run
 
     weekly_run(None, {"highlights": "3"})
     engine = open_database("sqlite:///db/newsletter.sqlite3")

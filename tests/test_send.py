@@ -27,12 +27,12 @@ from sqlalchemy import Engine
 from sqlmodel import select
 
 from pipeline.config import Settings, load_settings
-from pipeline.db import session
 from pipeline.errors import ConfigError, UserInputError
 from pipeline.mail import dot_stuffed, list_id
-from pipeline.models import Delivery, Issue, Subscriber
 from pipeline.send import send_issue
+from pipeline.store.db import session
 from pipeline.store.issues import ALSO, HIGHLIGHT
+from pipeline.store.models import Delivery, Issue, Subscriber
 from pipeline.tokens import Signer
 from tests.factories import paper, stored_issue
 from tests.helpers import Recorder, free_port, invoke, smtp_server

@@ -16,7 +16,7 @@ from pipeline.devservers.openai_api import ChatRequest, Fault, OpenAIServer, req
 from pipeline.llm.cost import PriceTable
 from pipeline.llm.openai_compat import OpenAIChat
 from pipeline.llm.retry import RetryPolicy
-from pipeline.models import LLMCall, Paper, Summary, SummaryFailure
+from pipeline.store.models import LLMCall, Paper, Summary, SummaryFailure
 from pipeline.summarize import (
     RELEVANCE,
     SUMMARY,

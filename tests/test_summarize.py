@@ -16,7 +16,7 @@ from pipeline.errors import LLMConfigError
 from pipeline.llm.cost import Budget, PriceTable, prompt_tokens
 from pipeline.llm.openai_compat import OpenAIChat
 from pipeline.llm.retry import RetryPolicy
-from pipeline.models import LLMCall, Paper, Summary
+from pipeline.store.models import LLMCall, Paper, Summary
 from pipeline.summarize import (
     ONELINER,
     SUMMARY,

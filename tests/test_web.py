@@ -23,9 +23,9 @@ from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from pipeline import subscribers
 from pipeline.config import load_settings
-from pipeline.models import Feedback, FeedbackClick, Subscriber
+from pipeline.store import subscribers
+from pipeline.store.models import Feedback, FeedbackClick, Subscriber
 from pipeline.tokens import BadToken, Signer
 from pipeline.web import create_app
 from tests.chromium import BROWSER_FLAGS, CHROMIUM

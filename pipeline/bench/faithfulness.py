@@ -38,14 +38,14 @@ from sqlmodel import Session, select
 
 from pipeline.bench.rank import shared_dir
 from pipeline.config import Settings, load_settings
-from pipeline.db import open_database
 from pipeline.devservers.arxiv_api import ListingRecord, load_listing
 from pipeline.errors import ConfigError, NewsletterError, UserInputError
 from pipeline.faithfulness import Flags
 from pipeline.llm.cost import PriceTable
 from pipeline.llm.factory import chat_model
 from pipeline.llm.retry import RetryPolicy
-from pipeline.models import Paper, Summary
+from pipeline.store.db import open_database
+from pipeline.store.models import Paper, Summary
 from pipeline.summarize import SUMMARY, Options, make_job, run_jobs
 
 PAPERS = 20

@@ -34,9 +34,9 @@ from sqlalchemy import insert
 
 from pipeline.bench.render import _populate, _week
 from pipeline.config import load_settings
-from pipeline.db import open_database
-from pipeline.models import Subscriber
 from pipeline.send import send_issue
+from pipeline.store.db import open_database
+from pipeline.store.models import Subscriber
 from pipeline.tokens import SECRET_ENV, Signer
 
 SECRET = "bench-secret-key-0123456789abcdef"

@@ -1,4 +1,4 @@
-"""Engine, migrations and sessions. Only this module (and `store_*` modules) touch storage."""
+"""Engine, migrations and sessions: every database connection is opened here."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlmodel import Session
 
-from pipeline import models  # noqa: F401  (registers the tables on SQLModel.metadata)
 from pipeline.resources import resource_dir
+from pipeline.store import models  # noqa: F401  (registers the tables on SQLModel.metadata)
 
 log = logging.getLogger(__name__)
 

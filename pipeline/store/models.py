@@ -202,7 +202,7 @@ class Subscriber(SQLModel, table=True):
     __tablename__ = "subscriber"
 
     id: int | None = Field(default=None, primary_key=True)
-    email: str = Field(unique=True)  # normalised: see pipeline.subscribers.normalise_email
+    email: str = Field(unique=True)  # normalised: see pipeline.store.subscribers.normalise_email
     name: str = ""
     status: str = Field(default="pending", index=True)  # pending|active|unsubscribed|bounced
     source: str = "cli"  # cli | import | web
