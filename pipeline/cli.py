@@ -39,7 +39,7 @@ from pipeline.cli_common import (
 from pipeline.errors import ConfigError, NewsletterError
 from pipeline.records import Window, parse_day, parse_week, week_window
 from pipeline.store.db import open_database
-from pipeline.summarize import Estimate, SummarizeResult
+from pipeline.summarize.texts import Estimate, SummarizeResult
 
 __all__ = [
     "app",

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from pipeline.faithfulness import Flags
 from pipeline.records import is_arxiv_id, week_window
 from pipeline.store.issues import ALSO, HIGHLIGHT, UPDATED, LoadedItem
+from pipeline.summarize.faithfulness import Flags
 
 CATEGORY_NAMES = {
     "cs.AI": "Artificial Intelligence",
@@ -87,7 +87,7 @@ class RenderedItem:
     summary: str | None
     abstract: str
     oneliner: str
-    flags: Flags  # what the summary says that its source does not (pipeline.faithfulness)
+    flags: Flags  # what the summary says that its source does not (pipeline.summarize.faithfulness)
     source: str  # what the summary was written from: abstract | html | pdf
     narration: str | None = None  # LLM-written spoken text for the podcast, if any
 

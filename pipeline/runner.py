@@ -18,7 +18,6 @@ from pipeline.errors import NewsletterError, NotFoundError
 from pipeline.fetch.filters import TermFilter
 from pipeline.fetch.fulltext import FullTextFetcher
 from pipeline.fetch.source import PaperSource
-from pipeline.issue_jobs import issue_jobs
 from pipeline.llm.base import ChatModel, Embedder
 from pipeline.llm.cost import Budget, PriceTable
 from pipeline.llm.retry import RetryPolicy
@@ -46,7 +45,8 @@ from pipeline.store.models import Paper
 from pipeline.store.papers import IngestCounts, apply_terms, papers_by_ids, store_page
 from pipeline.store.runs import advance_watermark, finish_run, get_watermark, start_run
 from pipeline.store.summaries import find_summary
-from pipeline.summarize import (
+from pipeline.summarize.issue_jobs import issue_jobs
+from pipeline.summarize.texts import (
     RELEVANCE,
     Estimate,
     Job,
@@ -299,7 +299,7 @@ def _require_issue(p: Pipeline, week: str) -> list[LoadedItem]:
 
 
 def summary_jobs(p: Pipeline, week: str) -> list[Job]:
-    """The LLM texts the issue needs (see pipeline.issue_jobs)."""
+    """The LLM texts the issue needs (see pipeline.summarize.issue_jobs)."""
     return issue_jobs(_require_issue(p, week), p.settings, p.fulltext)
 
 

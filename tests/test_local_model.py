@@ -34,7 +34,7 @@ from pipeline.llm.local import LocalChat, LocalServer, embedded_chat, llama_serv
 from pipeline.llm.retry import RetryPolicy
 from pipeline.store.db import session
 from pipeline.store.models import LLMCall, Summary
-from pipeline.summarize import SUMMARY, Options, make_job, run_jobs
+from pipeline.summarize.texts import SUMMARY, Options, make_job, run_jobs
 from tests.factories import paper
 
 QUESTION = [{"role": "user", "content": "Name one planet of the solar system."}]

@@ -17,7 +17,7 @@ from pipeline.llm.cost import Budget, PriceTable, prompt_tokens
 from pipeline.llm.openai_compat import OpenAIChat
 from pipeline.llm.retry import RetryPolicy
 from pipeline.store.models import LLMCall, Paper, Summary
-from pipeline.summarize import (
+from pipeline.summarize.texts import (
     ONELINER,
     SUMMARY,
     Job,

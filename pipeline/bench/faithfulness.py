@@ -10,7 +10,7 @@ the embedded local model unless `llm_base_url` is set, by the config file, env
 `NEWSLETTER_LLM_BASE_URL`, `--set` or `--base-url`). It writes the summaries of the shared
 real week's top papers through the real path (`summarize.make_job` renders the summary
 prompt, `run_jobs` cleans, retries and flags each text as the pipeline does) into a
-temporary SQLite database; the table counts what `pipeline.faithfulness` flagged.
+temporary SQLite database; the table counts what `pipeline.summarize.faithfulness` flagged.
 
 "Top", deterministically and without a model: the week's distinct papers in the configured
 categories, by the TF-IDF cosine similarity of their title and abstract to
@@ -40,13 +40,13 @@ from pipeline.bench.rank import shared_dir
 from pipeline.config import Settings, load_settings
 from pipeline.devservers.arxiv_api import ListingRecord, load_listing
 from pipeline.errors import ConfigError, NewsletterError, UserInputError
-from pipeline.faithfulness import Flags
 from pipeline.llm.cost import PriceTable
 from pipeline.llm.factory import chat_model
 from pipeline.llm.retry import RetryPolicy
 from pipeline.store.db import open_database
 from pipeline.store.models import Paper, Summary
-from pipeline.summarize import SUMMARY, Options, make_job, run_jobs
+from pipeline.summarize.faithfulness import Flags
+from pipeline.summarize.texts import SUMMARY, Options, make_job, run_jobs
 
 PAPERS = 20
 
@@ -168,9 +168,9 @@ def table(report: Report) -> str:
             f"{r.count('overclaims')} | {r.mean_words:.0f} | {r.seconds_per_summary:.1f} |",
             "",
             "Columns after `failed` count summaries with at least one such flag "
-            "(`pipeline/faithfulness.py`); s per summary: the wall time of all calls (a local "
-            "model's load included) over the papers. Target for the embedded default model: "
-            "0 loops, at most 1 in 20 with an unsupported number or name.",
+            "(`pipeline/summarize/faithfulness.py`); s per summary: the wall time of all calls "
+            "(a local model's load included) over the papers. Target for the embedded default "
+            "model: 0 loops, at most 1 in 20 with an unsupported number or name.",
         ]
     )
 

@@ -31,7 +31,7 @@ from pipeline.llm.openai_compat import OpenAIChat
 from pipeline.llm.retry import RetryPolicy
 from pipeline.store.db import open_database
 from pipeline.store.models import Paper
-from pipeline.summarize import PODCAST, SUMMARY, Options, make_job, run_jobs
+from pipeline.summarize.texts import PODCAST, SUMMARY, Options, make_job, run_jobs
 
 LATENCY = 0.5
 CONCURRENCY = 16

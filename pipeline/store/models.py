@@ -84,7 +84,7 @@ class Summary(SQLModel, table=True):
     created: datetime
     source: str = "abstract"  # what the model read: abstract | html | pdf
     note: str | None = None  # e.g. how the full text was cut
-    # What the text says that its source does not, as "kind:value" (pipeline.faithfulness;
+    # What the text says that its source does not, as "kind:value" (pipeline.summarize.faithfulness;
     # older rows hold bare numbers): shown to the reader.
     flags: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pipeline.config import Settings
 from pipeline.fetch.fulltext import FullTextFetcher
 from pipeline.store.issues import ALSO, HIGHLIGHT, LoadedItem
-from pipeline.summarize import ONELINER, PODCAST, SUMMARY, Job, SourceText, make_job
+from pipeline.summarize.texts import ONELINER, PODCAST, SUMMARY, Job, SourceText, make_job
 
 
 def oneliners_enabled(settings: Settings) -> bool:

@@ -32,7 +32,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from pipeline.validate import unsupported_numbers
+from pipeline.summarize.validate import unsupported_numbers
 
 NUMBER, NAME, OVERCLAIM, LOOP = "number", "name", "overclaim", "loop"
 KINDS = (NUMBER, NAME, OVERCLAIM, LOOP)

@@ -43,11 +43,9 @@ from pipeline.errors import (
     LLMTransient,
     LLMUnreachable,
 )
-from pipeline.faithfulness import check
 from pipeline.llm.base import ChatModel, Completion
 from pipeline.llm.cost import Budget, PriceTable, prompt_tokens
 from pipeline.llm.retry import RetryPolicy
-from pipeline.prompts import Prompt, render_prompt
 from pipeline.store.db import utcnow
 from pipeline.store.models import LLMCall, Paper, Summary, SummaryFailure
 from pipeline.store.summaries import (
@@ -57,7 +55,9 @@ from pipeline.store.summaries import (
     save_failure,
     save_summary,
 )
-from pipeline.validate import RATING_FORMAT, BadOutput, clean_output
+from pipeline.summarize.faithfulness import check
+from pipeline.summarize.prompts import Prompt, render_prompt
+from pipeline.summarize.validate import RATING_FORMAT, BadOutput, clean_output
 
 log = logging.getLogger(__name__)
 
