@@ -25,8 +25,8 @@ from pipeline.fetch.arxiv import ArxivSource
 from pipeline.fetch.fulltext import FullTextFetcher
 from pipeline.llm.factory import chat_model, embedder
 from pipeline.progress import Bars
-from pipeline.publish import speech_for
 from pipeline.records import last_complete_week, parse_week
+from pipeline.render.publish import speech_for
 from pipeline.store.db import open_database
 
 app = typer.Typer(

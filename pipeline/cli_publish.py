@@ -85,7 +85,7 @@ def serve(
 
     import uvicorn
 
-    from pipeline.site import build_site
+    from pipeline.render.site import build_site
     from pipeline.tokens import SECRET_ENV, Signer, secret_from_env
     from pipeline.web import create_app
 

@@ -36,10 +36,10 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from pipeline.config import Settings
-from pipeline.email_html import finish
 from pipeline.errors import ConfigError, UserInputError
-from pipeline.issue import IssueView
-from pipeline.render import environment
+from pipeline.render.email_html import finish
+from pipeline.render.files import environment
+from pipeline.render.issue import IssueView
 from pipeline.tokens import SIGNALS, Signer
 
 MAX_LINE = 998  # octets per line, RFC 5321

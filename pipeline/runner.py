@@ -22,11 +22,11 @@ from pipeline.llm.base import ChatModel, Embedder
 from pipeline.llm.cost import Budget, PriceTable
 from pipeline.llm.retry import RetryPolicy
 from pipeline.lock import hold, week_lock
+from pipeline.podcast.speech import Speech
 from pipeline.progress import Quiet, Reporter
-from pipeline.publish import render_week
 from pipeline.records import PaperRecord, Window, last_complete_week, week_window
-from pipeline.site import build_site
-from pipeline.speech import Speech
+from pipeline.render.publish import render_week
+from pipeline.render.site import build_site
 from pipeline.store.db import utcnow
 from pipeline.store.feedback import training_history
 from pipeline.store.issues import (

@@ -56,7 +56,7 @@ from pipeline.config import Settings
 from pipeline.errors import UserInputError
 from pipeline.mail import BadAddress, IssueMail, Recipient
 from pipeline.progress import Quiet, Reporter
-from pipeline.publish import load_view
+from pipeline.render.publish import load_view
 from pipeline.smtp import SMTPUnavailable, close, connect, sender_address
 from pipeline.smtp_batch import Batch, SendResult, Todo
 from pipeline.store.issues import load_issue, set_status

@@ -15,7 +15,7 @@ from typing import Any
 from starlette.responses import HTMLResponse
 
 from pipeline.config import Settings
-from pipeline.render import environment
+from pipeline.render.files import environment
 from pipeline.smtp import sender_address
 from pipeline.tokens import CONFIRM_MAX_AGE
 

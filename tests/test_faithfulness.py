@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.issue import check_note
+from pipeline.render.issue import check_note
 from pipeline.summarize.faithfulness import (
     Flags,
     check,

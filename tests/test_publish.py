@@ -20,7 +20,7 @@ import uvicorn
 from sqlmodel import Session, select
 
 from pipeline.devservers.openai_api import OpenAIServer, default_responder
-from pipeline.render import environment
+from pipeline.render.files import environment
 from pipeline.store.db import open_database
 from pipeline.store.models import LLMCall
 from pipeline.web import create_app

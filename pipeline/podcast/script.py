@@ -1,6 +1,6 @@
 """The podcast script: the highlights read aloud, with an intro, transitions and an outro.
 
-Every segment is spoken text (no URLs, markup, LaTeX or digits: see `pipeline.spoken`),
+Every segment is spoken text (no URLs, markup, LaTeX or digits: see `pipeline.podcast.spoken`),
 its start time estimated at the configured words per minute; the chapters of the audio
 follow the segments.  Built from the issue view only, so it is as deterministic as the
 newsletter.
@@ -12,9 +12,9 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from pipeline.issue import CATEGORY_NAMES, IssueView, RenderedItem
-from pipeline.latex import readable
-from pipeline.spoken import duration_seconds, replacement_table, spoken, word_count
+from pipeline.podcast.spoken import duration_seconds, replacement_table, spoken, word_count
+from pipeline.render.issue import CATEGORY_NAMES, IssueView, RenderedItem
+from pipeline.render.latex import readable
 
 _MIDDLE = ("Next up:", "Our next paper:", "Moving on:", "Also worth your time:")
 

@@ -17,10 +17,10 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from pipeline.config import Settings
-from pipeline.email_html import finish
-from pipeline.issue import IssueView
-from pipeline.publish import AUDIO, AudioInfo, audio_info, load_view
-from pipeline.render import environment, write_atomic
+from pipeline.render.email_html import finish
+from pipeline.render.files import environment, write_atomic
+from pipeline.render.issue import IssueView
+from pipeline.render.publish import AUDIO, AudioInfo, audio_info, load_view
 from pipeline.store.issues import list_issues
 
 

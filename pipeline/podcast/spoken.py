@@ -19,7 +19,7 @@ from functools import lru_cache
 
 from num2words import num2words
 
-from pipeline.latex import readable
+from pipeline.render.latex import readable
 
 DEFAULT_REPLACEMENTS: dict[str, str] = {
     # abbreviations (lowercase keys match any case)

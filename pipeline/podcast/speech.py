@@ -1,7 +1,7 @@
 """Text-to-speech engines: espeak-ng offline, or any OpenAI-compatible speech endpoint.
 
 Each engine turns at most ``max_chars`` characters of text into one audio file (WAV) that
-ffmpeg reads; `pipeline.audio` does the chunking and joining.
+ffmpeg reads; `pipeline.podcast.audio` does the chunking and joining.
 """
 
 from __future__ import annotations

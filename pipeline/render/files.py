@@ -17,10 +17,10 @@ from typing import Any
 
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from pipeline.email_html import finish
-from pipeline.issue import IssueView, RenderedItem
-from pipeline.latex import readable
-from pipeline.podcast import Script, clock
+from pipeline.podcast.script import Script, clock
+from pipeline.render.email_html import finish
+from pipeline.render.issue import IssueView, RenderedItem
+from pipeline.render.latex import readable
 from pipeline.resources import resource_dir
 from pipeline.store.issues import ALSO, HIGHLIGHT, UPDATED
 

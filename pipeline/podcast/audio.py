@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.errors import ConfigError, NewsletterError
-from pipeline.speech import Speech
+from pipeline.podcast.speech import Speech
 
 FFMPEG_MISSING = "ffmpeg is not installed: `sudo apt-get install ffmpeg`"
 SAMPLE_RATE = 24_000
