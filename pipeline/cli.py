@@ -207,7 +207,7 @@ def run(
         result = runner.run(p, target, budget_usd=budget, audio=audio)
         _report(result)
         if send:
-            from pipeline.send import send_issue
+            from pipeline.mail.send import send_issue
 
             sent = send_issue(p.engine, p.settings, result.week, progress=p.progress)
             out.print(sent.summary(), markup=False)

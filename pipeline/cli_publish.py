@@ -85,8 +85,8 @@ def serve(
 
     import uvicorn
 
+    from pipeline.mail.tokens import SECRET_ENV, Signer, secret_from_env
     from pipeline.render.site import build_site
-    from pipeline.tokens import SECRET_ENV, Signer, secret_from_env
     from pipeline.web import create_app
 
     settings = ctx.obj.settings(output_dir=output_dir, database_url=database_url)

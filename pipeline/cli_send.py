@@ -45,7 +45,7 @@ def send(
     """Email an issue to every active subscriber not sent it yet; safe to rerun after a crash.
 
     Needs NEWSLETTER_SECRET_KEY (signed links), a From address and the [smtp] settings."""
-    from pipeline.send import send_issue, send_test, write_outbox
+    from pipeline.mail.send import send_issue, send_test, write_outbox
 
     target = parse_week(week)
     if to is not None and (dry_run or outbox is not None):

@@ -20,10 +20,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from pipeline.errors import NotFoundError
+from pipeline.mail.tokens import FeedbackToken
 from pipeline.store.db import session, utcnow
 from pipeline.store.feedback import SIGNALS
 from pipeline.store.models import Feedback, FeedbackClick, Paper, Subscriber
-from pipeline.tokens import FeedbackToken
 
 SOURCE = "email"
 _OPPOSITE = {"like": "dislike", "dislike": "like"}

@@ -55,8 +55,8 @@ def check_llm(settings: Settings) -> None:
 
 def check_smtp(settings: Settings) -> None:
     """The From address, the signing key and the SMTP login, before anything is built."""
-    from pipeline import smtp
-    from pipeline.tokens import secret_from_env
+    from pipeline.mail import smtp
+    from pipeline.mail.tokens import secret_from_env
 
     smtp.sender_address(settings)
     secret_from_env()

@@ -24,7 +24,7 @@ def weekly_run(config: str | None = None, overrides: dict[str, Any] | None = Non
     with pipeline_for(settings) as p:
         result = runner.run(p)
         if settings.schedule_send:
-            from pipeline.send import send_issue
+            from pipeline.mail.send import send_issue
 
             log.warning("%s", send_issue(p.engine, settings, result.week).summary())
     s = result.summarized

@@ -45,8 +45,9 @@ from starlette.staticfiles import StaticFiles
 from pipeline.clicks import record_click
 from pipeline.config import Settings
 from pipeline.errors import NotFoundError, UserInputError
+from pipeline.mail.smtp import SMTPUnavailable, close, connect
+from pipeline.mail.tokens import BadToken, Signer
 from pipeline.ratelimit import RateLimit
-from pipeline.smtp import SMTPUnavailable, close, connect
 from pipeline.store.subscribers import (
     check_name,
     confirm,
@@ -55,7 +56,6 @@ from pipeline.store.subscribers import (
     subscribe_pending,
     unsubscribe,
 )
-from pipeline.tokens import BadToken, Signer
 from pipeline.web_pages import Link, Pages
 
 log = logging.getLogger(__name__)

@@ -15,9 +15,9 @@ from typing import Any
 from starlette.responses import HTMLResponse
 
 from pipeline.config import Settings
+from pipeline.mail.smtp import sender_address
+from pipeline.mail.tokens import CONFIRM_MAX_AGE
 from pipeline.render.files import environment
-from pipeline.smtp import sender_address
-from pipeline.tokens import CONFIRM_MAX_AGE
 
 HEADERS = {
     "Cache-Control": "no-store",

@@ -28,12 +28,12 @@ from sqlmodel import select
 
 from pipeline.config import Settings, load_settings
 from pipeline.errors import ConfigError, UserInputError
-from pipeline.mail import dot_stuffed, list_id
-from pipeline.send import send_issue
+from pipeline.mail.message import dot_stuffed, list_id
+from pipeline.mail.send import send_issue
+from pipeline.mail.tokens import Signer
 from pipeline.store.db import session
 from pipeline.store.issues import ALSO, HIGHLIGHT
 from pipeline.store.models import Delivery, Issue, Subscriber
-from pipeline.tokens import Signer
 from tests.factories import paper, stored_issue
 from tests.helpers import Recorder, free_port, invoke, smtp_server
 
@@ -361,7 +361,7 @@ def test_templates_and_links_are_checked(
 def test_which_refusals_mean_the_mailbox_is_gone(
     stage: str, code: int, text: bytes, gone: bool
 ) -> None:
-    from pipeline.smtp import SMTPReply as _Reply
+    from pipeline.mail.smtp import SMTPReply as _Reply
 
     assert _Reply(stage, code, text).mailbox_gone is gone
 

@@ -24,9 +24,9 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from pipeline.config import load_settings
+from pipeline.mail.tokens import BadToken, Signer
 from pipeline.store import subscribers
 from pipeline.store.models import Feedback, FeedbackClick, Subscriber
-from pipeline.tokens import BadToken, Signer
 from pipeline.web import create_app
 from tests.chromium import BROWSER_FLAGS, CHROMIUM
 from tests.factories import paper

@@ -34,10 +34,10 @@ from sqlalchemy import insert
 
 from pipeline.bench.render import _populate, _week
 from pipeline.config import load_settings
-from pipeline.send import send_issue
+from pipeline.mail.send import send_issue
+from pipeline.mail.tokens import SECRET_ENV, Signer
 from pipeline.store.db import open_database
 from pipeline.store.models import Subscriber
-from pipeline.tokens import SECRET_ENV, Signer
 
 SECRET = "bench-secret-key-0123456789abcdef"
 _MESSAGE_ID = re.compile(rb"^Message-ID: <(\d{4}-W\d\d)\.", re.MULTILINE)

@@ -1,6 +1,6 @@
 """The SMTP side of `send`: one batch over one (re)connected session, each message
 claimed, transmitted and recorded so that nobody gets it twice (the protocol is in
-`pipeline.send`'s docstring)."""
+`pipeline.mail.send`'s docstring)."""
 
 from __future__ import annotations
 
@@ -32,8 +32,8 @@ from sqlmodel.sql.sqltypes import UTCDateTime
 
 from pipeline.backoff import backoff_delay
 from pipeline.config import Settings
-from pipeline.mail import BadAddress, IssueMail, Outgoing, Recipient, dot_stuffed
-from pipeline.smtp import SMTPReply, SMTPUnavailable, close, connect, sender_address
+from pipeline.mail.message import BadAddress, IssueMail, Outgoing, Recipient, dot_stuffed
+from pipeline.mail.smtp import SMTPReply, SMTPUnavailable, close, connect, sender_address
 from pipeline.store.db import utcnow
 from pipeline.store.models import Delivery, Subscriber
 

@@ -54,15 +54,15 @@ from sqlmodel import col
 
 from pipeline.config import Settings
 from pipeline.errors import UserInputError
-from pipeline.mail import BadAddress, IssueMail, Recipient
+from pipeline.mail.batch import Batch, SendResult, Todo
+from pipeline.mail.message import BadAddress, IssueMail, Recipient
+from pipeline.mail.smtp import SMTPUnavailable, close, connect, sender_address
+from pipeline.mail.tokens import Signer, secret_from_env
 from pipeline.progress import Quiet, Reporter
 from pipeline.render.publish import load_view
-from pipeline.smtp import SMTPUnavailable, close, connect, sender_address
-from pipeline.smtp_batch import Batch, SendResult, Todo
 from pipeline.store.issues import load_issue, set_status
 from pipeline.store.models import Delivery, Subscriber
 from pipeline.store.runs import finish_run, start_run
-from pipeline.tokens import Signer, secret_from_env
 
 log = logging.getLogger(__name__)
 SENDABLE = ("rendered", "sent")  # issue statuses that may be emailed

@@ -37,10 +37,10 @@ from urllib.parse import urlsplit
 
 from pipeline.config import Settings
 from pipeline.errors import ConfigError, UserInputError
+from pipeline.mail.tokens import SIGNALS, Signer
 from pipeline.render.email_html import finish
 from pipeline.render.files import environment
 from pipeline.render.issue import IssueView
-from pipeline.tokens import SIGNALS, Signer
 
 MAX_LINE = 998  # octets per line, RFC 5321
 _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
