@@ -87,7 +87,7 @@ def serve(
 
     from pipeline.mail.tokens import SECRET_ENV, Signer, secret_from_env
     from pipeline.render.site import build_site
-    from pipeline.web import create_app
+    from pipeline.web.app import create_app
 
     settings = ctx.obj.settings(output_dir=output_dir, database_url=database_url)
     with pipeline_for(settings) as p:

@@ -23,7 +23,7 @@ from pipeline.devservers.openai_api import OpenAIServer, default_responder
 from pipeline.render.files import environment
 from pipeline.store.db import open_database
 from pipeline.store.models import LLMCall
-from pipeline.web import create_app
+from pipeline.web.app import create_app
 from tests.helpers import free_port, invoke
 
 WEEK = "2026-W25"

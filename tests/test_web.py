@@ -27,7 +27,7 @@ from pipeline.config import load_settings
 from pipeline.mail.tokens import BadToken, Signer
 from pipeline.store import subscribers
 from pipeline.store.models import Feedback, FeedbackClick, Subscriber
-from pipeline.web import create_app
+from pipeline.web.app import create_app
 from tests.chromium import BROWSER_FLAGS, CHROMIUM
 from tests.factories import paper
 from tests.helpers import Recorder, free_port, smtp_server

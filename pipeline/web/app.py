@@ -7,7 +7,7 @@ settings and a token signer, the endpoints behind the links in emails.
     GET  /unsubscribe?t=T     asks to confirm with a button; changes nothing
     POST /unsubscribe?t=T     unsubscribes: RFC 8058 one-click (body List-Unsubscribe=One-Click)
                               or the button of the GET page
-    GET  /feedback?t=TOKEN    records a 👍/👎 click (see pipeline.clicks)
+    GET  /feedback?t=TOKEN    records a 👍/👎 click (see pipeline.web.clicks)
     /                         the archive: index.html, issues/<week>/, feeds, audio
 
 Decisions:
@@ -42,12 +42,10 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from pipeline.clicks import record_click
 from pipeline.config import Settings
 from pipeline.errors import NotFoundError, UserInputError
 from pipeline.mail.smtp import SMTPUnavailable, close, connect
 from pipeline.mail.tokens import BadToken, Signer
-from pipeline.ratelimit import RateLimit
 from pipeline.store.subscribers import (
     check_name,
     confirm,
@@ -56,7 +54,9 @@ from pipeline.store.subscribers import (
     subscribe_pending,
     unsubscribe,
 )
-from pipeline.web_pages import Link, Pages
+from pipeline.web.clicks import record_click
+from pipeline.web.pages import Link, Pages
+from pipeline.web.ratelimit import RateLimit
 
 log = logging.getLogger(__name__)
 MAX_TOKEN = 2000  # characters; real tokens are < 200
