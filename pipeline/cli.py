@@ -290,8 +290,8 @@ def arxiv_server(
 def status(ctx: typer.Context, database_url: DbOpt = None) -> None:
     """The newest issue's progress, the last run of each stage, the schedule and any run
     in progress."""
-    from pipeline.schedule import stored_next_fire_time
-    from pipeline.status import describe_issue, describe_run, report
+    from pipeline.ops.schedule import stored_next_fire_time
+    from pipeline.ops.status import describe_issue, describe_run, report
     from pipeline.store.db import utcnow
 
     settings = ctx.obj.settings(database_url=database_url)

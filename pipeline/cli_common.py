@@ -18,13 +18,14 @@ import httpx
 import typer
 from rich.console import Console
 
-from pipeline import logfile, runner
+from pipeline import runner
 from pipeline.config import Settings, load_settings
 from pipeline.errors import ConfigError, NewsletterError
 from pipeline.fetch.arxiv import ArxivSource
 from pipeline.fetch.fulltext import FullTextFetcher
 from pipeline.llm.factory import chat_model, embedder
-from pipeline.progress import Bars
+from pipeline.ops import logfile
+from pipeline.ops.progress import Bars
 from pipeline.records import last_complete_week, parse_week
 from pipeline.render.publish import speech_for
 from pipeline.store.db import open_database

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 import typer
 
 from pipeline.cli_common import DbOpt, OutOpt, app, out, user_errors
-from pipeline.schedule import Schedule, cron_trigger, run_forever
+from pipeline.ops.schedule import Schedule, cron_trigger, run_forever
 
 
 @app.command()

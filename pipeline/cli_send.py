@@ -9,7 +9,7 @@ import typer
 
 from pipeline.cli_common import DbOpt, OutOpt, app, err, out, user_errors
 from pipeline.errors import UserInputError
-from pipeline.progress import Bars
+from pipeline.ops.progress import Bars
 from pipeline.records import parse_week
 from pipeline.store.db import open_database
 

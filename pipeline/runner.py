@@ -21,9 +21,9 @@ from pipeline.fetch.source import PaperSource
 from pipeline.llm.base import ChatModel, Embedder
 from pipeline.llm.cost import Budget, PriceTable
 from pipeline.llm.retry import RetryPolicy
-from pipeline.lock import hold, week_lock
+from pipeline.ops.lock import hold, week_lock
+from pipeline.ops.progress import Quiet, Reporter
 from pipeline.podcast.speech import Speech
-from pipeline.progress import Quiet, Reporter
 from pipeline.records import PaperRecord, Window, last_complete_week, week_window
 from pipeline.render.publish import render_week
 from pipeline.render.site import build_site
@@ -107,7 +107,7 @@ def _recorded(
 
 
 def locked(p: Pipeline, week: str, command: str) -> AbstractContextManager[str]:
-    """The issue's run lock (see pipeline.lock): raises LockHeld if another process has it."""
+    """The issue's run lock (see pipeline.ops.lock): raises LockHeld if another process has it."""
     return hold(p.engine, week_lock(week), command=command)
 
 

@@ -17,7 +17,7 @@ from sqlalchemy import Engine, update
 from sqlmodel import col
 
 from pipeline.devservers.openai_api import OpenAIServer
-from pipeline.lock import LockHeld, acquire, hold, release
+from pipeline.ops.lock import LockHeld, acquire, hold, release
 from pipeline.store.db import session, utcnow
 from pipeline.store.models import RunLock
 

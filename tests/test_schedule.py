@@ -14,7 +14,7 @@ import pytest
 from apscheduler.triggers.interval import IntervalTrigger
 
 from pipeline.errors import ConfigError
-from pipeline.schedule import (
+from pipeline.ops.schedule import (
     Schedule,
     build,
     cron_trigger,

@@ -58,7 +58,7 @@ from pipeline.mail.batch import Batch, SendResult, Todo
 from pipeline.mail.message import BadAddress, IssueMail, Recipient
 from pipeline.mail.smtp import SMTPUnavailable, close, connect, sender_address
 from pipeline.mail.tokens import Signer, secret_from_env
-from pipeline.progress import Quiet, Reporter
+from pipeline.ops.progress import Quiet, Reporter
 from pipeline.render.publish import load_view
 from pipeline.store.issues import load_issue, set_status
 from pipeline.store.models import Delivery, Subscriber

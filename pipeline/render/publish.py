@@ -17,10 +17,10 @@ from sqlalchemy import Engine
 
 from pipeline.config import Settings
 from pipeline.errors import NotFoundError
+from pipeline.ops.progress import Quiet, Reporter
 from pipeline.podcast.audio import AudioResult, Chapter, build_podcast
 from pipeline.podcast.script import Script, podcast_script
 from pipeline.podcast.speech import EspeakSpeech, OpenAISpeech, Speech
-from pipeline.progress import Quiet, Reporter
 from pipeline.render.files import render_issue, write_atomic
 from pipeline.render.issue import IssueView, issue_view
 from pipeline.store.issues import load_issue
