@@ -18,8 +18,8 @@ from pipeline import (
     cli_schedule,
     cli_send,
     cli_subscribers,
-    preflight,
     runner,
+    wiring,
 )
 from pipeline.cli_common import (
     AudioOpt,
@@ -111,7 +111,7 @@ def summarize(
         if dry_run:
             _print_estimate(target, runner.estimate_summaries(p, target), p.settings.model_name)
             return
-        preflight.check_llm(p.settings)
+        wiring.check_llm(p.settings)
         with runner.locked(p, target, "summarize"):
             r = runner.summarize(p, target, budget_usd=budget)
     _print_summaries(f"summarized {target}", r)
@@ -201,9 +201,9 @@ def run(
                 week_name, runner.estimate_summaries(p, week_name), p.settings.model_name
             )
             return
-        preflight.check_llm(p.settings)
+        wiring.check_llm(p.settings)
         if send:
-            preflight.check_smtp(p.settings)
+            wiring.check_smtp(p.settings)
         result = runner.run(p, target, budget_usd=budget, audio=audio)
         _report(result)
         if send:
@@ -267,7 +267,7 @@ def demo(
             f"demo: serving {len(records)} sample papers at {server.url}; "
             f"summaries by {settings.model_name}"
         )
-        preflight.check_llm(settings)
+        wiring.check_llm(settings)
         with pipeline_for(settings) as p:
             result = runner.run(p, DEMO_WEEK, audio=audio)
     _report(result)

@@ -8,27 +8,20 @@ anything else is a bug and raises.
 from __future__ import annotations
 
 import functools
-import os
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Annotated, Any, ParamSpec, TypeVar
 
-import httpx
 import typer
 from rich.console import Console
 
-from pipeline import runner
+from pipeline import runner, wiring
 from pipeline.config import Settings, load_settings
 from pipeline.errors import ConfigError, NewsletterError
-from pipeline.fetch.arxiv import ArxivSource
-from pipeline.fetch.fulltext import FullTextFetcher
-from pipeline.llm.factory import chat_model, embedder
 from pipeline.ops import logfile
 from pipeline.ops.progress import Bars
 from pipeline.records import last_complete_week, parse_week
-from pipeline.render.publish import speech_for
-from pipeline.store.db import open_database
 
 app = typer.Typer(
     help="Turn each week's new arXiv papers into a newsletter.",
@@ -79,45 +72,6 @@ class State:
         return settings
 
 
-@contextmanager
-def pipeline_for(settings: Settings) -> Iterator[runner.Pipeline]:
-    """The stages' shared clients, built once from settings and closed at the end."""
-    with ExitStack() as stack:
-        engine = open_database(settings.database_url)
-        stack.callback(engine.dispose)
-        http = stack.enter_context(
-            httpx.Client(timeout=settings.arxiv_timeout_seconds, follow_redirects=True)
-        )
-
-        def source() -> ArxivSource:
-            return ArxivSource(
-                settings.arxiv_url,
-                http=http,
-                page_size=settings.arxiv_page_size,
-                delay_seconds=settings.arxiv_delay_seconds,
-                retries=settings.arxiv_retries,
-            )
-
-        def fulltext() -> FullTextFetcher:
-            return FullTextFetcher(
-                http,
-                html_base=settings.fulltext_html_url,
-                pdf_base=settings.fulltext_pdf_url,
-                cache_dir=settings.cache_dir / "fulltext",
-            )
-
-        yield runner.Pipeline(
-            settings=settings,
-            engine=engine,
-            source=source,
-            chat=lambda: chat_model(settings),  # each stage closes the model it used
-            fulltext=fulltext,
-            embedder=functools.cache(lambda: embedder(settings)),
-            speech=lambda: speech_for(settings, os.environ.get("OPENAI_API_KEY") or "not-needed"),
-            progress=Bars(err),
-        )
-
-
 @app.callback()
 def main_options(
     ctx: typer.Context,
@@ -152,6 +106,11 @@ AudioOpt = Annotated[
 DryRunOpt = Annotated[
     bool, typer.Option("--dry-run", help="Print the LLM calls, tokens and cost; send nothing.")
 ]
+
+
+def pipeline_for(settings: Settings) -> AbstractContextManager[runner.Pipeline]:
+    """The stages' clients (see `pipeline.wiring`), with progress bars on `err`."""
+    return wiring.pipeline_for(settings, Bars(err))
 
 
 def week_or_default(value: str | None, p: runner.Pipeline) -> str:

@@ -1,38 +1,12 @@
-"""The job the scheduler fires (referenced by name from the job store, so it lives alone)."""
+"""Where a stored schedule finds the weekly job: keep this module and its name.
 
-from __future__ import annotations
+`newsletter schedule` stores its job in the database by reference, as the string
+"pipeline.schedule_job:weekly_run" (`pipeline.ops.schedule.WEEKLY_JOB`), and every
+scheduler started later imports the job from that name. A stored job outlives upgrades (it
+is kept, not re-created, while its rule is unchanged, so that a missed run still fires), so
+this name must keep resolving although the job itself lives in `pipeline.ops.schedule`.
+"""
 
-import logging
-from pathlib import Path
-from typing import Any
+from pipeline.ops.schedule import weekly_run
 
-log = logging.getLogger(__name__)
-
-
-def weekly_run(config: str | None = None, overrides: dict[str, Any] | None = None) -> None:
-    """`newsletter run` for the last complete week (then `send` when `schedule_send`), with
-    the settings the scheduler was started with (re-read each time, so an edited
-    newsletter.toml applies next week)."""
-    from pipeline import preflight, runner
-    from pipeline.cli_common import pipeline_for
-    from pipeline.config import load_settings
-
-    settings = load_settings(Path(config) if config else None, overrides)
-    preflight.check_llm(settings)
-    if settings.schedule_send:
-        preflight.check_smtp(settings)
-    with pipeline_for(settings) as p:
-        result = runner.run(p)
-        if settings.schedule_send:
-            from pipeline.mail.send import send_issue
-
-            log.warning("%s", send_issue(p.engine, settings, result.week).summary())
-    s = result.summarized
-    log.warning(
-        "weekly run of %s: %d candidates, %d summaries made, %d failed, %d files",
-        result.week,
-        result.ranked.candidates,
-        s.made,
-        s.failed,
-        len(result.files),
-    )
+__all__ = ["weekly_run"]

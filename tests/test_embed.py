@@ -22,7 +22,7 @@ from pipeline.errors import ConfigError, LLMConfigError, LLMError
 from pipeline.llm.base import Embedder
 from pipeline.llm.embed_local import LocalMiniLM, weights_dir
 from pipeline.llm.embed_openai import OpenAIEmbedder
-from pipeline.llm.factory import embedder
+from pipeline.wiring import embedder
 from tests.helpers import free_port
 
 MODEL = "text-embedding-3-small"

@@ -94,7 +94,7 @@ def test_an_endpoint_without_a_model_list_is_asked_for_one_token(
 ) -> None:
     from pipeline.config import load_settings
     from pipeline.devservers.openai_api import Fault
-    from pipeline.preflight import check_llm
+    from pipeline.wiring import check_llm
 
     monkeypatch.setenv("OPENAI_API_KEY", "the-right-key")
     keyed.inject(Fault.status(404, message="Unknown request URL: GET /v1/models"))

@@ -147,6 +147,17 @@ def test_schedule_command_starts_and_stops_on_sigterm(tmp_path: Path) -> None:
     assert stored_next_fire_time("sqlite:///db/newsletter.sqlite3") is not None
 
 
+def test_the_stored_job_reference_resolves() -> None:
+    """Job stores keep the job by this name from before the move into pipeline.ops: it must
+    keep resolving to the weekly run."""
+    from apscheduler.util import ref_to_obj
+
+    from pipeline.ops.schedule import WEEKLY_JOB, weekly_run
+
+    assert WEEKLY_JOB == "pipeline.schedule_job:weekly_run"
+    assert ref_to_obj(WEEKLY_JOB) is weekly_run
+
+
 def test_the_weekly_job_runs_the_pipeline(env: dict[str, str]) -> None:
     """What the scheduler fires: a whole run of the last complete week (the sample's
     papers are from June, so this week's issue is empty but complete)."""

@@ -5,7 +5,7 @@
     python -m pipeline.bench.faithfulness --base-url http://localhost:11434/v1 --model qwen3
     python -m pipeline.bench.faithfulness --set llm_temperature=0 --config newsletter.toml
 
-The model is the one a weekly run would use (`load_settings`, then `llm.factory.chat_model`:
+The model is the one a weekly run would use (`load_settings`, then `wiring.chat_model`:
 the embedded local model unless `llm_base_url` is set, by the config file, env
 `NEWSLETTER_LLM_BASE_URL`, `--set` or `--base-url`). It writes the summaries of the shared
 real week's top papers through the real path (`summarize.make_job` renders the summary
@@ -41,12 +41,12 @@ from pipeline.config import Settings, load_settings
 from pipeline.devservers.arxiv_api import ListingRecord, load_listing
 from pipeline.errors import ConfigError, NewsletterError, UserInputError
 from pipeline.llm.cost import PriceTable
-from pipeline.llm.factory import chat_model
 from pipeline.llm.retry import RetryPolicy
 from pipeline.store.db import open_database
 from pipeline.store.models import Paper, Summary
 from pipeline.summarize.faithfulness import Flags
 from pipeline.summarize.texts import SUMMARY, Options, make_job, run_jobs
+from pipeline.wiring import chat_model
 
 PAPERS = 20
 

@@ -20,7 +20,7 @@ from pipeline.errors import NotFoundError
 from pipeline.ops.progress import Quiet, Reporter
 from pipeline.podcast.audio import AudioResult, Chapter, build_podcast
 from pipeline.podcast.script import Script, podcast_script
-from pipeline.podcast.speech import EspeakSpeech, OpenAISpeech, Speech
+from pipeline.podcast.speech import Speech
 from pipeline.render.files import render_issue, write_atomic
 from pipeline.render.issue import IssueView, issue_view
 from pipeline.store.issues import load_issue
@@ -52,19 +52,6 @@ def script_for(view: IssueView, settings: Settings) -> Script:
         replacements=settings.podcast_replacements,
         words_per_minute=settings.podcast_words_per_minute,
     )
-
-
-def speech_for(settings: Settings, api_key: str) -> Speech:
-    if settings.podcast_tts_base_url:
-        return OpenAISpeech(
-            settings.podcast_tts_base_url,
-            api_key,
-            model=settings.podcast_tts_model,
-            voice=settings.podcast_tts_voice,
-            timeout=settings.llm_timeout_seconds,
-            retries=settings.llm_retries,
-        )
-    return EspeakSpeech(voice=settings.podcast_espeak_voice)
 
 
 @dataclass(frozen=True)
