@@ -1,5 +1,5 @@
-"""What every command shares: the Typer app, output consoles, error handling, settings and
-the pipeline's clients.
+"""What every command shares: output consoles, error handling, the global options and
+settings, the common flags, and the pipeline's clients (built by `pipeline.wiring`).
 
 User errors (`NewsletterError`) become one line on stderr and an exit code;
 anything else is a bug and raises.
@@ -23,12 +23,6 @@ from pipeline.ops import logfile
 from pipeline.ops.progress import Bars
 from pipeline.records import last_complete_week, parse_week
 
-app = typer.Typer(
-    help="Turn each week's new arXiv papers into a newsletter.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False)
 P = ParamSpec("P")
@@ -72,7 +66,6 @@ class State:
         return settings
 
 
-@app.callback()
 def main_options(
     ctx: typer.Context,
     config: Annotated[

@@ -7,15 +7,18 @@ from typing import Annotated
 
 import typer
 
-from pipeline.cli_common import DbOpt, app, err, out, user_errors
+from pipeline.cli.common import DbOpt, err, out, user_errors
 from pipeline.errors import ConfigError
 from pipeline.store.db import open_database
 
-feedback_app = typer.Typer(help="Tell the ranker what you like: it learns from this.")
-app.add_typer(feedback_app, name="feedback")
+
+def register(app: typer.Typer) -> None:
+    group = typer.Typer(help="Tell the ranker what you like: it learns from this.")
+    group.command("add")(feedback_add)
+    group.command("import")(feedback_import)
+    app.add_typer(group, name="feedback")
 
 
-@feedback_app.command("add")
 @user_errors
 def feedback_add(
     ctx: typer.Context,
@@ -38,7 +41,6 @@ def feedback_add(
     out.print(f"recorded: {row.signal} {row.paper_id} ({row.title})", markup=False)
 
 
-@feedback_app.command("import")
 @user_errors
 def feedback_import(
     ctx: typer.Context,

@@ -13,12 +13,9 @@ import typer
 from rich.cells import cell_len
 from sqlalchemy import Engine
 
-from pipeline.cli_common import DbOpt, app, err, out, user_errors
+from pipeline.cli.common import DbOpt, err, out, user_errors
 from pipeline.errors import UserInputError
 from pipeline.store.db import open_database
-
-subscribers_app = typer.Typer(help="The mailing list: add, remove, list, import, export.")
-app.add_typer(subscribers_app, name="subscribers")
 
 StatusOpt = Annotated[
     str | None,
@@ -42,7 +39,16 @@ def _engine(ctx: typer.Context, database_url: str | None) -> Engine:
     return open_database(ctx.obj.settings(database_url=database_url).database_url)
 
 
-@subscribers_app.command("add")
+def register(app: typer.Typer) -> None:
+    group = typer.Typer(help="The mailing list: add, remove, list, import, export.")
+    group.command("add")(subscribers_add)
+    group.command("remove")(subscribers_remove)
+    group.command("list")(subscribers_list)
+    group.command("import")(subscribers_import)
+    group.command("export")(subscribers_export)
+    app.add_typer(group, name="subscribers")
+
+
 @user_errors
 def subscribers_add(
     ctx: typer.Context,
@@ -72,7 +78,6 @@ def subscribers_add(
     _say(f"{verb} {row.email} ({row.status})")
 
 
-@subscribers_app.command("remove")
 @user_errors
 def subscribers_remove(
     ctx: typer.Context,
@@ -90,7 +95,6 @@ def subscribers_remove(
     _say(f"unsubscribed {row.email}")
 
 
-@subscribers_app.command("list")
 @user_errors
 def subscribers_list(
     ctx: typer.Context, status: StatusOpt = None, database_url: DbOpt = None
@@ -118,7 +122,6 @@ def subscribers_list(
         _say(f"{name}: {n}")
 
 
-@subscribers_app.command("import")
 @user_errors
 def subscribers_import(
     ctx: typer.Context,
@@ -152,7 +155,6 @@ def subscribers_import(
         _say(f"  ... and {len(report.rejected) - 20} more", stderr=True)
 
 
-@subscribers_app.command("export")
 @user_errors
 def subscribers_export(
     ctx: typer.Context,

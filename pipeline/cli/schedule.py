@@ -6,11 +6,14 @@ from datetime import datetime, timedelta
 
 import typer
 
-from pipeline.cli_common import DbOpt, OutOpt, app, out, user_errors
+from pipeline.cli.common import DbOpt, OutOpt, out, user_errors
 from pipeline.ops.schedule import Schedule, cron_trigger, run_forever
 
 
-@app.command()
+def register(app: typer.Typer) -> None:
+    app.command()(schedule)
+
+
 @user_errors
 def schedule(ctx: typer.Context, output_dir: OutOpt = None, database_url: DbOpt = None) -> None:
     """Run the weekly job on `schedule_cron` (default Mondays 07:00) until SIGTERM / Ctrl-C.

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from pipeline.cli_common import DbOpt, OutOpt, app, err, out, user_errors
+from pipeline.cli.common import DbOpt, OutOpt, err, out, user_errors
 from pipeline.errors import UserInputError
 from pipeline.ops.progress import Bars
 from pipeline.records import parse_week
@@ -16,7 +16,10 @@ from pipeline.store.db import open_database
 PARTIAL_EXIT = 3  # some deliveries failed: a rerun tries them again
 
 
-@app.command()
+def register(app: typer.Typer) -> None:
+    app.command()(send)
+
+
 @user_errors
 def send(
     ctx: typer.Context,
