@@ -1,12 +1,45 @@
-"""Where a stored schedule finds the weekly job: keep this module and its name.
+"""The job the scheduler fires: the weekly run, then `send` when `schedule_send`.
 
-`newsletter schedule` stores its job in the database by reference, as the string
-"pipeline.schedule_job:weekly_run" (`pipeline.ops.schedule.WEEKLY_JOB`), and every
-scheduler started later imports the job from that name. A stored job outlives upgrades (it
-is kept, not re-created, while its rule is unchanged, so that a missed run still fires), so
-this name must keep resolving although the job itself lives in `pipeline.ops.schedule`.
+Keep this module's name and the function's: `newsletter schedule` stores the job in the
+database by reference, as "pipeline.schedule_job:weekly_run" (`WEEKLY_JOB` in
+`pipeline.ops.schedule`), and every scheduler started later imports it from there. A stored
+job outlives upgrades (it is kept, not re-created, while its rule is unchanged, so that a
+missed run still fires). It drives the stages like `newsletter run`, so it sits beside
+`runner` and `wiring`, above the stages, not in `pipeline.ops`.
 """
 
-from pipeline.ops.schedule import weekly_run
+from __future__ import annotations
 
-__all__ = ["weekly_run"]
+import logging
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+def weekly_run(config: str | None = None, overrides: dict[str, Any] | None = None) -> None:
+    """`newsletter run` for the last complete week (then `send` when `schedule_send`), with
+    the settings the scheduler was started with (re-read each time, so an edited
+    newsletter.toml applies next week)."""
+    from pipeline import runner, wiring
+    from pipeline.config import load_settings
+
+    settings = load_settings(Path(config) if config else None, overrides)
+    wiring.check_llm(settings)
+    if settings.schedule_send:
+        wiring.check_smtp(settings)
+    with wiring.pipeline_for(settings) as p:
+        result = runner.run(p)
+        if settings.schedule_send:
+            from pipeline.mail.send import send_issue
+
+            log.warning("%s", send_issue(p.engine, settings, result.week).summary())
+    s = result.summarized
+    log.warning(
+        "weekly run of %s: %d candidates, %d summaries made, %d failed, %d files",
+        result.week,
+        result.ranked.candidates,
+        s.made,
+        s.failed,
+        len(result.files),
+    )

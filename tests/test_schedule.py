@@ -148,11 +148,12 @@ def test_schedule_command_starts_and_stops_on_sigterm(tmp_path: Path) -> None:
 
 
 def test_the_stored_job_reference_resolves() -> None:
-    """Job stores keep the job by this name from before the move into pipeline.ops: it must
-    keep resolving to the weekly run."""
+    """Job stores keep the job by this name (stored before the move into packages too): it
+    must keep resolving to the weekly run."""
     from apscheduler.util import ref_to_obj
 
-    from pipeline.ops.schedule import WEEKLY_JOB, weekly_run
+    from pipeline.ops.schedule import WEEKLY_JOB
+    from pipeline.schedule_job import weekly_run
 
     assert WEEKLY_JOB == "pipeline.schedule_job:weekly_run"
     assert ref_to_obj(WEEKLY_JOB) is weekly_run

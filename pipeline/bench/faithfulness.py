@@ -8,8 +8,8 @@
 The model is the one a weekly run would use (`load_settings`, then `wiring.chat_model`:
 the embedded local model unless `llm_base_url` is set, by the config file, env
 `NEWSLETTER_LLM_BASE_URL`, `--set` or `--base-url`). It writes the summaries of the shared
-real week's top papers through the real path (`summarize.make_job` renders the summary
-prompt, `run_jobs` cleans, retries and flags each text as the pipeline does) into a
+real week's top papers through the real path (`summarize.texts.make_job` renders the
+summary prompt, `run_jobs` cleans, retries and flags each text as the pipeline does) into a
 temporary SQLite database; the table counts what `pipeline.summarize.faithfulness` flagged.
 
 "Top", deterministically and without a model: the week's distinct papers in the configured

@@ -17,7 +17,6 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -33,7 +32,7 @@ from pipeline.errors import ConfigError
 log = logging.getLogger(__name__)
 JOB_ID = "weekly-run"
 JOBS_TABLE = "apscheduler_jobs"
-WEEKLY_JOB = "pipeline.schedule_job:weekly_run"  # stored in job stores: see that module
+WEEKLY_JOB = "pipeline.schedule_job:weekly_run"  # kept by name in job stores: see that module
 
 
 def cron_trigger(rule: str, timezone: str) -> CronTrigger:
@@ -153,31 +152,3 @@ def run_forever(
             scheduler.shutdown(wait=True)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-
-
-def weekly_run(config: str | None = None, overrides: dict[str, Any] | None = None) -> None:
-    """The job the scheduler fires (stored as WEEKLY_JOB): `newsletter run` for the last
-    complete week (then `send` when `schedule_send`), with the settings the scheduler was
-    started with (re-read each time, so an edited newsletter.toml applies next week)."""
-    from pipeline import runner, wiring
-    from pipeline.config import load_settings
-
-    settings = load_settings(Path(config) if config else None, overrides)
-    wiring.check_llm(settings)
-    if settings.schedule_send:
-        wiring.check_smtp(settings)
-    with wiring.pipeline_for(settings) as p:
-        result = runner.run(p)
-        if settings.schedule_send:
-            from pipeline.mail.send import send_issue
-
-            log.warning("%s", send_issue(p.engine, settings, result.week).summary())
-    s = result.summarized
-    log.warning(
-        "weekly run of %s: %d candidates, %d summaries made, %d failed, %d files",
-        result.week,
-        result.ranked.candidates,
-        s.made,
-        s.failed,
-        len(result.files),
-    )
