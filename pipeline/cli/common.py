@@ -66,6 +66,16 @@ class State:
         return settings
 
 
+def add_group(
+    app: typer.Typer, name: str, help: str, commands: dict[str, Callable[..., None]]
+) -> None:
+    """Register `newsletter NAME COMMAND ...`: a command group with its subcommands."""
+    group = typer.Typer(help=help)
+    for command, fn in commands.items():
+        group.command(command)(fn)
+    app.add_typer(group, name=name)
+
+
 def main_options(
     ctx: typer.Context,
     config: Annotated[

@@ -7,16 +7,14 @@ from typing import Annotated
 
 import typer
 
-from pipeline.cli.common import DbOpt, err, out, user_errors
+from pipeline.cli.common import DbOpt, add_group, err, out, user_errors
 from pipeline.errors import ConfigError
 from pipeline.store.db import open_database
 
 
 def register(app: typer.Typer) -> None:
-    group = typer.Typer(help="Tell the ranker what you like: it learns from this.")
-    group.command("add")(feedback_add)
-    group.command("import")(feedback_import)
-    app.add_typer(group, name="feedback")
+    help = "Tell the ranker what you like: it learns from this."
+    add_group(app, "feedback", help, {"add": feedback_add, "import": feedback_import})
 
 
 @user_errors

@@ -6,6 +6,7 @@ Names and addresses are printed as plain text, never as rich markup.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -13,7 +14,7 @@ import typer
 from rich.cells import cell_len
 from sqlalchemy import Engine
 
-from pipeline.cli.common import DbOpt, err, out, user_errors
+from pipeline.cli.common import DbOpt, add_group, err, out, user_errors
 from pipeline.errors import UserInputError
 from pipeline.store.db import open_database
 
@@ -40,13 +41,15 @@ def _engine(ctx: typer.Context, database_url: str | None) -> Engine:
 
 
 def register(app: typer.Typer) -> None:
-    group = typer.Typer(help="The mailing list: add, remove, list, import, export.")
-    group.command("add")(subscribers_add)
-    group.command("remove")(subscribers_remove)
-    group.command("list")(subscribers_list)
-    group.command("import")(subscribers_import)
-    group.command("export")(subscribers_export)
-    app.add_typer(group, name="subscribers")
+    help = "The mailing list: add, remove, list, import, export."
+    commands: dict[str, Callable[..., None]] = {
+        "add": subscribers_add,
+        "remove": subscribers_remove,
+        "list": subscribers_list,
+        "import": subscribers_import,
+        "export": subscribers_export,
+    }
+    add_group(app, "subscribers", help, commands)
 
 
 @user_errors
