@@ -4,31 +4,30 @@ there, records a `Run` row, and can be re-run without harm."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine
 
 from pipeline.config import Settings
-from pipeline.db import utcnow
 from pipeline.errors import NewsletterError, NotFoundError
-from pipeline.filters import TermFilter
-from pipeline.fulltext import FullTextFetcher
-from pipeline.issue_jobs import issue_jobs
+from pipeline.fetch.filters import TermFilter
+from pipeline.fetch.fulltext import FullTextFetcher
+from pipeline.fetch.source import PaperSource
 from pipeline.llm.base import ChatModel, Embedder
 from pipeline.llm.cost import Budget, PriceTable
 from pipeline.llm.retry import RetryPolicy
-from pipeline.lock import hold, week_lock
-from pipeline.models import Paper
-from pipeline.progress import Quiet, Reporter
-from pipeline.publish import render_week
+from pipeline.ops.lock import hold, week_lock
+from pipeline.ops.progress import Quiet, Reporter
+from pipeline.podcast.speech import Speech
 from pipeline.records import PaperRecord, Window, last_complete_week, week_window
-from pipeline.site import build_site
-from pipeline.speech import Speech
+from pipeline.render.publish import render_week
+from pipeline.render.site import build_site
+from pipeline.store.db import utcnow
 from pipeline.store.feedback import training_history
 from pipeline.store.issues import (
     ALSO,
@@ -42,10 +41,12 @@ from pipeline.store.issues import (
     save_issue,
     set_status,
 )
+from pipeline.store.models import Paper
 from pipeline.store.papers import IngestCounts, apply_terms, papers_by_ids, store_page
 from pipeline.store.runs import advance_watermark, finish_run, get_watermark, start_run
 from pipeline.store.summaries import find_summary
-from pipeline.summarize import (
+from pipeline.summarize.issue_jobs import issue_jobs
+from pipeline.summarize.texts import (
     RELEVANCE,
     Estimate,
     Job,
@@ -58,10 +59,6 @@ from pipeline.summarize import (
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-
-class PaperSource(Protocol):
-    def fetch(self, categories: list[str], window: Window) -> Iterator[PaperRecord]: ...
 
 
 @dataclass
@@ -110,7 +107,7 @@ def _recorded(
 
 
 def locked(p: Pipeline, week: str, command: str) -> AbstractContextManager[str]:
-    """The issue's run lock (see pipeline.lock): raises LockHeld if another process has it."""
+    """The issue's run lock (see pipeline.ops.lock): raises LockHeld if another process has it."""
     return hold(p.engine, week_lock(week), command=command)
 
 
@@ -302,7 +299,7 @@ def _require_issue(p: Pipeline, week: str) -> list[LoadedItem]:
 
 
 def summary_jobs(p: Pipeline, week: str) -> list[Job]:
-    """The LLM texts the issue needs (see pipeline.issue_jobs)."""
+    """The LLM texts the issue needs (see pipeline.summarize.issue_jobs)."""
     return issue_jobs(_require_issue(p, week), p.settings, p.fulltext)
 
 

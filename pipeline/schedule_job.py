@@ -1,4 +1,12 @@
-"""The job the scheduler fires (referenced by name from the job store, so it lives alone)."""
+"""The job the scheduler fires: the weekly run, then `send` when `schedule_send`.
+
+Keep this module's name and the function's: `newsletter schedule` stores the job in the
+database by reference, as "pipeline.schedule_job:weekly_run" (`WEEKLY_JOB` in
+`pipeline.ops.schedule`), and every scheduler started later imports it from there. A stored
+job outlives upgrades (it is kept, not re-created, while its rule is unchanged, so that a
+missed run still fires). It drives the stages like `newsletter run`, so it sits beside
+`runner` and `wiring`, above the stages, not in `pipeline.ops`.
+"""
 
 from __future__ import annotations
 
@@ -13,18 +21,17 @@ def weekly_run(config: str | None = None, overrides: dict[str, Any] | None = Non
     """`newsletter run` for the last complete week (then `send` when `schedule_send`), with
     the settings the scheduler was started with (re-read each time, so an edited
     newsletter.toml applies next week)."""
-    from pipeline import preflight, runner
-    from pipeline.cli_common import pipeline_for
+    from pipeline import runner, wiring
     from pipeline.config import load_settings
 
     settings = load_settings(Path(config) if config else None, overrides)
-    preflight.check_llm(settings)
+    wiring.check_llm(settings)
     if settings.schedule_send:
-        preflight.check_smtp(settings)
-    with pipeline_for(settings) as p:
+        wiring.check_smtp(settings)
+    with wiring.pipeline_for(settings) as p:
         result = runner.run(p)
         if settings.schedule_send:
-            from pipeline.send import send_issue
+            from pipeline.mail.send import send_issue
 
             log.warning("%s", send_issue(p.engine, settings, result.week).summary())
     s = result.summarized

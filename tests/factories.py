@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Engine
 
-from pipeline.db import session
-from pipeline.models import IssueItem, Paper, Summary
+from pipeline.store.db import session
 from pipeline.store.issues import LoadedItem, Placement, save_issue, set_status
+from pipeline.store.models import IssueItem, Paper, Summary
 
 NOW = datetime(2026, 6, 16, 12, 0, tzinfo=UTC)
 

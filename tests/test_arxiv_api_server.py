@@ -24,7 +24,7 @@ from pipeline.devservers.arxiv_api import (
     ListingRecord,
     load_listing,
 )
-from tests.conftest import TRICKY
+from tests.helpers import TRICKY
 
 NS = {
     "atom": "http://www.w3.org/2005/Atom",

@@ -17,13 +17,6 @@ from typing import Any
 import openai
 import pytest
 
-from pipeline.audio import (
-    AudioResult,
-    Chapter,
-    build_podcast,
-    chapter_marks,
-    chunk_text,
-)
 from pipeline.devservers.openai_api import SPEECH_MAX_INPUT, Fault, OpenAIServer, speech_wav
 from pipeline.errors import (
     ConfigError,
@@ -32,7 +25,14 @@ from pipeline.errors import (
     LLMUnreachable,
     NewsletterError,
 )
-from pipeline.speech import EspeakSpeech, OpenAISpeech, SpeechError, _fix_wav_header
+from pipeline.podcast.audio import (
+    AudioResult,
+    Chapter,
+    build_podcast,
+    chapter_marks,
+    chunk_text,
+)
+from pipeline.podcast.speech import EspeakSpeech, OpenAISpeech, SpeechError, _fix_wav_header
 
 SECONDS_PER_WORD = 0.01  # the server's speech length; short keeps ffmpeg fast
 KEY = "sk-test-secret-key"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+import tomllib
 from collections import Counter
 from pathlib import Path
 
@@ -10,8 +12,7 @@ from sqlmodel import Session, col, select
 from typer.main import get_command
 from typer.testing import CliRunner
 
-from pipeline.cli import app
-from pipeline.db import open_database
+from pipeline.cli import app, main
 from pipeline.devservers.arxiv_api import ArxivAPIServer
 from pipeline.devservers.openai_api import (
     ChatRequest,
@@ -19,11 +20,40 @@ from pipeline.devservers.openai_api import (
     default_responder,
     requested_schema,
 )
-from pipeline.models import IssueItem, LLMCall, Paper, Run, SummaryFailure
-from tests.conftest import invoke
+from pipeline.store.db import open_database
+from pipeline.store.models import IssueItem, LLMCall, Paper, Run, SummaryFailure
+from tests.helpers import invoke
 
 WEEK = "2026-W25"
 NEWSLETTER = Path("out/issues/2026-W25/newsletter.md")
+
+
+def test_the_console_script_resolves_and_every_command_is_registered() -> None:
+    """`newsletter` is `pipeline.cli:main`, and the app has every command group, registered
+    in the one list `pipeline.cli.GROUPS`, not by the side effect of an import."""
+    pyproject = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    module, _, name = pyproject["project"]["scripts"]["newsletter"].partition(":")
+    assert getattr(importlib.import_module(module), name) is main
+    group = get_command(app)
+    assert sorted(group.commands) == sorted(  # type: ignore[attr-defined]
+        [
+            "run",
+            "demo",
+            "fetch",
+            "rank",
+            "summarize",
+            "render",
+            "regenerate",
+            "send",
+            "subscribers",
+            "feedback",
+            "serve",
+            "schedule",
+            "status",
+            "arxiv-server",
+            "rank-csv",
+        ]
+    )
 
 
 def test_run_week_end_to_end_then_rerun_adds_nothing(

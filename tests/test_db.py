@@ -12,8 +12,8 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, inspect, text
 from sqlmodel import SQLModel
 
-from pipeline.db import make_engine, migrate
 from pipeline.resources import resource_dir
+from pipeline.store.db import make_engine, migrate
 
 
 def test_migrations_match_models(engine: Engine) -> None:

@@ -18,9 +18,9 @@ import html5lib
 import pytest
 from PIL import Image, ImageStat
 
-from pipeline.email_html import finish
-from pipeline.issue import IssueView, issue_view
-from pipeline.render import environment
+from pipeline.render.email_html import finish
+from pipeline.render.files import environment
+from pipeline.render.issue import IssueView, issue_view
 from pipeline.store.issues import ALSO, HIGHLIGHT, LoadedItem
 from tests import chromium
 from tests.factories import loaded_item

@@ -22,7 +22,8 @@ from pipeline.errors import ConfigError, LLMConfigError, LLMError
 from pipeline.llm.base import Embedder
 from pipeline.llm.embed_local import LocalMiniLM, weights_dir
 from pipeline.llm.embed_openai import OpenAIEmbedder
-from pipeline.llm.factory import embedder
+from pipeline.wiring import embedder
+from tests.helpers import free_port
 
 MODEL = "text-embedding-3-small"
 DIMS = 16
@@ -127,9 +128,7 @@ def test_dropped_connection_and_bad_json_are_llm_errors(
 
 
 def test_unreachable_endpoint_is_a_config_error() -> None:
-    with socket.socket() as probe:  # a port nobody listens on
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()  # a port nobody listens on
     with openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="t", max_retries=0) as c:
         with pytest.raises(LLMConfigError, match="NEWSLETTER_EMBEDDING_BASE_URL"):
             OpenAIEmbedder(c, MODEL).embed(["x"])

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.faithfulness import (
+from pipeline.render.issue import check_note
+from pipeline.summarize.faithfulness import (
     Flags,
     check,
     loops,
@@ -17,8 +18,7 @@ from pipeline.faithfulness import (
     unsupported_names,
     unsupported_quantities,
 )
-from pipeline.issue import check_note
-from pipeline.validate import clean_output
+from pipeline.summarize.validate import clean_output
 
 JUDGE = (
     "The Coin Flip Judge? Reliability and Bias in LLM-as-a-Judge Evaluation\n"

@@ -9,15 +9,10 @@ from sqlmodel import Session, select
 from typer.testing import CliRunner
 
 from pipeline.cli import app
-from pipeline.db import open_database
 from pipeline.devservers.arxiv_api import ArxivAPIServer
-from pipeline.models import Feedback
-
-
-def invoke(*args: str, code: int = 0) -> str:
-    result = CliRunner().invoke(app, list(args), catch_exceptions=False)
-    assert result.exit_code == code, result.output
-    return result.output
+from pipeline.store.db import open_database
+from pipeline.store.models import Feedback
+from tests.helpers import invoke
 
 
 def rows() -> list[tuple[str, str, int, str]]:

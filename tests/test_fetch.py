@@ -9,7 +9,6 @@ politeness are checked without waiting (except in the one test that measures rea
 from __future__ import annotations
 
 import logging
-import socket
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
@@ -25,11 +24,11 @@ from pipeline.config import load_settings
 from pipeline.demo import sample_path
 from pipeline.devservers.arxiv_api import ArxivAPIServer, Fault, ListingRecord, load_listing
 from pipeline.errors import SourceError, SourceUnreachable
+from pipeline.fetch.arxiv import ArxivSource
 from pipeline.records import Window
-from pipeline.sources.arxiv import ArxivSource
 from pipeline.store.papers import PAPER
 from pipeline.store.runs import get_watermark, recent_runs
-from tests.conftest import TRICKY
+from tests.helpers import TRICKY, free_port
 
 SAMPLE = load_listing(sample_path())
 SAMPLE_CATEGORIES = sorted({c for r in SAMPLE for c in r.categories})  # 31: every sample paper
@@ -167,12 +166,6 @@ def rec(n: int, **fields: Any) -> ListingRecord:
         "published": DAY + timedelta(minutes=n),
     }
     return ListingRecord(**{**base, **fields})
-
-
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 # -- paging and the query --------------------------------------------------------------------
@@ -492,7 +485,7 @@ def test_bad_utf8_skips_only_the_affected_entry(
 ) -> None:
     arxiv_server.inject("badutf8")  # invalid bytes in the first entry's title on page 1
     p = pipeline(engine, db_url, arxiv_server.url, http, categories=SAMPLE_CATEGORIES)
-    with caplog.at_level(logging.WARNING, logger="pipeline.sources.arxiv"):
+    with caplog.at_level(logging.WARNING, logger="pipeline.fetch.arxiv"):
         counts = runner.fetch(p, JUNE).counts
     victim = SAMPLE_ORDER[0]
     assert (counts.new, counts.unchanged) == (47, 0)
@@ -518,7 +511,7 @@ def test_entries_without_title_id_or_category_are_skipped(
         rec(8),
         rec(9),
     ]
-    with ArxivAPIServer(served) as srv, caplog.at_level(logging.WARNING, "pipeline.sources.arxiv"):
+    with ArxivAPIServer(served) as srv, caplog.at_level(logging.WARNING, "pipeline.fetch.arxiv"):
         src = source(srv.url, http, page_size=3)
         got = [r.id for r in src.fetch(["cs.LG"], JUNE)]
         # A skipped entry keeps its place: paging still advances by the entries served.
@@ -536,7 +529,7 @@ def test_entries_without_title_id_or_category_are_skipped(
 def test_connection_refused_fails_fast_pointing_at_make_demo(
     http: Callable[..., httpx.Client],
 ) -> None:
-    url = f"http://127.0.0.1:{closed_port()}/api/query"
+    url = f"http://127.0.0.1:{free_port()}/api/query"
     sleeps = Sleeps()
     src = source(url, http, retries=5, sleep=sleeps)
     started = time.monotonic()
@@ -670,7 +663,7 @@ def test_overlap_setting_sets_the_start(
 def test_failed_fetch_is_logged_and_keeps_the_watermark(
     engine: Engine, db_url: str, http: Callable[..., httpx.Client]
 ) -> None:
-    url = f"http://127.0.0.1:{closed_port()}/api/query"
+    url = f"http://127.0.0.1:{free_port()}/api/query"
     p = pipeline(engine, db_url, url, http)
     with pytest.raises(SourceUnreachable) as caught:
         runner.fetch(p)

@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from pipeline.fulltext import FullTextFetcher, cut_to_budget, estimate_tokens
+from pipeline.fetch.fulltext import FullTextFetcher, cut_to_budget, estimate_tokens
 
 ABSTRACT = "We study a thing. It works."
 
@@ -230,7 +230,7 @@ def test_abstract_when_neither(
     tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    with caplog.at_level(logging.WARNING, logger="pipeline.fulltext"):
+    with caplog.at_level(logging.WARNING, logger="pipeline.fetch.fulltext"):
         got = make().fetch("2606.00003", 1, budget_tokens=1000, fallback=ABSTRACT)
     assert (got.source, got.text, got.truncated) == ("abstract", ABSTRACT, False)
     assert got.note == "no HTML or PDF: abstract used"

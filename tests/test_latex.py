@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.latex import readable
+from pipeline.render.latex import readable
 
 
 @pytest.mark.parametrize(

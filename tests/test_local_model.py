@@ -24,7 +24,6 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import select
 
-from pipeline.db import session
 from pipeline.devservers.arxiv_api import ArxivAPIServer
 from pipeline.devservers.openai_api import OpenAIServer
 from pipeline.errors import LLMModelGone
@@ -33,8 +32,9 @@ from pipeline.llm.base import Completion
 from pipeline.llm.cost import PriceTable
 from pipeline.llm.local import LocalChat, LocalServer, embedded_chat, llama_server_command
 from pipeline.llm.retry import RetryPolicy
-from pipeline.models import LLMCall, Summary
-from pipeline.summarize import SUMMARY, Options, make_job, run_jobs
+from pipeline.store.db import session
+from pipeline.store.models import LLMCall, Summary
+from pipeline.summarize.texts import SUMMARY, Options, make_job, run_jobs
 from tests.factories import paper
 
 QUESTION = [{"role": "user", "content": "Name one planet of the solar system."}]

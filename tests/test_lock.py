@@ -16,10 +16,10 @@ import pytest
 from sqlalchemy import Engine, update
 from sqlmodel import col
 
-from pipeline.db import session, utcnow
 from pipeline.devservers.openai_api import OpenAIServer
-from pipeline.lock import LockHeld, acquire, hold, release
-from pipeline.models import RunLock
+from pipeline.ops.lock import LockHeld, acquire, hold, release
+from pipeline.store.db import session, utcnow
+from pipeline.store.models import RunLock
 
 NAME = "week:2026-W25"
 

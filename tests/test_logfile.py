@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.conftest import invoke
+from tests.helpers import invoke
 
 
 def test_a_run_leaves_json_lines(env: dict[str, str]) -> None:

@@ -5,29 +5,20 @@ line before anything is fetched."""
 from __future__ import annotations
 
 import json
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 from sqlmodel import select
 
-from pipeline.db import open_database, session
 from pipeline.devservers.arxiv_api import ArxivAPIServer
 from pipeline.devservers.openai_api import OpenAIServer
-from pipeline.models import Run
-from tests.conftest import invoke
-from tests.test_send import Recorder
+from pipeline.store.db import open_database, session
+from pipeline.store.models import Run
+from tests.helpers import Recorder, free_port, invoke, smtp_env, smtp_server
 
 WEEK = "2026-W25"
-
-
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])  # closed again when the block ends
 
 
 @pytest.fixture
@@ -94,7 +85,7 @@ def test_summarize_checks_the_endpoint_too(
 def test_an_endpoint_nobody_listens_on_is_one_line(
     keyed_env: ArxivAPIServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("NEWSLETTER_LLM_BASE_URL", f"http://127.0.0.1:{_closed_port()}/v1")
+    monkeypatch.setenv("NEWSLETTER_LLM_BASE_URL", f"http://127.0.0.1:{free_port()}/v1")
     out = invoke("run", "--week", WEEK, code=1)
     assert out.count("\n") == 1 and "cannot reach the LLM endpoint" in out
     assert keyed_env.requests == []
@@ -105,7 +96,7 @@ def test_an_endpoint_without_a_model_list_is_asked_for_one_token(
 ) -> None:
     from pipeline.config import load_settings
     from pipeline.devservers.openai_api import Fault
-    from pipeline.preflight import check_llm
+    from pipeline.wiring import check_llm
 
     monkeypatch.setenv("OPENAI_API_KEY", "the-right-key")
     keyed.inject(Fault.status(404, message="Unknown request URL: GET /v1/models"))
@@ -122,27 +113,13 @@ def test_run_send_checks_the_smtp_login_first(
     keyed_env: ArxivAPIServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "the-right-key")
-    controller = Controller(
-        Recorder(),
-        hostname="127.0.0.1",
-        port=_closed_port(),
-        authenticator=_refuse_all,
-        auth_require_tls=False,
-    )
-    controller.start()
-    try:
-        for key, value in {
-            "NEWSLETTER_SECRET_KEY": "a-long-random-secret-for-tests-1234",
-            "NEWSLETTER_SMTP_HOST": "127.0.0.1",
-            "NEWSLETTER_SMTP_PORT": str(controller.port),
-            "NEWSLETTER_SMTP_USER": "editor",
-            "NEWSLETTER_SMTP_PASSWORD": "wrong",
-            "NEWSLETTER_FROM": "AI papers <news@example.org>",
-        }.items():
+    with smtp_server(Recorder(), authenticator=_refuse_all, auth_require_tls=False) as controller:
+        smtp = smtp_env(
+            controller.port, NEWSLETTER_SMTP_USER="editor", NEWSLETTER_SMTP_PASSWORD="wrong"
+        )
+        for key, value in smtp.items():
             monkeypatch.setenv(key, value)
         out = invoke("run", "--week", WEEK, "--send", code=1)
-    finally:
-        controller.stop()
     assert out.count("\n") == 1 and "refused the login of 'editor'" in out
     assert keyed_env.requests == [] and _no_runs()
 

@@ -6,7 +6,7 @@ import io
 
 from rich.console import Console
 
-from pipeline.progress import Bars, Quiet
+from pipeline.ops.progress import Bars, Quiet
 
 
 def test_bars_draw_on_a_terminal() -> None:

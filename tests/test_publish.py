@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import subprocess
 import threading
 import time
@@ -20,12 +19,12 @@ import pytest
 import uvicorn
 from sqlmodel import Session, select
 
-from pipeline.db import open_database
 from pipeline.devservers.openai_api import OpenAIServer, default_responder
-from pipeline.models import LLMCall
-from pipeline.render import environment
-from pipeline.web import create_app
-from tests.conftest import invoke
+from pipeline.render.files import environment
+from pipeline.store.db import open_database
+from pipeline.store.models import LLMCall
+from pipeline.web.app import create_app
+from tests.helpers import free_port, invoke
 
 WEEK = "2026-W25"
 
@@ -199,12 +198,6 @@ def test_user_templates_override_site_and_feed_templates(tmp_path: Path) -> None
     assert env.loader is not None
     source, _, _ = env.loader.get_source(env, "site/podcast.xml.j2")  # not overridden: built-in
     assert "<rss" in source
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture

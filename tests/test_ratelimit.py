@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pipeline.ratelimit import RateLimit
+from pipeline.web.ratelimit import RateLimit
 
 
 def test_sliding_window_per_key() -> None:

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.issue import IssueView, first_sentence, issue_view, week_label
-from pipeline.podcast import podcast_script
-from pipeline.render import md_escape, render_issue
+from pipeline.podcast.script import podcast_script
+from pipeline.render.files import md_escape, render_issue
+from pipeline.render.issue import IssueView, first_sentence, issue_view, week_label
 from pipeline.store.issues import ALSO, HIGHLIGHT, LoadedItem
 from tests import factories
 from tests.factories import NOW, loaded_item

@@ -12,10 +12,10 @@ from sqlmodel import Session, col, func, select
 from typer.testing import CliRunner
 
 from pipeline.cli import app
-from pipeline.db import open_database
 from pipeline.devservers.arxiv_api import ArxivAPIServer
 from pipeline.devservers.openai_api import OpenAIServer
-from pipeline.models import Summary
+from pipeline.store.db import open_database
+from pipeline.store.models import Summary
 
 WEEK = "2026-W25"
 TOTAL = 35  # 5 highlight summaries + 30 one-liners

@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Engine
 
-from pipeline.db import session
-from pipeline.models import Paper
 from pipeline.records import week_window
+from pipeline.store.db import session
 from pipeline.store.issues import ALSO, HIGHLIGHT, Placement, revised_highlights, save_issue
+from pipeline.store.models import Paper
 from tests import factories
 
 W24, W25 = week_window("2026-W24"), week_window("2026-W25")

@@ -10,38 +10,27 @@ from email.message import EmailMessage
 import pytest
 from aiosmtpd.controller import Controller
 
-from tests.conftest import invoke
-from tests.test_send import Recorder, _free_port
+from tests.helpers import Recorder, invoke, smtp_env
 
 WEEK = "2026-W25"
 
 
 def test_run_send_mails_each_active_subscriber_once(
-    env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+    env: dict[str, str], smtp: tuple[Controller, Recorder], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    recorder = Recorder()
-    controller = Controller(recorder, hostname="127.0.0.1", port=_free_port())
-    controller.start()
-    try:
-        for key, value in {
-            "NEWSLETTER_SECRET_KEY": "a-long-random-secret-for-tests-1234",
-            "NEWSLETTER_SMTP_HOST": "127.0.0.1",
-            "NEWSLETTER_SMTP_PORT": str(controller.port),
-            "NEWSLETTER_FROM": "AI papers <news@example.org>",
-        }.items():
-            monkeypatch.setenv(key, value)
-        invoke("subscribers", "add", "Ann@Example.org", "--name", "Ann")
-        invoke("subscribers", "add", "bob@example.org")
-        invoke("subscribers", "remove", "bob@example.org")
-        out = invoke("run", "--week", WEEK, "--send")
-        assert f"sent {WEEK}: 1 sent, 0 skipped, 0 failed, 0 bounced" in out
-        again = invoke("run", "--week", WEEK, "--send")
-        assert f"sent {WEEK}: 0 sent, 1 skipped" in again
-        status = invoke("status")
-        assert "sent 1 of 1" in status
-        assert "send      2026-W25 ok" in status and "sent 0, skipped 1" in status
-    finally:
-        controller.stop()
+    controller, recorder = smtp
+    for key, value in smtp_env(controller.port).items():
+        monkeypatch.setenv(key, value)
+    invoke("subscribers", "add", "Ann@Example.org", "--name", "Ann")
+    invoke("subscribers", "add", "bob@example.org")
+    invoke("subscribers", "remove", "bob@example.org")
+    out = invoke("run", "--week", WEEK, "--send")
+    assert f"sent {WEEK}: 1 sent, 0 skipped, 0 failed, 0 bounced" in out
+    again = invoke("run", "--week", WEEK, "--send")
+    assert f"sent {WEEK}: 0 sent, 1 skipped" in again
+    status = invoke("status")
+    assert "sent 1 of 1" in status
+    assert "send      2026-W25 ok" in status and "sent 0, skipped 1" in status
     assert [rcpts for _, rcpts, _ in recorder.messages] == [["ann@example.org"]]
     raw = recorder.messages[0][2]
     msg = email.message_from_bytes(

@@ -14,7 +14,7 @@ import pytest
 from apscheduler.triggers.interval import IntervalTrigger
 
 from pipeline.errors import ConfigError
-from pipeline.schedule import (
+from pipeline.ops.schedule import (
     Schedule,
     build,
     cron_trigger,
@@ -147,14 +147,26 @@ def test_schedule_command_starts_and_stops_on_sigterm(tmp_path: Path) -> None:
     assert stored_next_fire_time("sqlite:///db/newsletter.sqlite3") is not None
 
 
+def test_the_stored_job_reference_resolves() -> None:
+    """Job stores keep the job by this name (stored before the move into packages too): it
+    must keep resolving to the weekly run."""
+    from apscheduler.util import ref_to_obj
+
+    from pipeline.ops.schedule import WEEKLY_JOB
+    from pipeline.schedule_job import weekly_run
+
+    assert WEEKLY_JOB == "pipeline.schedule_job:weekly_run"
+    assert ref_to_obj(WEEKLY_JOB) is weekly_run
+
+
 def test_the_weekly_job_runs_the_pipeline(env: dict[str, str]) -> None:
     """What the scheduler fires: a whole run of the last complete week (the sample's
     papers are from June, so this week's issue is empty but complete)."""
     from sqlmodel import Session, col, select
 
-    from pipeline.db import open_database
-    from pipeline.models import Run
     from pipeline.schedule_job import weekly_run
+    from pipeline.store.db import open_database
+    from pipeline.store.models import Run
 
     weekly_run(None, {"highlights": "3"})
     engine = open_database("sqlite:///db/newsletter.sqlite3")

@@ -10,14 +10,11 @@ import html
 import os
 import re
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
-import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from email import policy
 from email.message import EmailMessage
@@ -28,19 +25,17 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import Engine
 from sqlmodel import select
-from typer.testing import CliRunner
 
-import pipeline.cli_send  # noqa: F401  (registers `send`)
-from pipeline.cli_common import app
 from pipeline.config import Settings, load_settings
-from pipeline.db import session
 from pipeline.errors import ConfigError, UserInputError
-from pipeline.mail import dot_stuffed, list_id
-from pipeline.models import Delivery, Issue, Subscriber
-from pipeline.send import send_issue
+from pipeline.mail.message import dot_stuffed, list_id
+from pipeline.mail.send import send_issue
+from pipeline.mail.tokens import Signer
+from pipeline.store.db import session
 from pipeline.store.issues import ALSO, HIGHLIGHT
-from pipeline.tokens import Signer
+from pipeline.store.models import Delivery, Issue, Subscriber
 from tests.factories import paper, stored_issue
+from tests.helpers import Recorder, free_port, invoke, smtp_server
 
 WEEK = "2026-W25"
 SECRET = "test-secret-key-0123456789"
@@ -55,59 +50,6 @@ TITLES = [
     "Also one",
     "Also two",
 ]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Recorder:
-    """Stores every accepted message; `refuse` maps an address to what RCPT answers."""
-
-    def __init__(self, refuse: dict[str, list[str]] | None = None) -> None:
-        self.messages: list[tuple[str, list[str], bytes]] = []
-        self.refuse = refuse or {}
-        self.on_rcpt: dict[str, Any] = {}
-        self.lock = threading.Lock()
-
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # type: ignore[no-untyped-def]
-        if address in self.on_rcpt:
-            self.on_rcpt.pop(address)()
-        answers = self.refuse.get(address)
-        if answers:
-            answer = answers.pop(0)
-            if answer == "drop":
-                server.transport.abort()
-                return "421 gone"
-            return answer
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]
-        with self.lock:
-            self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
-        return "250 Message accepted"
-
-    def parsed(self) -> list[EmailMessage]:
-        out = []
-        for _, _, content in self.messages:
-            raw = content if isinstance(content, bytes) else content.encode()
-            out.append(email.message_from_bytes(raw, policy=policy.default))
-        return out  # type: ignore[return-value]
-
-    def count_by_rcpt(self) -> Counter[str]:
-        return Counter(r for _, rcpts, _ in self.messages for r in rcpts)
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[Controller, Recorder]]:
-    recorder = Recorder()
-    controller = Controller(recorder, hostname="127.0.0.1", port=_free_port())
-    controller.start()
-    yield controller, recorder
-    controller.stop()
 
 
 def make_settings(db_url: str, tmp_path: Path, port: int, **extra: Any) -> Settings:
@@ -359,15 +301,11 @@ def test_transient_failure_gives_up_after_the_retries(
 
 def test_quoted_printable_without_8bitmime(engine: Engine, db_url: str, tmp_path: Path) -> None:
     recorder = Recorder()
-    controller = Controller(recorder, hostname="127.0.0.1", port=_free_port(), decode_data=True)
-    controller.start()
-    try:
+    with smtp_server(recorder, decode_data=True) as controller:
         add_issue(engine)
         ids = add_subscribers(engine, [("zoe@example.org", "Zoë Müller", "active")])
         settings = make_settings(db_url, tmp_path, controller.port)
         send_issue(engine, settings, WEEK, signer=SIGNER)
-    finally:
-        controller.stop()
     [msg] = recorder.parsed()
     assert {p["Content-Transfer-Encoding"] for p in msg.iter_parts()} == {"quoted-printable"}
     raw = recorder.messages[0][2]
@@ -423,7 +361,7 @@ def test_templates_and_links_are_checked(
 def test_which_refusals_mean_the_mailbox_is_gone(
     stage: str, code: int, text: bytes, gone: bool
 ) -> None:
-    from pipeline.smtp import SMTPReply as _Reply
+    from pipeline.mail.smtp import SMTPReply as _Reply
 
     assert _Reply(stage, code, text).mailbox_gone is gone
 
@@ -486,19 +424,13 @@ def cli_env(
     return values
 
 
-def cli(*args: str, code: int = 0) -> str:
-    result = CliRunner().invoke(app, list(args), catch_exceptions=False)
-    assert result.exit_code == code, result.output
-    return result.output
-
-
 def test_cli_send_and_partial_failure_exit_code(
     engine: Engine, cli_env: dict[str, str], smtp: tuple[Controller, Recorder]
 ) -> None:
     smtp[1].refuse = {"bob@example.org": ["554 5.7.1 no"]}
-    output = cli("send", WEEK, code=3)
+    output = invoke("send", WEEK, code=3)
     assert f"sent {WEEK}: 2 sent, 0 skipped, 1 failed, 0 bounced" in output
-    assert cli("send", WEEK).strip().endswith("1 sent, 2 skipped, 0 failed, 0 bounced")
+    assert invoke("send", WEEK).strip().endswith("1 sent, 2 skipped, 0 failed, 0 bounced")
     assert smtp[1].count_by_rcpt() == Counter(
         ["ann@example.org", "bob@example.org", "mal@example.org"]
     )
@@ -512,7 +444,7 @@ def test_cli_dry_run_writes_eml_files_and_claims_nothing(
     tmp_path: Path,
 ) -> None:
     _, ids = world
-    output = cli("send", WEEK, "--dry-run")
+    output = invoke("send", WEEK, "--dry-run")
     outbox = Path(cli_env["NEWSLETTER_OUTPUT_DIR"]) / "issues" / WEEK / "outbox"
     assert f"dry run {WEEK}: 3 messages written to {outbox}" in output
     files = sorted(outbox.glob("*.eml"))
@@ -526,7 +458,7 @@ def test_cli_dry_run_writes_eml_files_and_claims_nothing(
         addr = msg["To"].addresses[0].addr_spec
         check_message(msg, ids[addr], addr)  # type: ignore[arg-type]
     assert smtp[1].messages == [] and deliveries(engine) == {}
-    cli("send", WEEK, "--outbox", str(tmp_path / "box"))
+    invoke("send", WEEK, "--outbox", str(tmp_path / "box"))
     assert len(list((tmp_path / "box").glob("*.eml"))) == 3
     assert smtp[1].messages == [] and deliveries(engine) == {}
 
@@ -534,7 +466,7 @@ def test_cli_dry_run_writes_eml_files_and_claims_nothing(
 def test_cli_to_sends_one_unrecorded_test_copy(
     engine: Engine, cli_env: dict[str, str], smtp: tuple[Controller, Recorder]
 ) -> None:
-    output = cli("send", WEEK, "--to", "Tess Ter <tess@example.org>")
+    output = invoke("send", WEEK, "--to", "Tess Ter <tess@example.org>")
     assert f"sent a test copy of {WEEK} to Tess Ter <tess@example.org>" in output
     [(_, rcpts, _)] = smtp[1].messages
     assert rcpts == ["tess@example.org"]
@@ -548,16 +480,16 @@ def test_cli_to_sends_one_unrecorded_test_copy(
 def test_cli_user_errors_are_one_line(
     engine: Engine, cli_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    output = cli("send", "2026-W30", code=1)
+    output = invoke("send", "2026-W30", code=1)
     assert "no issue 2026-W30 yet" in output and len(output.strip().splitlines()) == 1
-    output = cli("send", WEEK, "--to", "x@example.org", "--dry-run", code=1)
+    output = invoke("send", WEEK, "--to", "x@example.org", "--dry-run", code=1)
     assert "give one" in output
     monkeypatch.delenv("NEWSLETTER_SECRET_KEY")
-    output = cli("send", WEEK, code=2)
+    output = invoke("send", WEEK, code=2)
     assert "NEWSLETTER_SECRET_KEY" in output and len(output.strip().splitlines()) == 1
     monkeypatch.setenv("NEWSLETTER_SECRET_KEY", SECRET)
-    monkeypatch.setenv("NEWSLETTER_SMTP_PORT", str(_free_port()))  # nobody listens
-    output = cli("send", WEEK, code=1)
+    monkeypatch.setenv("NEWSLETTER_SMTP_PORT", str(free_port()))  # nobody listens
+    output = invoke("send", WEEK, code=1)
     assert "cannot use the SMTP server" in output
     assert deliveries(engine) == {}
 
@@ -584,13 +516,7 @@ def test_sigkill_mid_batch_then_rerun_sends_each_exactly_once(
         "NEWSLETTER_FROM": "news@example.org",
         "NEWSLETTER_SMTP_RATE": "60",
     }
-    command = [
-        sys.executable,
-        "-c",
-        "import pipeline.cli_send; from pipeline.cli_common import app; app()",
-        "send",
-        WEEK,
-    ]
+    command = [sys.executable, "-m", "pipeline.cli", "send", WEEK]
     recorder = smtp[1]
     first = subprocess.Popen(command, env=env, cwd=tmp_path, stdout=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
@@ -648,13 +574,7 @@ def test_sigkill_between_body_and_terminator_loses_nothing(
         "NEWSLETTER_SMTP_PORT": str(smtp[0].port),
         "NEWSLETTER_FROM": "news@example.org",
     }
-    command = [
-        sys.executable,
-        "-c",
-        "import pipeline.cli_send; from pipeline.cli_common import app; app()",
-        "send",
-        WEEK,
-    ]
+    command = [sys.executable, "-m", "pipeline.cli", "send", WEEK]
     first = subprocess.Popen(command, env=env, cwd=tmp_path, stdout=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
     while not held:

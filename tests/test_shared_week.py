@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from pipeline.cli import app
 from pipeline.devservers.arxiv_api import ArxivAPIServer, load_listing
 from pipeline.devservers.openai_api import OpenAIServer
-from tests.conftest import SHARED
+from tests.helpers import SHARED
 
 WEEK_DIR = SHARED / "data" / "arxiv-week"
 pytestmark = pytest.mark.skipif(not WEEK_DIR.is_dir(), reason="../shared/data is absent")

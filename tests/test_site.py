@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import Engine
 
 from pipeline.config import Settings, load_settings
-from pipeline.site import build_site
+from pipeline.render.site import build_site
 from pipeline.store.issues import ALSO, HIGHLIGHT, set_status
 from tests.factories import paper, stored_issue
 

@@ -1,4 +1,4 @@
-"""pipeline.spoken: text for a TTS engine, with no URLs, markup, LaTeX, symbols or digits."""
+"""pipeline.podcast.spoken: text for a TTS engine, without URLs, markup, LaTeX, symbols, digits."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from pipeline.spoken import (
+from pipeline.podcast.spoken import (
     DEFAULT_REPLACEMENTS,
     duration_seconds,
     replacement_table,

@@ -16,8 +16,8 @@ from pipeline.devservers.openai_api import ChatRequest, Fault, OpenAIServer, req
 from pipeline.llm.cost import PriceTable
 from pipeline.llm.openai_compat import OpenAIChat
 from pipeline.llm.retry import RetryPolicy
-from pipeline.models import LLMCall, Paper, Summary, SummaryFailure
-from pipeline.summarize import (
+from pipeline.store.models import LLMCall, Paper, Summary, SummaryFailure
+from pipeline.summarize.texts import (
     RELEVANCE,
     SUMMARY,
     Job,
@@ -27,7 +27,7 @@ from pipeline.summarize import (
     make_job,
     run_jobs,
 )
-from pipeline.validate import RATING_FORMAT
+from pipeline.summarize.validate import RATING_FORMAT
 from tests import factories
 
 PRICES = PriceTable({})

@@ -9,11 +9,10 @@ import pytest
 from sqlalchemy import Engine
 from typer.testing import CliRunner, Result
 
-import pipeline.cli_subscribers  # noqa: F401  (registers `newsletter subscribers`)
-from pipeline import subscribers as subs
-from pipeline.cli_common import app
-from pipeline.db import open_database
+from pipeline.cli import app
 from pipeline.errors import NotFoundError, UserInputError
+from pipeline.store import subscribers as subs
+from pipeline.store.db import open_database
 
 
 def status_of(engine: Engine, email: str) -> str:

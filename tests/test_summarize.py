@@ -16,8 +16,8 @@ from pipeline.errors import LLMConfigError
 from pipeline.llm.cost import Budget, PriceTable, prompt_tokens
 from pipeline.llm.openai_compat import OpenAIChat
 from pipeline.llm.retry import RetryPolicy
-from pipeline.models import LLMCall, Paper, Summary
-from pipeline.summarize import (
+from pipeline.store.models import LLMCall, Paper, Summary
+from pipeline.summarize.texts import (
     ONELINER,
     SUMMARY,
     Job,

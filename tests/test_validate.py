@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.validate import BadOutput, clean_output, unsupported_numbers
+from pipeline.summarize.validate import BadOutput, clean_output, unsupported_numbers
 
 GOOD = (
     "The paper claims that adaptive sampling matches fixed-budget self-consistency. It stops "

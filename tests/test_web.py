@@ -4,11 +4,8 @@ clicks, bad tokens, escaping, and the subscribe form driven in headless Chromium
 
 from __future__ import annotations
 
-import email
-import email.policy
 import os
 import re
-import socket
 import subprocess
 import sys
 import threading
@@ -22,18 +19,18 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from aiosmtpd.controller import Controller
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from pipeline import subscribers
 from pipeline.config import load_settings
-from pipeline.models import Feedback, FeedbackClick, Subscriber
-from pipeline.tokens import BadToken, Signer
-from pipeline.web import create_app
+from pipeline.mail.tokens import BadToken, Signer
+from pipeline.store import subscribers
+from pipeline.store.models import Feedback, FeedbackClick, Subscriber
+from pipeline.web.app import create_app
 from tests.chromium import BROWSER_FLAGS, CHROMIUM
 from tests.factories import paper
+from tests.helpers import Recorder, free_port, smtp_server
 
 SECRET = "test-secret-key-0123456789abcdef"
 PAPER_ID = "2606.00042"
@@ -45,34 +42,11 @@ SECURITY = {
 }
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Mailbox:
-    """An aiosmtpd handler keeping every message it is given."""
-
-    def __init__(self) -> None:
-        self.messages: list[EmailMessage] = []
-        self.arrived = threading.Event()
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        assert isinstance(msg, EmailMessage)
-        self.messages.append(msg)
-        self.arrived.set()
-        return "250 OK"
-
-
 @pytest.fixture
-def mailbox() -> Iterator[tuple[Mailbox, int]]:
-    box, port = Mailbox(), free_port()
-    controller = Controller(box, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield box, port
-    controller.stop()
+def mailbox() -> Iterator[tuple[Recorder, int]]:
+    box = Recorder()
+    with smtp_server(box) as controller:
+        yield box, controller.port
 
 
 @dataclass
@@ -80,7 +54,7 @@ class Web:
     url: str
     engine: Engine
     signer: Signer
-    box: Mailbox
+    box: Recorder
     server: uvicorn.Server = field(repr=False)
 
     def subscriber(self, address: str) -> Subscriber | None:
@@ -96,7 +70,7 @@ class Web:
             return list(s.exec(select(model)).all())
 
 
-def serve(tmp_path: Path, engine: Engine, db_url: str, box: Mailbox, smtp_port: int) -> Web:
+def serve(tmp_path: Path, engine: Engine, db_url: str, box: Recorder, smtp_port: int) -> Web:
     site = tmp_path / "site"
     site.mkdir(exist_ok=True)
     (site / "index.html").write_text("<h1>archive</h1>")
@@ -126,7 +100,9 @@ def serve(tmp_path: Path, engine: Engine, db_url: str, box: Mailbox, smtp_port: 
 
 
 @pytest.fixture
-def web(tmp_path: Path, engine: Engine, db_url: str, mailbox: tuple[Mailbox, int]) -> Iterator[Web]:
+def web(
+    tmp_path: Path, engine: Engine, db_url: str, mailbox: tuple[Recorder, int]
+) -> Iterator[Web]:
     w = serve(tmp_path, engine, db_url, *mailbox)
     yield w
     w.server.should_exit = True
@@ -168,7 +144,7 @@ def test_double_opt_in_over_http(web: Web) -> None:
     row = web.subscriber("reader@example.org")
     assert row is not None and (row.status, row.name, row.source) == ("pending", "Ann", "web")
 
-    [msg] = web.box.messages
+    [msg] = web.box.parsed()
     assert msg["To"] == "reader@example.org"
     assert msg["From"] == "AI papers <news@example.org>"
     assert msg["Subject"] == "Confirm your subscription to AI <papers> & more"
@@ -194,7 +170,7 @@ def test_already_subscribed_gets_the_same_page_and_a_note(web: Web) -> None:
     assert second.status_code == first.status_code == 200
     assert second.text == first.text.replace("new@example.org", "old@example.org")
     assert web.status("old@example.org") == "active"
-    note = web.box.messages[1]
+    note = web.box.parsed()[1]
     assert note["To"] == "old@example.org"
     assert note["Subject"] == "You are already subscribed to AI <papers> & more"
     assert "confirm?t=" not in note.get_content()
@@ -231,7 +207,7 @@ def test_a_bad_address_is_refused_and_the_form_kept(web: Web) -> None:
 def test_smtp_down_gives_503_and_leaves_a_pending_row(
     tmp_path: Path, engine: Engine, db_url: str
 ) -> None:
-    web = serve(tmp_path, engine, db_url, Mailbox(), free_port())  # nothing listens there
+    web = serve(tmp_path, engine, db_url, Recorder(), free_port())  # nothing listens there
     try:
         response = httpx.post(web.url + "subscribe", data={"email": "x@example.org"})
         page = check_page(response, 503)
@@ -422,7 +398,7 @@ def test_subscribe_and_unsubscribe_in_a_browser(web: Web) -> None:
             page.click("button[type=submit]")
             page.wait_for_selector("text=Check your inbox")
             assert web.box.arrived.wait(10)
-            [msg] = web.box.messages
+            [msg] = web.box.parsed()
             assert msg["To"] == "browser@example.org"
 
             page.goto(link_in(msg, "confirm"))

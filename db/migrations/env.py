@@ -1,9 +1,9 @@
-"""Alembic environment: run by `pipeline.db.migrate` with a live connection."""
+"""Alembic environment: run by `pipeline.store.db.migrate` with a live connection."""
 
 from alembic import context
 from sqlmodel import SQLModel
 
-from pipeline import models  # noqa: F401
+from pipeline.store import models  # noqa: F401
 
 config = context.config
 connection = config.attributes.get("connection")

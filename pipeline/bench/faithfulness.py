@@ -5,12 +5,12 @@
     python -m pipeline.bench.faithfulness --base-url http://localhost:11434/v1 --model qwen3
     python -m pipeline.bench.faithfulness --set llm_temperature=0 --config newsletter.toml
 
-The model is the one a weekly run would use (`load_settings`, then `llm.factory.chat_model`:
+The model is the one a weekly run would use (`load_settings`, then `wiring.chat_model`:
 the embedded local model unless `llm_base_url` is set, by the config file, env
 `NEWSLETTER_LLM_BASE_URL`, `--set` or `--base-url`). It writes the summaries of the shared
-real week's top papers through the real path (`summarize.make_job` renders the summary
-prompt, `run_jobs` cleans, retries and flags each text as the pipeline does) into a
-temporary SQLite database; the table counts what `pipeline.faithfulness` flagged.
+real week's top papers through the real path (`summarize.texts.make_job` renders the
+summary prompt, `run_jobs` cleans, retries and flags each text as the pipeline does) into a
+temporary SQLite database; the table counts what `pipeline.summarize.faithfulness` flagged.
 
 "Top", deterministically and without a model: the week's distinct papers in the configured
 categories, by the TF-IDF cosine similarity of their title and abstract to
@@ -38,15 +38,15 @@ from sqlmodel import Session, select
 
 from pipeline.bench.rank import shared_dir
 from pipeline.config import Settings, load_settings
-from pipeline.db import open_database
 from pipeline.devservers.arxiv_api import ListingRecord, load_listing
 from pipeline.errors import ConfigError, NewsletterError, UserInputError
-from pipeline.faithfulness import Flags
 from pipeline.llm.cost import PriceTable
-from pipeline.llm.factory import chat_model
 from pipeline.llm.retry import RetryPolicy
-from pipeline.models import Paper, Summary
-from pipeline.summarize import SUMMARY, Options, make_job, run_jobs
+from pipeline.store.db import open_database
+from pipeline.store.models import Paper, Summary
+from pipeline.summarize.faithfulness import Flags
+from pipeline.summarize.texts import SUMMARY, Options, make_job, run_jobs
+from pipeline.wiring import chat_model
 
 PAPERS = 20
 
@@ -168,9 +168,9 @@ def table(report: Report) -> str:
             f"{r.count('overclaims')} | {r.mean_words:.0f} | {r.seconds_per_summary:.1f} |",
             "",
             "Columns after `failed` count summaries with at least one such flag "
-            "(`pipeline/faithfulness.py`); s per summary: the wall time of all calls (a local "
-            "model's load included) over the papers. Target for the embedded default model: "
-            "0 loops, at most 1 in 20 with an unsupported number or name.",
+            "(`pipeline/summarize/faithfulness.py`); s per summary: the wall time of all calls "
+            "(a local model's load included) over the papers. Target for the embedded default "
+            "model: 0 loops, at most 1 in 20 with an unsupported number or name.",
         ]
     )
 

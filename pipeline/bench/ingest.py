@@ -318,8 +318,8 @@ def run_one(name: str, synthetic_size: int = SYNTHETIC_SIZE) -> dict[str, Any]:
 
     from pipeline import runner
     from pipeline.config import load_settings
-    from pipeline.db import open_database
-    from pipeline.sources.arxiv import ArxivSource
+    from pipeline.fetch.arxiv import ArxivSource
+    from pipeline.store.db import open_database
 
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
         if name == "real":

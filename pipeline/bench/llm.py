@@ -24,14 +24,14 @@ from sqlmodel import Session
 
 from pipeline.bench.sample import sample_paper
 from pipeline.config import LOCAL_MODEL_NAME, PRICES
-from pipeline.db import open_database
 from pipeline.devservers.openai_api import OpenAIServer
 from pipeline.llm.cost import PriceTable
 from pipeline.llm.local import embedded_chat
 from pipeline.llm.openai_compat import OpenAIChat
 from pipeline.llm.retry import RetryPolicy
-from pipeline.models import Paper
-from pipeline.summarize import PODCAST, SUMMARY, Options, make_job, run_jobs
+from pipeline.store.db import open_database
+from pipeline.store.models import Paper
+from pipeline.summarize.texts import PODCAST, SUMMARY, Options, make_job, run_jobs
 
 LATENCY = 0.5
 CONCURRENCY = 16

@@ -24,12 +24,12 @@ from sqlalchemy import Engine
 
 from pipeline.bench.sample import sample_paper
 from pipeline.config import load_settings
-from pipeline.db import open_database, session
-from pipeline.models import Summary
-from pipeline.publish import render_week
-from pipeline.site import build_site
-from pipeline.speech import EspeakSpeech
+from pipeline.podcast.speech import EspeakSpeech
+from pipeline.render.publish import render_week
+from pipeline.render.site import build_site
+from pipeline.store.db import open_database, session
 from pipeline.store.issues import ALSO, HIGHLIGHT, Placement, save_issue, set_status
+from pipeline.store.models import Summary
 
 SUMMARY_TEXT = (
     "The authors propose a method and evaluate it on twelve public benchmarks, reporting "

@@ -7,7 +7,7 @@ from functools import cache
 
 from pipeline.demo import sample_path
 from pipeline.devservers.arxiv_api import ListingRecord, load_listing
-from pipeline.models import Paper
+from pipeline.store.models import Paper
 
 
 @cache

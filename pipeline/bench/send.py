@@ -34,14 +34,13 @@ from sqlalchemy import insert
 
 from pipeline.bench.render import _populate, _week
 from pipeline.config import load_settings
-from pipeline.db import open_database
-from pipeline.models import Subscriber
-from pipeline.send import send_issue
-from pipeline.tokens import SECRET_ENV, Signer
+from pipeline.mail.send import send_issue
+from pipeline.mail.tokens import SECRET_ENV, Signer
+from pipeline.store.db import open_database
+from pipeline.store.models import Subscriber
 
 SECRET = "bench-secret-key-0123456789abcdef"
 _MESSAGE_ID = re.compile(rb"^Message-ID: <(\d{4}-W\d\d)\.", re.MULTILINE)
-SENDER = "import pipeline.cli_send; from pipeline.cli_common import app; app()"
 
 
 class _Logger:
@@ -168,7 +167,7 @@ def _run(root: Path, db_file: Path, log: Path, port: int, n: int) -> int:
     print(f"send: peak RSS of the sender {rss:.0f} MB")
 
     # (b) kill -9 at about half, then rerun
-    command = [sys.executable, "-c", SENDER, "send", second]
+    command = [sys.executable, "-m", "pipeline.cli", "send", second]
     proc = subprocess.Popen(command, env=env, cwd=root, stdout=subprocess.DEVNULL)
     while _sent_rows(db_file, second) < n // 2:
         if proc.poll() is not None:

@@ -11,11 +11,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from pipeline.llm.base import Embedder
-from pipeline.models import Paper
 from pipeline.ranking.data import Item, LabelledItem, Profile, Scored
 from pipeline.ranking.diversity import mmr
 from pipeline.ranking.scorer import InterestScorer
 from pipeline.store.feedback import Labelled
+from pipeline.store.models import Paper
 
 POOL = 4  # highlights are picked by MMR among the top POOL x highlights
 

@@ -9,8 +9,8 @@ import numpy as np
 from sqlalchemy import Engine
 from sqlmodel import col, select
 
-from pipeline.db import session
-from pipeline.models import Embedding
+from pipeline.store.db import session
+from pipeline.store.models import Embedding
 
 
 def text_hash(text: str) -> str:

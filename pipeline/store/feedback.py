@@ -11,10 +11,10 @@ from pathlib import Path
 from sqlalchemy import Engine, delete
 from sqlmodel import col, select
 
-from pipeline.db import session, utcnow
 from pipeline.errors import NotFoundError, UserInputError
-from pipeline.models import Feedback, Paper
 from pipeline.records import ARXIV_ID
+from pipeline.store.db import session, utcnow
+from pipeline.store.models import Feedback, Paper
 
 SIGNALS = {"like": 1, "dislike": -1, "downloaded": 1, "kept": 1, "click": 1}
 WEIGHTS = {"like": 2.0, "kept": 2.0, "downloaded": 1.0, "click": 1.0, "dislike": 1.0}
@@ -147,7 +147,7 @@ class Labelled:
 def training_history(engine: Engine, before_week: str | None = None) -> list[Labelled]:
     """What the ranker learns from: every paper with feedback (its latest value decides),
     plus papers placed in earlier issues with no positive feedback (shown, not picked)."""
-    from pipeline.models import IssueItem  # local: only this query needs it
+    from pipeline.store.models import IssueItem  # local: only this query needs it
 
     with session(engine) as s:
         feedback = list(s.exec(select(Feedback).order_by(col(Feedback.at))).all())

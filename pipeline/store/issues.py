@@ -8,8 +8,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, delete
 from sqlmodel import col, select
 
-from pipeline.db import session
-from pipeline.models import Issue, IssueItem, Paper, Summary
+from pipeline.store.db import session
+from pipeline.store.models import Issue, IssueItem, Paper, Summary
 
 HIGHLIGHT = "highlight"
 LOOKBACK = timedelta(days=7)

@@ -10,9 +10,9 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, select, update
 
-from pipeline.filters import TermFilter
-from pipeline.models import Paper
+from pipeline.fetch.filters import TermFilter
 from pipeline.records import PaperRecord, title_key
+from pipeline.store.models import Paper
 
 PAPER = Paper.__table__  # type: ignore[attr-defined]
 

@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlmodel import select
 
-from pipeline.db import session, utcnow
-from pipeline.models import FetchState, Run
+from pipeline.store.db import session, utcnow
+from pipeline.store.models import FetchState, Run
 
 
 def start_run(engine: Engine, stage: str, week: str | None = None) -> int:

@@ -8,8 +8,8 @@ from sqlalchemy import Engine, delete
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
-from pipeline.db import session
-from pipeline.models import LLMCall, Summary, SummaryFailure
+from pipeline.store.db import session
+from pipeline.store.models import LLMCall, Summary, SummaryFailure
 
 Row = TypeVar("Row", Summary, SummaryFailure)
 

@@ -1,0 +1,5 @@
+"""`python -m pipeline.cli`: the `newsletter` command."""
+
+from pipeline.cli import main
+
+main()

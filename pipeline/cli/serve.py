@@ -1,0 +1,50 @@
+"""`newsletter serve`: the archive site and the endpoints behind the links in emails."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from pipeline.cli.common import DbOpt, OutOpt, err, out, pipeline_for, user_errors
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(serve)
+
+
+@user_errors
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8000,
+    output_dir: OutOpt = None,
+    database_url: DbOpt = None,
+) -> None:
+    """Serve the archive site (out/site: issues, Atom feed, podcast feed) over HTTP, and with
+    NEWSLETTER_SECRET_KEY set the subscribe, confirm, unsubscribe and feedback links."""
+    import os
+
+    import uvicorn
+
+    from pipeline.mail.tokens import SECRET_ENV, Signer, secret_from_env
+    from pipeline.render.site import build_site
+    from pipeline.web.app import create_app
+
+    settings = ctx.obj.settings(output_dir=output_dir, database_url=database_url)
+    with pipeline_for(settings) as p:
+        site = build_site(p.engine, settings, templates=settings.templates_dir)
+        if os.environ.get(SECRET_ENV):
+            web = create_app(
+                site, engine=p.engine, settings=settings, signer=Signer(secret_from_env())
+            )
+            what = "the archive and /subscribe, /confirm, /unsubscribe, /feedback"
+        else:
+            err.print(
+                f"warning: {SECRET_ENV} is not set: serving the archive only; subscribe, "
+                "unsubscribe and feedback links need the key",
+                markup=False,
+            )
+            web, what = create_app(site), "the archive"
+        out.print(f"serving {what} at http://{host}:{port}/ (Ctrl-C stops)", markup=False)
+        uvicorn.run(web, host=host, port=port, log_level="warning")

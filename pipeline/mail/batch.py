@@ -1,0 +1,383 @@
+"""The SMTP side of `send`: one batch over one (re)connected session, each message
+claimed, transmitted and recorded so that nobody gets it twice (the protocol is in
+`pipeline.mail.send`'s docstring)."""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import random
+import smtplib
+import socket
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from email.utils import parseaddr
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    and_,
+    case,
+    insert,
+    literal,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col
+from sqlmodel.sql.sqltypes import UTCDateTime
+
+from pipeline.backoff import backoff_delay
+from pipeline.config import Settings
+from pipeline.mail.message import BadAddress, IssueMail, Outgoing, Recipient, dot_stuffed
+from pipeline.mail.smtp import SMTPReply, SMTPUnavailable, close, connect, sender_address
+from pipeline.store.db import utcnow
+from pipeline.store.models import Delivery, Subscriber
+
+log = logging.getLogger(__name__)
+IDLE_CHECK = 5.0  # seconds: a connection idle longer is checked with NOOP before use
+
+
+@dataclass
+class SendResult:
+    """What a send did.  `failed` excludes `bounced` (mailbox does not exist): a rerun
+    tries the failed ones again, never the bounced."""
+
+    week: str
+    sent: int = 0
+    skipped: int = 0  # already sent by an earlier run
+    failed: int = 0
+    bounced: int = 0
+    remaining: int = 0  # not tried because the batch stopped (see `stopped`)
+    stopped: str = ""  # why the batch stopped early; "" when it ran to the end
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "sent": self.sent,
+            "skipped": self.skipped,
+            "failed": self.failed,
+            "bounced": self.bounced,
+            "remaining": self.remaining,
+        }
+
+    def summary(self) -> str:
+        line = (
+            f"sent {self.week}: {self.sent} sent, {self.skipped} skipped, "
+            f"{self.failed} failed, {self.bounced} bounced"
+        )
+        return f"{line}, {self.remaining} remaining" if self.remaining else line
+
+
+@dataclass
+class Todo:
+    recipient: Recipient
+    has_row: bool  # a delivery row exists ("sending" from a killed run, or "failed")
+    tries: int = 0  # attempts in this run
+
+
+@dataclass(order=True)
+class _Retry:
+    due: float
+    seq: int
+    todo: Todo = field(compare=False)
+
+
+class _Stop(Exception):
+    """The server cannot be reached any more: the batch ends; a rerun continues it."""
+
+
+class Batch:
+    """Sends the todo list over one (re)connected SMTP session, recording every step."""
+
+    def __init__(
+        self,
+        db: Connection,
+        settings: Settings,
+        mail: IssueMail,
+        result: SendResult,
+        *,
+        retry_base: float,
+        tick: Callable[[int], None] = lambda n: None,
+    ) -> None:
+        self.db, self.settings, self.mail, self.result = db, settings, mail, result
+        self.tick = tick  # told of each message that reached its outcome (progress bars)
+        self.week = mail.week
+        self.envelope_from = parseaddr(sender_address(settings))[1]
+        self.retry_base = retry_base
+        self.rng = random.Random()
+        self.conn: smtplib.SMTP | None = None
+        self.last_used = 0.0  # monotonic time of the connection's last reply
+        self.in_data = False  # a message body was sent, its terminator not yet
+        self.eight_bit = False
+        self.queue: deque[Todo] = deque()
+        self.retries: list[_Retry] = []
+        self.seq = 0
+        self.pending: tuple[Todo, smtplib.SMTP] | None = None  # terminator sent, reply unread
+        self.interval = 1.0 / settings.smtp_rate if settings.smtp_rate else 0.0
+        self.next_start = time.monotonic()
+
+    # -- the loop ----------------------------------------------------------------------------
+
+    def run(self, todo: list[Todo]) -> None:
+        self.queue.extend(todo)
+        if not self.queue:
+            return
+        self._connection(first=True)
+        try:
+            while (item := self._next()) is not None:
+                self._pace()
+                try:
+                    out = self.mail.compose(item.recipient, eight_bit=self.eight_bit)
+                except BadAddress as exc:
+                    if self._claim(item):
+                        self._fail(item, str(exc))
+                    continue
+                self._finish()
+                self._transmit(item, out)
+            self._finish()
+        except _Stop as stop:
+            self.result.stopped = str(stop)
+        finally:
+            self.result.remaining = len(self.queue) + len(self.retries)
+            self._quit()
+
+    def _next(self) -> Todo | None:
+        while True:
+            if self.queue:
+                return self.queue.popleft()
+            if self.pending is not None:
+                self._finish()
+                continue
+            if not self.retries:
+                return None
+            delay = self.retries[0].due - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            return heapq.heappop(self.retries).todo
+
+    def _pace(self) -> None:
+        if not self.interval:
+            return
+        delay = self.next_start - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        self.next_start = max(self.next_start, time.monotonic()) + self.interval
+
+    # -- one message -------------------------------------------------------------------------
+
+    def _transmit(self, item: Todo, out: Outgoing) -> None:
+        try:
+            conn = self._connection()
+        except _Stop:
+            self.queue.appendleft(item)
+            raise
+        if out.eight_bit and not self.eight_bit:  # reconnected to a server without 8BITMIME
+            out = self.mail.compose(item.recipient, eight_bit=False, message_id=out.message_id)
+        if not self._claim(item):
+            return
+        item.tries += 1
+        try:
+            options = ["BODY=8BITMIME"] if out.eight_bit else []
+            code, text = conn.mail(self.envelope_from, options)
+            if code != 250:
+                raise SMTPReply("MAIL FROM", code, text)
+            code, text = conn.rcpt(item.recipient.email)
+            if code not in (250, 251):
+                raise SMTPReply("RCPT TO", code, text)
+            conn.putcmd("data")
+            code, text = conn.getreply()
+            if code != 354:
+                raise SMTPReply("DATA", code, text)
+            self.in_data = True
+            conn.send(dot_stuffed(out.data))
+        except SMTPReply as reply:
+            self._reset(conn, reply.code)
+            self._refused(item, reply)
+            return
+        except (smtplib.SMTPException, OSError) as exc:
+            self._drop()
+            self._transient(item, f"connection lost: {exc}")
+            return
+        self._set(item, status="sent", sent_at=utcnow(), error=None)  # step 3
+        try:
+            conn.send(b".\r\n")  # step 4
+            self.in_data = False
+        except (smtplib.SMTPException, OSError) as exc:
+            self._drop()
+            self._unconfirmed(item, exc)
+            return
+        self.pending = (item, conn)
+
+    def _finish(self) -> None:
+        """Read the reply to the last terminator sent."""
+        if self.pending is None:
+            return
+        item, conn = self.pending
+        self.pending = None
+        try:
+            code, text = conn.getreply()
+        except (smtplib.SMTPException, OSError) as exc:
+            self._drop()
+            self._unconfirmed(item, exc)
+            return
+        self.last_used = time.monotonic()
+        if code == 250:
+            self.result.sent += 1
+            self.tick(1)
+            return
+        if code == 421 or code < 400:
+            self._drop()
+        self._refused(item, SMTPReply("end of DATA", code, text))  # the server did not take it
+
+    def _unconfirmed(self, item: Todo, exc: Exception) -> None:
+        note = f"sent; connection lost before the server confirmed it ({exc})"
+        log.warning("%s: %s", item.recipient.email, note)
+        self._set(item, error=note)
+        self.result.sent += 1
+        self.tick(1)
+
+    def _refused(self, item: Todo, reply: SMTPReply) -> None:
+        if 500 <= reply.code < 600:
+            self._fail(item, str(reply), bounce=reply.mailbox_gone)
+        else:
+            self._transient(item, str(reply))
+
+    def _transient(self, item: Todo, error: str) -> None:
+        if item.tries > self.settings.smtp_retries:
+            self._fail(item, f"gave up after {item.tries} attempts: {error}")
+            return
+        self._set(item, status="sending", sent_at=None, error=error)
+        delay = backoff_delay(item.tries, None, base=self.retry_base, rng=self.rng)
+        self.seq += 1
+        heapq.heappush(self.retries, _Retry(time.monotonic() + delay, self.seq, item))
+        log.info("%s: %s; retrying in %.1f s", item.recipient.email, error, delay)
+
+    def _fail(self, item: Todo, error: str, *, bounce: bool = False) -> None:
+        self._set(item, status="failed", sent_at=None, error=error[:1000])
+        if bounce:
+            self._bounce(item.recipient.id)
+            self.result.bounced += 1
+        else:
+            self.result.failed += 1
+        self.tick(1)
+        log.warning("%s: %s", item.recipient.email, error)
+
+    # -- the connection ----------------------------------------------------------------------
+
+    def _connection(self, first: bool = False) -> smtplib.SMTP:
+        if self.conn is not None and time.monotonic() - self.last_used > IDLE_CHECK:
+            try:  # idle while retries waited: the server may have closed it
+                self.conn.noop()
+            except (smtplib.SMTPException, OSError):
+                self._drop()
+        if self.conn is not None:
+            return self.conn
+        tries = 0
+        while True:
+            try:
+                self.conn = connect(self.settings)
+                break
+            except SMTPUnavailable as exc:
+                tries += 1
+                if first:
+                    raise
+                if tries > self.settings.smtp_retries:
+                    raise _Stop(str(exc)) from None
+                time.sleep(backoff_delay(tries, None, base=self.retry_base, rng=self.rng))
+        self.eight_bit = self.conn.has_extn("8bitmime")
+        self.last_used = time.monotonic()
+        if self.conn.sock is not None:  # the small terminator must not wait for an ACK (Nagle)
+            self.conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return self.conn
+
+    def _reset(self, conn: smtplib.SMTP, code: int) -> None:
+        if code == 421 or code < 400:  # closing, or a reply that makes no sense
+            self._drop()
+            return
+        try:
+            conn.rset()
+        except (smtplib.SMTPException, OSError):
+            self._drop()
+
+    def _drop(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+        self.conn = None
+        self.in_data = False
+
+    def _quit(self) -> None:
+        if self.in_data:  # an unterminated message: just close, the server discards it
+            self._drop()
+        if self.conn is not None:
+            close(self.conn)
+        self.conn = None
+
+    # -- the records -------------------------------------------------------------------------
+
+    def _claim(self, item: Todo) -> bool:
+        """Step 1; False when the subscriber is no longer active or the row is "sent"."""
+        r, now = item.recipient, utcnow()
+        mid = self.mail.message_id(r)
+        active = (
+            select(col(Subscriber.id))
+            .where(col(Subscriber.id) == r.id, col(Subscriber.status) == "active")
+            .exists()
+        )
+        try:
+            if item.has_row:
+                done = self.db.execute(
+                    update(Delivery)
+                    .where(self._row(item), col(Delivery.status) != "sent", active)
+                    .values(
+                        status="sending",
+                        attempts=col(Delivery.attempts) + 1,
+                        message_id=mid,
+                        claimed_at=now,
+                        sent_at=None,
+                    )
+                ).rowcount
+            else:
+                rows = select(
+                    literal(self.week),
+                    col(Subscriber.id),
+                    literal("sending"),
+                    literal(1),
+                    literal(mid),
+                    literal(now, UTCDateTime()),
+                ).where(col(Subscriber.id) == r.id, col(Subscriber.status) == "active")
+                names = ["issue_week", "subscriber_id", "status", "attempts", "message_id"]
+                done = self.db.execute(
+                    insert(Delivery).from_select([*names, "claimed_at"], rows)
+                ).rowcount
+            self.db.commit()
+        except IntegrityError:  # a row appeared meanwhile: someone else's
+            self.db.rollback()
+            return False
+        item.has_row = item.has_row or done == 1
+        return done == 1
+
+    def _row(self, item: Todo) -> ColumnElement[bool]:
+        return and_(
+            col(Delivery.issue_week) == self.week,
+            col(Delivery.subscriber_id) == item.recipient.id,
+        )
+
+    def _set(self, item: Todo, **values: Any) -> None:
+        self.db.execute(update(Delivery).where(self._row(item)).values(**values))
+        self.db.commit()
+
+    def _bounce(self, subscriber_id: int) -> None:
+        """Mark the address bounced (an unsubscribed one stays unsubscribed)."""
+        status = col(Subscriber.status)
+        self.db.execute(
+            update(Subscriber)
+            .where(col(Subscriber.id) == subscriber_id)
+            .values(
+                status=case((status == "unsubscribed", status), else_=literal("bounced")),
+                bounced_at=utcnow(),
+            )
+        )
+        self.db.commit()

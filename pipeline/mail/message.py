@@ -1,0 +1,296 @@
+"""An issue as email: rendered once per issue, personalised per subscriber in microseconds.
+
+Both parts (text/plain from newsletter.txt.j2, text/html from newsletter.html.j2 through
+`finish()`) are rendered once with markers where the per-subscriber links go: the
+unsubscribe URL and a 👍/👎 feedback link per highlight.  A marker carries a random nonce
+drawn for this rendering, so no paper text can contain one.  Per subscriber the signed URLs
+are put in (HTML-escaped in the HTML part) and the MIME bytes assembled directly:
+
+- each body is sent `8bit` when the server offers 8BITMIME and every line fits in 998
+  octets, `7bit` when it is ASCII and fits, otherwise quoted-printable;
+- headers come from checked parts only.  The subject, title and subscriber name are
+  whitespace-collapsed (a CR or LF cannot start a header) and encoded by the `email`
+  package (policy SMTP); URLs, Message-ID and List-Id are validated ASCII.
+
+Links: `{public_url}unsubscribe?t=<Signer.unsubscribe(id)>` (also in `List-Unsubscribe`, with
+`List-Unsubscribe-Post: List-Unsubscribe=One-Click`, RFC 8058) and
+`{public_url}feedback?t=<Signer.feedback(id, week, paper_id, "like"|"dislike")>`.
+"""
+
+from __future__ import annotations
+
+import binascii
+import hashlib
+import html
+import re
+import secrets
+import unicodedata
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.errors import HeaderParseError, MessageDefect
+from email.header import Header
+from email.headerregistry import Address
+from email.policy import SMTP
+from email.utils import format_datetime
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from pipeline.config import Settings
+from pipeline.errors import ConfigError, UserInputError
+from pipeline.mail.tokens import SIGNALS, Signer
+from pipeline.render.email_html import finish
+from pipeline.render.files import environment
+from pipeline.render.issue import IssueView
+
+MAX_LINE = 998  # octets per line, RFC 5321
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_DOT_ATOM = re.compile(rf"{_ATEXT}(?:\.{_ATEXT})+")
+_URL_CHARS = re.compile(r"[!#-;=?-\[\]-~]+")  # printable ASCII but space " < > \
+_UNSUBSCRIBE = "u"
+
+
+class BadAddress(UserInputError):
+    """A subscriber address that cannot be written into a message header."""
+
+
+@dataclass(frozen=True)
+class Recipient:
+    id: int  # 0: a test copy (no subscriber)
+    email: str
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    recipient: Recipient
+    message_id: str
+    data: bytes  # the whole message, CRLF line endings, not dot-stuffed
+    eight_bit: bool  # a body is 8bit: send with BODY=8BITMIME
+
+
+def one_line(text: str) -> str:
+    """Control characters and line breaks become spaces; runs of whitespace one space."""
+    cleaned = "".join(" " if unicodedata.category(c) in ("Cc", "Zl", "Zp") else c for c in text)
+    return " ".join(cleaned.split())
+
+
+def _host(public_url: str) -> str:
+    host = (urlsplit(public_url).hostname or "").lower()
+    host = re.sub(r"[^a-z0-9.-]", "-", host).strip(".-")
+    return host or "localhost"
+
+
+def _phrase(text: str) -> str:
+    """An RFC 5322 phrase: a quoted string, or RFC 2047 encoded words when not ASCII."""
+    if text.isascii():
+        return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return Header(text, "utf-8").encode(linesep="\r\n")
+
+
+def list_id(settings: Settings) -> str:
+    """The List-Id header value (RFC 2919): `"Title" <label.namespace>`."""
+    raw = one_line(settings.list_id)
+    if not raw:
+        ident = f"newsletter.{_host(settings.public_url)}"
+        if not _DOT_ATOM.fullmatch(ident):
+            ident = "newsletter.localhost"
+        return f"{_phrase(one_line(settings.newsletter_title))} <{ident}>"
+    m = re.fullmatch(r"(.*?)\s*<([^<>]*)>", raw)
+    name, ident = (m.group(1).strip().strip('"'), m.group(2)) if m else ("", raw)
+    if not _DOT_ATOM.fullmatch(ident) or len(ident) > 255:
+        raise ConfigError(
+            f"bad setting 'list_id': {settings.list_id!r} needs an id like "
+            "'news.example.org' or 'AI papers <news.example.org>' (RFC 2919)"
+        )
+    return f"{_phrase(name)} <{ident}>" if name else f"<{ident}>"
+
+
+def _link_base(public_url: str) -> str:
+    if not _URL_CHARS.fullmatch(public_url) or len(public_url) > 700:
+        raise ConfigError(
+            f"bad setting 'public_url': {public_url!r} must be a plain ASCII URL of at most "
+            "700 characters to be used in email links (percent-encode the path, punycode the host)"
+        )
+    return public_url
+
+
+def _folded(name: str, value: str | Address) -> bytes:
+    return str(SMTP.header_factory(name, value).fold(policy=SMTP)).encode("ascii")
+
+
+@dataclass(frozen=True)
+class _Body:
+    """One rendered part: text pieces with slot keys at odd indexes, CRLF line endings."""
+
+    pieces: list[str]
+    content_type: bytes
+
+    def fill(self, values: dict[str, str]) -> bytes:
+        return "".join(values[p] if i % 2 else p for i, p in enumerate(self.pieces)).encode("utf-8")
+
+
+def _encode(body: bytes, eight_bit: bool) -> tuple[bytes, bytes]:
+    """The body as sent and its Content-Transfer-Encoding."""
+    fits = max(map(len, body.split(b"\r\n"))) <= MAX_LINE
+    if fits and body.isascii():
+        return body, b"7bit"
+    if fits and eight_bit:
+        return body, b"8bit"
+    return binascii.b2a_qp(body, istext=True), b"quoted-printable"
+
+
+class IssueMail:
+    """One issue's messages: `compose(recipient)` gives the bytes for one subscriber."""
+
+    def __init__(
+        self,
+        view: IssueView,
+        settings: Settings,
+        signer: Signer,
+        *,
+        sender: str,
+        templates: Path | None = None,
+    ) -> None:
+        self.week = view.week
+        self.signer = signer
+        self.host = _host(settings.public_url)
+        base = _link_base(settings.public_url)
+        self.unsubscribe_base = f"{base}unsubscribe?t="
+        self.feedback_base = f"{base}feedback?t="
+        self.nonce = secrets.token_hex(12)
+        self.slots: dict[str, tuple[str, str]] = {}  # key -> (paper id, signal)
+        self._keys: dict[tuple[str, str], str] = {}
+        self.text, self.html = self._render(view, templates or settings.templates_dir)
+        self.boundary = f"=_{secrets.token_hex(16)}"
+        for piece in [*self.text.pieces, *self.html.pieces, base]:
+            if self.boundary in piece:  # pragma: no cover - 128 random bits
+                raise RuntimeError("MIME boundary collides with the text")
+        subject = one_line(f"{view.title} — week of {view.week_label}")
+        self.from_line = _folded("From", sender)
+        self.subject_line = _folded("Subject", subject)
+        self.list_lines = (
+            b"List-Id: " + list_id(settings).encode("ascii") + b"\r\n"
+            b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"
+            b"MIME-Version: 1.0\r\n"
+            b'Content-Type: multipart/alternative; boundary="'
+            + self.boundary.encode("ascii")
+            + b'"\r\n'
+        )
+
+    # -- rendering once ----------------------------------------------------------------------
+
+    def _marker(self, key: str) -> str:
+        return f"@@{self.nonce}:{key}@@"
+
+    def _feedback_link(self, paper_id: str, signal: str) -> str:
+        if signal not in SIGNALS:
+            raise ValueError(f"unknown feedback signal {signal!r}")
+        key = self._keys.get((paper_id, signal))
+        if key is None:
+            key = self._keys[paper_id, signal] = f"f{len(self._keys)}"
+            self.slots[key] = (paper_id, signal)
+        return self._marker(key)
+
+    def _render(self, view: IssueView, templates: Path | None) -> tuple[_Body, _Body]:
+        env = environment(templates)
+        context = {
+            **view.as_context(),
+            "unsubscribe_url": self._marker(_UNSUBSCRIBE),
+            "feedback_link": self._feedback_link,
+        }
+        text = env.get_template("newsletter.txt.j2").render(**context)
+        page = finish(
+            env.get_template("newsletter.html.j2").render(**context, web=False, archive_url="")
+        )
+        return (
+            self._split(text, "newsletter.txt.j2", b"text/plain"),
+            self._split(page, "newsletter.html.j2", b"text/html"),
+        )
+
+    def _split(self, rendered: str, name: str, content_type: bytes) -> _Body:
+        rendered = re.sub(r"\r\n?", "\n", rendered).replace("\n", "\r\n")
+        if not rendered.endswith("\r\n"):
+            rendered += "\r\n"
+        pieces = re.split(f"@@{re.escape(self.nonce)}:([a-z0-9]+)@@", rendered)
+        keys = set(pieces[1::2])
+        if any(self.nonce in p for p in pieces[0::2]) or not keys <= {_UNSUBSCRIBE, *self.slots}:
+            raise RuntimeError(f"{name}: a link marker was altered while rendering")
+        if _UNSUBSCRIBE not in keys:
+            raise ConfigError(
+                f"template {name} does not show `unsubscribe_url`: every email must carry "
+                "its unsubscribe link"
+            )
+        return _Body(pieces, content_type)
+
+    # -- per subscriber ----------------------------------------------------------------------
+
+    def message_id(self, recipient: Recipient) -> str:
+        seed = f"{self.week}\0{recipient.id}\0{recipient.email}".encode()
+        digest = hashlib.sha256(seed).hexdigest()[:16]
+        return f"<{self.week}.{recipient.id}.{digest}@{self.host}>"
+
+    def links(self, subscriber_id: int) -> dict[str, str]:
+        """The signed URL of every slot, by key."""
+        values = {_UNSUBSCRIBE: self.unsubscribe_base + self.signer.unsubscribe(subscriber_id)}
+        for key, (paper_id, signal) in self.slots.items():
+            token = self.signer.feedback(subscriber_id, self.week, paper_id, signal)
+            values[key] = self.feedback_base + token
+        return values
+
+    @staticmethod
+    def _to(recipient: Recipient) -> bytes:
+        email = recipient.email
+        if not email.isascii() or "@" not in email or one_line(email) != email:
+            raise BadAddress(f"cannot send to {email!r}: not a plain ASCII address")
+        try:
+            return _folded("To", Address(display_name=one_line(recipient.name), addr_spec=email))
+        except (ValueError, IndexError, HeaderParseError, MessageDefect) as exc:
+            raise BadAddress(f"cannot send to {email!r}: {exc}") from None
+
+    def compose(
+        self,
+        recipient: Recipient,
+        *,
+        eight_bit: bool,
+        message_id: str | None = None,
+        date: datetime | None = None,
+    ) -> Outgoing:
+        """The message for one recipient; `eight_bit`: the server offers 8BITMIME."""
+        mid = message_id or self.message_id(recipient)
+        links = self.links(recipient.id)
+        escaped = {key: html.escape(url) for key, url in links.items()}
+        text, text_cte = _encode(self.text.fill(links), eight_bit)
+        page, page_cte = _encode(self.html.fill(escaped), eight_bit)
+        delimiter = b"--" + self.boundary.encode("ascii")
+        data = b"".join(
+            [
+                b"Date: " + format_datetime(date or datetime.now(UTC)).encode("ascii") + b"\r\n",
+                self.from_line,
+                self._to(recipient),
+                self.subject_line,
+                b"Message-ID: " + mid.encode("ascii") + b"\r\n",
+                b"List-Unsubscribe: <" + links[_UNSUBSCRIBE].encode("ascii") + b">\r\n",
+                self.list_lines,
+                b"\r\n",
+                *self._part(delimiter, self.text.content_type, text_cte, text),
+                *self._part(delimiter, self.html.content_type, page_cte, page),
+                delimiter + b"--\r\n",
+            ]
+        )
+        return Outgoing(recipient, mid, data, b"8bit" in (text_cte, page_cte))
+
+    @staticmethod
+    def _part(delimiter: bytes, content_type: bytes, cte: bytes, body: bytes) -> list[bytes]:
+        return [
+            delimiter + b"\r\n",
+            b"Content-Type: " + content_type + b'; charset="utf-8"\r\n',
+            b"Content-Transfer-Encoding: " + cte + b"\r\n\r\n",
+            body,  # ends with CRLF; the next CRLF belongs to the delimiter (RFC 2046 5.1.1)
+            b"\r\n",
+        ]
+
+
+def dot_stuffed(data: bytes) -> bytes:
+    """`data` (CRLF line endings) as sent after DATA: a leading "." doubled (RFC 5321 4.5.2)."""
+    data = data.replace(b"\r\n.", b"\r\n..")
+    return b"." + data if data.startswith(b".") else data

@@ -1,0 +1,156 @@
+"""One run per issue at a time: a lock row in the database with a heartbeat.
+
+`hold(engine, "week:2026-W25", command="run")` inserts the row (the primary key makes two
+inserts collide), refreshes `heartbeat_at` from a background thread while the body runs,
+and deletes the row at the end.  A row whose heartbeat is older than `stale_after` was left
+by a process that died (kill -9, power loss), and so is the row of a process on this host
+that no longer exists: the next holder takes it over with a compare-and-swap on (owner,
+heartbeat_at), so two waiting processes cannot both win.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine, delete, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col
+
+from pipeline.errors import NewsletterError
+from pipeline.store.db import session, utcnow
+from pipeline.store.models import RunLock
+
+log = logging.getLogger(__name__)
+HEARTBEAT = timedelta(seconds=10)
+STALE_AFTER = timedelta(seconds=60)
+
+
+class LockHeld(NewsletterError):
+    """Another process is building the same issue."""
+
+    exit_code = 75  # EX_TEMPFAIL: try again later
+
+
+def week_lock(week: str) -> str:
+    return f"week:{week}"
+
+
+def _owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _alive(owner: str) -> bool:
+    """False only when the owner ran on this host and its process is gone (kill -9): then
+    its lock need not wait to go stale. Owners on other hosts count as alive."""
+    host, _, rest = owner.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return True
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def _age(now: datetime, then: datetime) -> float:
+    return (now - then).total_seconds()
+
+
+def acquire(
+    engine: Engine, name: str, *, command: str, stale_after: timedelta = STALE_AFTER
+) -> str:
+    """Take the lock or raise LockHeld; returns the owner token."""
+    owner = _owner()
+    now = utcnow()
+    try:
+        with session(engine) as s:
+            s.add(
+                RunLock(name=name, owner=owner, command=command, acquired_at=now, heartbeat_at=now)
+            )
+        return owner
+    except IntegrityError:
+        pass
+    with session(engine) as s:
+        held = s.get(RunLock, name)
+        if held is None:  # released meanwhile: try once more from the start
+            return acquire(engine, name, command=command, stale_after=stale_after)
+        age = _age(now, held.heartbeat_at)
+        if age < stale_after.total_seconds() and _alive(held.owner):
+            who = held.owner.rsplit(":", 1)[0]
+            raise LockHeld(
+                f"{name.removeprefix('week:')} is being built by `{held.command}` ({who}, "
+                f"heartbeat {age:.0f} s ago); wait for it to finish, or check `newsletter status`"
+            )
+        taken = s.exec(
+            update(RunLock)
+            .where(
+                col(RunLock.name) == name,
+                col(RunLock.owner) == held.owner,
+                col(RunLock.heartbeat_at) == held.heartbeat_at,
+            )
+            .values(owner=owner, command=command, acquired_at=now, heartbeat_at=now)
+        )
+        if taken.rowcount != 1:
+            raise LockHeld(f"{name} was just taken over by another process; try again later")
+    log.warning(
+        "took over the lock %s of a process that is gone (last heartbeat %.0f s ago)", name, age
+    )
+    return owner
+
+
+def release(engine: Engine, name: str, owner: str) -> None:
+    with session(engine) as s:
+        s.exec(delete(RunLock).where(col(RunLock.name) == name, col(RunLock.owner) == owner))
+
+
+def beat(engine: Engine, name: str, owner: str) -> bool:
+    """Refresh the heartbeat; False when the lock is no longer ours."""
+    with session(engine) as s:
+        result = s.exec(
+            update(RunLock)
+            .where(col(RunLock.name) == name, col(RunLock.owner) == owner)
+            .values(heartbeat_at=utcnow())
+        )
+        return bool(result.rowcount == 1)
+
+
+@contextmanager
+def hold(
+    engine: Engine,
+    name: str,
+    *,
+    command: str,
+    heartbeat: timedelta = HEARTBEAT,
+    stale_after: timedelta = STALE_AFTER,
+) -> Iterator[str]:
+    """The lock for the duration of the block, its heartbeat kept by a daemon thread."""
+    owner = acquire(engine, name, command=command, stale_after=stale_after)
+    stop = threading.Event()
+
+    def keep_alive() -> None:
+        while not stop.wait(heartbeat.total_seconds()):
+            try:
+                if not beat(engine, name, owner):
+                    log.error("lost the lock %s to another process", name)
+                    return
+            except Exception:  # a busy database: the next beat tries again
+                log.exception("heartbeat of %s failed", name)
+
+    thread = threading.Thread(target=keep_alive, name=f"lock {name}", daemon=True)
+    thread.start()
+    try:
+        yield owner
+    finally:
+        stop.set()
+        thread.join()
+        release(engine, name, owner)

@@ -1,0 +1,110 @@
+"""What `newsletter status` reports: the last run of each stage, the schedule, a run in
+progress, and how far the newest issue has come (fetched, ranked, summarized, rendered,
+sent n of m)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine, func
+from sqlmodel import col, select
+
+from pipeline.store.db import session
+from pipeline.store.issues import ALSO, HIGHLIGHT
+from pipeline.store.models import Delivery, Issue, IssueItem, Run, RunLock, Subscriber, Summary
+
+STAGES = ("fetch", "rank", "summarize", "render", "send")
+
+
+@dataclass(frozen=True)
+class IssueState:
+    week: str
+    status: str  # ranked | summarized | rendered | sent
+    candidates: int
+    highlights: int
+    also: int
+    summarized: int  # highlights with a summary
+    deliveries: dict[str, int] = field(default_factory=dict)  # by delivery status
+    active_subscribers: int = 0
+
+
+@dataclass(frozen=True)
+class Report:
+    last_runs: dict[str, Run]  # the newest run of each stage
+    recent: list[Run]
+    locks: list[RunLock]
+    issue: IssueState | None
+
+
+def _issue_state(engine: Engine, issue: Issue) -> IssueState:
+    with session(engine) as s:
+        items = s.exec(select(IssueItem).where(IssueItem.issue_week == issue.week)).all()
+        highlights = [i for i in items if i.section == HIGHLIGHT]
+        ids = [i.paper_id for i in highlights]
+        summarized = s.exec(
+            select(func.count(func.distinct(Summary.paper_id))).where(
+                col(Summary.paper_id).in_(ids), Summary.kind == "summary"
+            )
+        ).one()
+        deliveries = Counter(
+            s.exec(select(Delivery.status).where(Delivery.issue_week == issue.week)).all()
+        )
+        active = s.exec(
+            select(func.count()).select_from(Subscriber).where(Subscriber.status == "active")
+        ).one()
+    return IssueState(
+        issue.week,
+        issue.status,
+        issue.candidates,
+        len(highlights),
+        sum(1 for i in items if i.section == ALSO),
+        int(summarized),
+        dict(deliveries),
+        int(active),
+    )
+
+
+def report(engine: Engine, recent: int = 10) -> Report:
+    with session(engine) as s:
+        last = {}
+        for stage in STAGES:
+            run = s.exec(
+                select(Run).where(Run.stage == stage).order_by(col(Run.id).desc()).limit(1)
+            ).first()
+            if run is not None:
+                last[stage] = run
+        runs = list(s.exec(select(Run).order_by(col(Run.id).desc()).limit(recent)))
+        locks = list(s.exec(select(RunLock)))
+        newest = s.exec(select(Issue).order_by(col(Issue.week).desc()).limit(1)).first()
+    return Report(last, runs, locks, _issue_state(engine, newest) if newest else None)
+
+
+def describe_issue(state: IssueState) -> str:
+    """2026-W25: ranked (40 candidates: 5 highlights, 30 more) · summarized 5/5 · sent 41 of 43"""
+    steps = [
+        f"ranked ({state.candidates} candidates: {state.highlights} highlights, {state.also} more)",
+        f"summarized {state.summarized}/{state.highlights}",
+    ]
+    if state.status in ("rendered", "sent"):
+        steps.append("rendered")
+    sent = state.deliveries.get("sent", 0)
+    failed = state.deliveries.get("failed", 0)
+    if state.deliveries:
+        total = sent + failed + state.deliveries.get("sending", 0)
+        target = max(total, state.active_subscribers + failed)
+        steps.append(f"sent {sent} of {target}" + (f" ({failed} failed)" if failed else ""))
+    else:
+        steps.append(f"not sent ({state.active_subscribers} active subscribers)")
+    return f"{state.week}: " + " · ".join(steps)
+
+
+def describe_run(run: Run) -> str:
+    took = f"{(run.finished - run.started).total_seconds():.1f}s" if run.finished else "running"
+    counts = ", ".join(f"{k} {v}" for k, v in run.counts.items())
+    cost = f" ${run.cost_usd:.4f}" if run.cost_usd else ""
+    error = f" error: {run.error}" if run.error else ""
+    return (
+        f"{run.started:%Y-%m-%d %H:%M} {run.stage:<9} {run.week or '-':<8} {run.status:<7} "
+        f"{took:>8}  {counts}{cost}{error}"
+    )

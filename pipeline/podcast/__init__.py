@@ -1,0 +1,4 @@
+"""The podcast: the script read from an issue's highlights (`script`), its text rewritten
+for the ear (`spoken`: no URLs, markup, symbols or digits), the text-to-speech engines
+behind one seam (`speech`: espeak-ng or an OpenAI-compatible endpoint), and the MP3 with
+chapter marks made from it in cached chunks (`audio`)."""
