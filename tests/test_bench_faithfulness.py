@@ -77,7 +77,7 @@ REPLIES = {  # by title; each is long enough for clean_output and not degenerate
     "Crop Yield": "In short, soil moisture sensors predict crop yield a season ahead, which "
     "gives farmers time to plan; the summary adds nothing the abstract does not say.",
 }
-MADE = ("Self-Consistency", "Agents That Retrieve", "Alignment and Safety", "Crop Yield")
+MADE = ("Self-Consistency", "Agents That Retrieve", "Crop Yield")  # the loop is refused
 
 
 def responder(request: ChatRequest) -> str:
@@ -97,7 +97,7 @@ def week(tmp_path: Path) -> Path:
 def test_table_counts_each_kind_of_flag(week: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with OpenAIServer(responder=responder) as server:
         assert faithfulness.main(["--week-dir", str(week), "--base-url", server.base_url]) == 0
-        assert server.chat_calls == 4 + 2  # the failed paper got its one retry
+        assert server.chat_calls == 3 + 2 + 2  # each failed paper got its one retry
     out = capsys.readouterr().out
     assert "5 of 5 papers in cs.AI, cs.LG, cs.CL, stat.ML" in out
     row = re.search(r"^\| 5 \|.*\|$", out, re.MULTILINE)
@@ -105,10 +105,11 @@ def test_table_counts_each_kind_of_flag(week: Path, capsys: pytest.CaptureFixtur
     cells = [c.strip() for c in row.group(0).strip("|").split("|")]
     mean_words = sum(len(REPLIES[k].split()) for k in MADE) / len(MADE)
     # papers, made, failed, numbers, names, number or name, loops, over-claims, mean words
-    assert cells[:9] == ["5", "4", "1", "1", "1", "1", "1", "1", f"{mean_words:.0f}"]
+    # papers, made, failed, numbers, names, number or name, loops, over-claims, mean words
+    assert cells[:9] == ["5", "3", "2", "1", "1", "1", "0", "0", f"{mean_words:.0f}"]
+    assert cells[10] == "1"  # the looping reply was asked again, then refused
     assert "flags: number:12%, name:MMLU\n" in out
-    assert "flags: overclaim:state-of-the-art, loop:reasoning language models refuse" in out
-    assert out.count("flags: none") == 3  # two faithful summaries and the failed one
+    assert out.count("flags: none") == 4  # two faithful summaries and the two failed
     assert "**2606.10004** Efficient Training" in out
     assert "(failed: the newsletter shows the abstract)" in out
 

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from pipeline.bench.rank import shared_dir
 from pipeline.config import Settings, load_settings
@@ -43,7 +43,7 @@ from pipeline.errors import ConfigError, NewsletterError, UserInputError
 from pipeline.llm.cost import PriceTable
 from pipeline.llm.retry import RetryPolicy
 from pipeline.store.db import open_database
-from pipeline.store.models import Paper, Summary
+from pipeline.store.models import LLMCall, Paper, Summary
 from pipeline.summarize.faithfulness import Flags
 from pipeline.summarize.texts import SUMMARY, Options, make_job, run_jobs
 from pipeline.wiring import chat_model
@@ -127,6 +127,7 @@ class Report:
     model: str
     written: list[Written]
     seconds: float
+    looped: int = 0  # papers with a reply that looped: asked again, never published
 
     @property
     def made(self) -> int:
@@ -161,16 +162,20 @@ def table(report: Report) -> str:
             f"### Faithfulness: {r.model}, {len(r.written)} papers",
             "",
             "| papers | made | failed | unsupported numbers | unsupported names | "
-            "number or name | loops | over-claims | mean words | s per summary |",
-            "|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+            "number or name | loops | over-claims | mean words | s per summary | "
+            "replies that looped |",
+            "|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
             f"| {len(r.written)} | {r.made} | {r.failed} | {r.count('numbers')} | "
             f"{r.count('names')} | {r.number_or_name} | {r.count('loops')} | "
-            f"{r.count('overclaims')} | {r.mean_words:.0f} | {r.seconds_per_summary:.1f} |",
+            f"{r.count('overclaims')} | {r.mean_words:.0f} | {r.seconds_per_summary:.1f} | "
+            f"{r.looped} |",
             "",
             "Columns after `failed` count summaries with at least one such flag "
             "(`pipeline/summarize/faithfulness.py`); s per summary: the wall time of all calls "
             "(a local model's load included) over the papers. Target for the embedded default "
-            "model: 0 loops, at most 1 in 20 with an unsupported number or name.",
+            "model: 0 loops, at most 1 in 20 with an unsupported number or name. A reply "
+            "that loops is asked again and never published: the last column counts the "
+            "papers that had one.",
         ]
     )
 
@@ -213,10 +218,13 @@ def evaluate(settings: Settings, papers: Sequence[Paper]) -> Report:
             with Session(engine) as s:
                 rows = s.exec(select(Summary).where(Summary.kind == SUMMARY)).all()
                 found = {row.paper_id: (row.text, Flags.from_stored(row.flags)) for row in rows}
+                looped = s.exec(
+                    select(LLMCall.paper_id).where(col(LLMCall.error).contains("repetition loop"))
+                ).all()
         finally:
             engine.dispose()
     written = [Written(p, *found.get(p.id, (None, Flags()))) for p in papers]
-    return Report(model.name, written, seconds)
+    return Report(model.name, written, seconds, len(set(looped)))
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
