@@ -105,7 +105,6 @@ def test_table_counts_each_kind_of_flag(week: Path, capsys: pytest.CaptureFixtur
     cells = [c.strip() for c in row.group(0).strip("|").split("|")]
     mean_words = sum(len(REPLIES[k].split()) for k in MADE) / len(MADE)
     # papers, made, failed, numbers, names, number or name, loops, over-claims, mean words
-    # papers, made, failed, numbers, names, number or name, loops, over-claims, mean words
     assert cells[:9] == ["5", "3", "2", "1", "1", "1", "0", "0", f"{mean_words:.0f}"]
     assert cells[10] == "1"  # the looping reply was asked again, then refused
     assert "flags: number:12%, name:MMLU\n" in out
