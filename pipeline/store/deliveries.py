@@ -5,9 +5,11 @@ transaction, on the one connection a send holds for its whole batch (`connect`).
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
@@ -140,3 +142,13 @@ def mark_bounced(db: Connection, subscriber_id: int) -> None:
         )
     )
     db.commit()
+
+
+def count_sent_readonly(db_file: Path, week: str) -> int:
+    """The issue's "sent" rows, read through a read-only SQLite connection of its own (the
+    send benchmark watches a send in another process with it)."""
+    with sqlite3.connect(f"file:{db_file}?mode=ro", uri=True, timeout=30) as conn:
+        (n,) = conn.execute(
+            "SELECT count(*) FROM delivery WHERE issue_week=? AND status='sent'", (week,)
+        ).fetchone()
+    return int(n)

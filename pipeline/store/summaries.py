@@ -101,3 +101,8 @@ def save_failure(engine: Engine, failure: SummaryFailure) -> None:
 def log_call(engine: Engine, call: LLMCall) -> None:
     with session(engine) as s:
         s.add(call)
+
+
+def summaries_of_kind(engine: Engine, kind: str) -> list[Summary]:
+    with session(engine) as s:
+        return list(s.exec(select(Summary).where(Summary.kind == kind)).all())
