@@ -34,16 +34,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlmodel import Session, col, select
-
 from pipeline.bench.rank import shared_dir
 from pipeline.config import Settings, load_settings
 from pipeline.devservers.arxiv_api import ListingRecord, load_listing
 from pipeline.errors import ConfigError, NewsletterError, UserInputError
 from pipeline.llm.cost import PriceTable
 from pipeline.llm.retry import RetryPolicy
-from pipeline.store.db import open_database
-from pipeline.store.models import LLMCall, Paper, Summary
+from pipeline.store.db import add_all, open_database
+from pipeline.store.models import Paper
+from pipeline.store.summaries import papers_with_error, summaries_of_kind
 from pipeline.summarize.faithfulness import Flags
 from pipeline.summarize.texts import SUMMARY, Options, make_job, run_jobs
 from pipeline.wiring import chat_model
@@ -208,23 +207,18 @@ def evaluate(settings: Settings, papers: Sequence[Paper]) -> Report:
     with tempfile.TemporaryDirectory(prefix="eval-faithfulness-") as tmp:
         engine = open_database(f"sqlite:///{Path(tmp) / 'eval.sqlite3'}")
         try:
-            with Session(engine, expire_on_commit=False) as s:
-                s.add_all(papers)
-                s.commit()
+            add_all(engine, papers)
             model = chat_model(settings)
             started = time.perf_counter()
             run_jobs(engine, model, jobs, options)
             seconds = time.perf_counter() - started
-            with Session(engine) as s:
-                rows = s.exec(select(Summary).where(Summary.kind == SUMMARY)).all()
-                found = {row.paper_id: (row.text, Flags.from_stored(row.flags)) for row in rows}
-                looped = s.exec(
-                    select(LLMCall.paper_id).where(col(LLMCall.error).contains("repetition loop"))
-                ).all()
+            rows = summaries_of_kind(engine, SUMMARY)
+            found = {row.paper_id: (row.text, Flags.from_stored(row.flags)) for row in rows}
+            looped = papers_with_error(engine, "repetition loop")
         finally:
             engine.dispose()
     written = [Written(p, *found.get(p.id, (None, Flags()))) for p in papers]
-    return Report(model.name, written, seconds, len(set(looped)))
+    return Report(model.name, written, seconds, len(looped))
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:

@@ -20,7 +20,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import openai
-from sqlmodel import Session
 
 from pipeline.bench.sample import sample_paper
 from pipeline.config import LOCAL_MODEL_NAME, PRICES
@@ -29,7 +28,7 @@ from pipeline.llm.cost import PriceTable
 from pipeline.llm.local import embedded_chat
 from pipeline.llm.openai_compat import OpenAIChat
 from pipeline.llm.retry import RetryPolicy
-from pipeline.store.db import open_database
+from pipeline.store.db import add_all, open_database
 from pipeline.store.models import Paper
 from pipeline.summarize.texts import PODCAST, SUMMARY, Options, make_job, run_jobs
 
@@ -46,9 +45,7 @@ def _papers(n: int) -> list[Paper]:
 
 def _store(db_url: str, papers: list[Paper]) -> None:
     engine = open_database(db_url)
-    with Session(engine, expire_on_commit=False) as s:
-        s.add_all(papers)
-        s.commit()
+    add_all(engine, papers)
     engine.dispose()
 
 

@@ -27,9 +27,9 @@ from pipeline.config import load_settings
 from pipeline.podcast.speech import EspeakSpeech
 from pipeline.render.publish import render_week
 from pipeline.render.site import build_site
-from pipeline.store.db import open_database, session
+from pipeline.store.db import add_all, open_database
 from pipeline.store.issues import ALSO, HIGHLIGHT, Placement, save_issue, set_status
-from pipeline.store.models import Summary
+from pipeline.store.models import Paper, Summary
 
 SUMMARY_TEXT = (
     "The authors propose a method and evaluate it on twelve public benchmarks, reporting "
@@ -49,36 +49,37 @@ def _populate(engine: Engine, weeks: int, highlights: int, also: int) -> None:
     for w in range(weeks):
         week = _week(w)
         placements = []
-        with session(engine) as s:
-            for pos in range(highlights + also):
-                pid = f"2501.{n:05d}"
-                when = start + timedelta(days=7 * w)
-                s.add(sample_paper(n, pid, when))
-                section = HIGHLIGHT if pos < highlights else ALSO
-                if section == HIGHLIGHT:
-                    s.add(
-                        Summary(
-                            paper_id=pid,
-                            version=1,
-                            kind="summary",
-                            prompt_hash="bench",
-                            model="bench-model",
-                            params_hash="bench",
-                            text=SUMMARY_TEXT,
-                            created=when,
-                        )
-                    )
-                placements.append(
-                    Placement(
-                        pid,
-                        1,
-                        section,
-                        pos if section == HIGHLIGHT else pos - highlights,
-                        1.0 - pos / 1000,
-                        "matches your interest in 'benchmarks'",
+        rows: list[Paper | Summary] = []
+        for pos in range(highlights + also):
+            pid = f"2501.{n:05d}"
+            when = start + timedelta(days=7 * w)
+            rows.append(sample_paper(n, pid, when))
+            section = HIGHLIGHT if pos < highlights else ALSO
+            if section == HIGHLIGHT:
+                rows.append(
+                    Summary(
+                        paper_id=pid,
+                        version=1,
+                        kind="summary",
+                        prompt_hash="bench",
+                        model="bench-model",
+                        params_hash="bench",
+                        text=SUMMARY_TEXT,
+                        created=when,
                     )
                 )
-                n += 1
+            placements.append(
+                Placement(
+                    pid,
+                    1,
+                    section,
+                    pos if section == HIGHLIGHT else pos - highlights,
+                    1.0 - pos / 1000,
+                    "matches your interest in 'benchmarks'",
+                )
+            )
+            n += 1
+        add_all(engine, rows)  # the week's papers and summaries: one transaction
         save_issue(
             engine, week, placements, created=start + timedelta(days=7 * w + 7), candidates=800
         )

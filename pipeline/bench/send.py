@@ -18,7 +18,6 @@ import re
 import resource
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -30,13 +29,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert
-
 from pipeline.bench.render import _populate, _week
 from pipeline.config import load_settings
 from pipeline.mail.send import send_issue
 from pipeline.mail.tokens import SECRET_ENV, Signer
-from pipeline.store.db import open_database
+from pipeline.store.db import insert_many, open_database
+from pipeline.store.deliveries import count_sent_readonly
 from pipeline.store.models import Subscriber
 
 SECRET = "bench-secret-key-0123456789abcdef"
@@ -85,11 +83,7 @@ def _received(log: Path, week: str) -> tuple[Counter[str], int]:
 
 
 def _sent_rows(db_file: Path, week: str) -> int:
-    with sqlite3.connect(f"file:{db_file}?mode=ro", uri=True, timeout=30) as conn:
-        (n,) = conn.execute(
-            "SELECT count(*) FROM delivery WHERE issue_week=? AND status='sent'", (week,)
-        ).fetchone()
-    return int(n)
+    return count_sent_readonly(db_file, week)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -132,15 +126,15 @@ def _run(root: Path, db_file: Path, log: Path, port: int, n: int) -> int:
     engine = open_database(settings.database_url)
     _populate(engine, 2, 5, 30)
     now = datetime.now(UTC)
-    with engine.begin() as db:
-        db.execute(
-            insert(Subscriber),
-            [
-                {"email": f"reader{i:05d}@example.org", "name": f"Reader {i}", "status": "active"}
-                | {"source": "import", "created": now}
-                for i in range(n)
-            ],
-        )
+    insert_many(
+        engine,
+        Subscriber,
+        [
+            {"email": f"reader{i:05d}@example.org", "name": f"Reader {i}", "status": "active"}
+            | {"source": "import", "created": now}
+            for i in range(n)
+        ],
+    )
     deadline = time.monotonic() + 30
     while True:
         try:

@@ -16,26 +16,14 @@ from dataclasses import dataclass, field
 from email.utils import parseaddr
 from typing import Any
 
-from sqlalchemy import (
-    ColumnElement,
-    Connection,
-    and_,
-    case,
-    insert,
-    literal,
-    select,
-    update,
-)
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import col
-from sqlmodel.sql.sqltypes import UTCDateTime
+from sqlalchemy import Connection
 
 from pipeline.backoff import backoff_delay
 from pipeline.config import Settings
 from pipeline.mail.message import BadAddress, IssueMail, Outgoing, Recipient, dot_stuffed
 from pipeline.mail.smtp import SMTPReply, SMTPUnavailable, close, connect, sender_address
+from pipeline.store import deliveries
 from pipeline.store.db import utcnow
-from pipeline.store.models import Delivery, Subscriber
 
 log = logging.getLogger(__name__)
 IDLE_CHECK = 5.0  # seconds: a connection idle longer is checked with NOOP before use
@@ -319,65 +307,15 @@ class Batch:
 
     def _claim(self, item: Todo) -> bool:
         """Step 1; False when the subscriber is no longer active or the row is "sent"."""
-        r, now = item.recipient, utcnow()
+        r = item.recipient
         mid = self.mail.message_id(r)
-        active = (
-            select(col(Subscriber.id))
-            .where(col(Subscriber.id) == r.id, col(Subscriber.status) == "active")
-            .exists()
-        )
-        try:
-            if item.has_row:
-                done = self.db.execute(
-                    update(Delivery)
-                    .where(self._row(item), col(Delivery.status) != "sent", active)
-                    .values(
-                        status="sending",
-                        attempts=col(Delivery.attempts) + 1,
-                        message_id=mid,
-                        claimed_at=now,
-                        sent_at=None,
-                    )
-                ).rowcount
-            else:
-                rows = select(
-                    literal(self.week),
-                    col(Subscriber.id),
-                    literal("sending"),
-                    literal(1),
-                    literal(mid),
-                    literal(now, UTCDateTime()),
-                ).where(col(Subscriber.id) == r.id, col(Subscriber.status) == "active")
-                names = ["issue_week", "subscriber_id", "status", "attempts", "message_id"]
-                done = self.db.execute(
-                    insert(Delivery).from_select([*names, "claimed_at"], rows)
-                ).rowcount
-            self.db.commit()
-        except IntegrityError:  # a row appeared meanwhile: someone else's
-            self.db.rollback()
-            return False
-        item.has_row = item.has_row or done == 1
-        return done == 1
-
-    def _row(self, item: Todo) -> ColumnElement[bool]:
-        return and_(
-            col(Delivery.issue_week) == self.week,
-            col(Delivery.subscriber_id) == item.recipient.id,
-        )
+        done = deliveries.claim(self.db, self.week, r.id, mid, has_row=item.has_row)
+        item.has_row = item.has_row or done
+        return done
 
     def _set(self, item: Todo, **values: Any) -> None:
-        self.db.execute(update(Delivery).where(self._row(item)).values(**values))
-        self.db.commit()
+        deliveries.set_delivery(self.db, self.week, item.recipient.id, **values)
 
     def _bounce(self, subscriber_id: int) -> None:
         """Mark the address bounced (an unsubscribed one stays unsubscribed)."""
-        status = col(Subscriber.status)
-        self.db.execute(
-            update(Subscriber)
-            .where(col(Subscriber.id) == subscriber_id)
-            .values(
-                status=case((status == "unsubscribed", status), else_=literal("bounced")),
-                bounced_at=utcnow(),
-            )
-        )
-        self.db.commit()
+        deliveries.mark_bounced(self.db, subscriber_id)

@@ -44,13 +44,7 @@ from datetime import UTC, datetime
 from email.utils import parseaddr
 from pathlib import Path
 
-from sqlalchemy import (
-    Connection,
-    Engine,
-    and_,
-    select,
-)
-from sqlmodel import col
+from sqlalchemy import Connection, Engine
 
 from pipeline.config import Settings
 from pipeline.errors import UserInputError
@@ -60,8 +54,8 @@ from pipeline.mail.smtp import SMTPUnavailable, close, connect, sender_address
 from pipeline.mail.tokens import Signer, secret_from_env
 from pipeline.ops.progress import Quiet, Reporter
 from pipeline.render.publish import load_view
+from pipeline.store import deliveries
 from pipeline.store.issues import load_issue, set_status
-from pipeline.store.models import Delivery, Subscriber
 from pipeline.store.runs import finish_run, start_run
 
 log = logging.getLogger(__name__)
@@ -104,27 +98,9 @@ def _issue_mail(engine: Engine, settings: Settings, week: str, signer: Signer | 
 
 def _todo(db: Connection, week: str) -> tuple[list[Todo], int]:
     """Active subscribers not yet sent this issue (in id order), and how many were."""
-    rows = db.execute(
-        select(
-            col(Subscriber.id), col(Subscriber.email), col(Subscriber.name), col(Delivery.status)
-        )
-        .select_from(Subscriber)
-        .outerjoin(
-            Delivery,
-            and_(
-                col(Delivery.subscriber_id) == col(Subscriber.id),
-                col(Delivery.issue_week) == week,
-            ),
-        )
-        .where(col(Subscriber.status) == "active")
-        .order_by(col(Subscriber.id))
-    ).all()
-    todo = [
-        Todo(Recipient(sid or 0, email, name), has_row=status is not None)
-        for sid, email, name, status in rows
-        if status != "sent"
-    ]
-    return todo, len(rows) - len(todo)
+    rows, sent = deliveries.unsent(db, week)
+    todo = [Todo(Recipient(r.subscriber_id, r.email, r.name), has_row=r.has_row) for r in rows]
+    return todo, sent
 
 
 def send_issue(
@@ -142,9 +118,9 @@ def send_issue(
     result = SendResult(week)
     run_id = start_run(engine, "send", week)
     try:
-        with _send_lock(settings, week), engine.connect() as db:
+        with _send_lock(settings, week), deliveries.connect(engine) as db:
             todo, result.skipped = _todo(db, week)
-            db.commit()
+            deliveries.end_read(db)
             with (progress or Quiet()).task(f"sending {week}", total=len(todo)) as bar:
                 batch = Batch(db, settings, mail, result, retry_base=retry_base, tick=bar.advance)
                 batch.run(todo)
@@ -179,7 +155,7 @@ def write_outbox(
     server that offers 8BITMIME) so they read plainly."""
     mail = _issue_mail(engine, settings, week, signer)
     target = directory or settings.output_dir / "issues" / week / "outbox"
-    with engine.connect() as db:
+    with deliveries.connect(engine) as db:
         todo, skipped = _todo(db, week)
     target.mkdir(parents=True, exist_ok=True)
     for old in target.glob("*.eml"):

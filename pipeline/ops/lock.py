@@ -19,12 +19,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, delete, update
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import col
+from sqlalchemy import Engine
 
 from pipeline.errors import NewsletterError
-from pipeline.store.db import session, utcnow
+from pipeline.store import locks
+from pipeline.store.db import utcnow
 from pipeline.store.models import RunLock
 
 log = logging.getLogger(__name__)
@@ -72,36 +71,27 @@ def acquire(
     """Take the lock or raise LockHeld; returns the owner token."""
     owner = _owner()
     now = utcnow()
-    try:
-        with session(engine) as s:
-            s.add(
-                RunLock(name=name, owner=owner, command=command, acquired_at=now, heartbeat_at=now)
-            )
+    if locks.insert_lock(engine, name, owner, command, now):
         return owner
-    except IntegrityError:
-        pass
-    with session(engine) as s:
-        held = s.get(RunLock, name)
-        if held is None:  # released meanwhile: try once more from the start
-            return acquire(engine, name, command=command, stale_after=stale_after)
-        age = _age(now, held.heartbeat_at)
-        if age < stale_after.total_seconds() and _alive(held.owner):
-            who = held.owner.rsplit(":", 1)[0]
+    ages: list[float] = []
+
+    def stale(held: RunLock) -> bool:  # called by take_over, inside its transaction
+        ages.append(_age(now, held.heartbeat_at))
+        return not (ages[-1] < stale_after.total_seconds() and _alive(held.owner))
+
+    result = locks.take_over(engine, name, owner, command, now, stale)
+    if result.held is None:  # released meanwhile: try once more from the start
+        return acquire(engine, name, command=command, stale_after=stale_after)
+    age = ages[-1]
+    if not result.taken:
+        if not result.allowed:
+            who = result.held.owner.rsplit(":", 1)[0]
             raise LockHeld(
-                f"{name.removeprefix('week:')} is being built by `{held.command}` ({who}, "
-                f"heartbeat {age:.0f} s ago); wait for it to finish, or check `newsletter status`"
+                f"{name.removeprefix('week:')} is being built by `{result.held.command}` "
+                f"({who}, heartbeat {age:.0f} s ago); wait for it to finish, or check "
+                "`newsletter status`"
             )
-        taken = s.exec(
-            update(RunLock)
-            .where(
-                col(RunLock.name) == name,
-                col(RunLock.owner) == held.owner,
-                col(RunLock.heartbeat_at) == held.heartbeat_at,
-            )
-            .values(owner=owner, command=command, acquired_at=now, heartbeat_at=now)
-        )
-        if taken.rowcount != 1:
-            raise LockHeld(f"{name} was just taken over by another process; try again later")
+        raise LockHeld(f"{name} was just taken over by another process; try again later")
     log.warning(
         "took over the lock %s of a process that is gone (last heartbeat %.0f s ago)", name, age
     )
@@ -109,19 +99,12 @@ def acquire(
 
 
 def release(engine: Engine, name: str, owner: str) -> None:
-    with session(engine) as s:
-        s.exec(delete(RunLock).where(col(RunLock.name) == name, col(RunLock.owner) == owner))
+    locks.delete_lock(engine, name, owner)
 
 
 def beat(engine: Engine, name: str, owner: str) -> bool:
     """Refresh the heartbeat; False when the lock is no longer ours."""
-    with session(engine) as s:
-        result = s.exec(
-            update(RunLock)
-            .where(col(RunLock.name) == name, col(RunLock.owner) == owner)
-            .values(heartbeat_at=utcnow())
-        )
-        return bool(result.rowcount == 1)
+    return locks.refresh_heartbeat(engine, name, owner)
 
 
 @contextmanager

@@ -25,9 +25,9 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
-from sqlalchemy import inspect
 
 from pipeline.errors import ConfigError
+from pipeline.store.db import has_table
 
 log = logging.getLogger(__name__)
 JOB_ID = "weekly-run"
@@ -110,7 +110,7 @@ def next_fire_time(scheduler: BackgroundScheduler) -> datetime | None:
 def stored_next_fire_time(database_url: str) -> datetime | None:
     """The next scheduled run as stored, without starting a scheduler (for `status`)."""
     store = SQLAlchemyJobStore(url=database_url, tablename=JOBS_TABLE)
-    if not inspect(store.engine).has_table(JOBS_TABLE):  # starting the store would create it
+    if not has_table(store.engine, JOBS_TABLE):  # starting the store would create it
         store.engine.dispose()
         return None
     try:

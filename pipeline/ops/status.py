@@ -4,15 +4,13 @@ sent n of m)."""
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
 
-from sqlalchemy import Engine, func
-from sqlmodel import col, select
+from sqlalchemy import Engine
 
-from pipeline.store.db import session
 from pipeline.store.issues import ALSO, HIGHLIGHT
-from pipeline.store.models import Delivery, Issue, IssueItem, Run, RunLock, Subscriber, Summary
+from pipeline.store.models import Issue, Run, RunLock
+from pipeline.store.status import issue_counts, overview
 
 STAGES = ("fetch", "rank", "summarize", "render", "send")
 
@@ -38,46 +36,26 @@ class Report:
 
 
 def _issue_state(engine: Engine, issue: Issue) -> IssueState:
-    with session(engine) as s:
-        items = s.exec(select(IssueItem).where(IssueItem.issue_week == issue.week)).all()
-        highlights = [i for i in items if i.section == HIGHLIGHT]
-        ids = [i.paper_id for i in highlights]
-        summarized = s.exec(
-            select(func.count(func.distinct(Summary.paper_id))).where(
-                col(Summary.paper_id).in_(ids), Summary.kind == "summary"
-            )
-        ).one()
-        deliveries = Counter(
-            s.exec(select(Delivery.status).where(Delivery.issue_week == issue.week)).all()
-        )
-        active = s.exec(
-            select(func.count()).select_from(Subscriber).where(Subscriber.status == "active")
-        ).one()
+    counts = issue_counts(engine, issue.week, HIGHLIGHT)
+    items = counts.items
     return IssueState(
         issue.week,
         issue.status,
         issue.candidates,
-        len(highlights),
+        sum(1 for i in items if i.section == HIGHLIGHT),
         sum(1 for i in items if i.section == ALSO),
-        int(summarized),
-        dict(deliveries),
-        int(active),
+        counts.summarized,
+        counts.deliveries,
+        counts.active_subscribers,
     )
 
 
 def report(engine: Engine, recent: int = 10) -> Report:
-    with session(engine) as s:
-        last = {}
-        for stage in STAGES:
-            run = s.exec(
-                select(Run).where(Run.stage == stage).order_by(col(Run.id).desc()).limit(1)
-            ).first()
-            if run is not None:
-                last[stage] = run
-        runs = list(s.exec(select(Run).order_by(col(Run.id).desc()).limit(recent)))
-        locks = list(s.exec(select(RunLock)))
-        newest = s.exec(select(Issue).order_by(col(Issue.week).desc()).limit(1)).first()
-    return Report(last, runs, locks, _issue_state(engine, newest) if newest else None)
+    seen = overview(engine, STAGES, recent)
+    newest = seen.newest
+    return Report(
+        seen.last_runs, seen.recent, seen.locks, _issue_state(engine, newest) if newest else None
+    )
 
 
 def describe_issue(state: IssueState) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -12,9 +12,9 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, insert, inspect
 from sqlalchemy.pool import ConnectionPoolEntry
-from sqlmodel import Session
+from sqlmodel import Session, SQLModel
 
 from pipeline.resources import resource_dir
 from pipeline.store import models  # noqa: F401  (registers the tables on SQLModel.metadata)
@@ -76,3 +76,19 @@ def session(engine: Engine) -> Iterator[Session]:
         except BaseException:
             s.rollback()
             raise
+
+
+def add_all(engine: Engine, rows: Iterable[SQLModel]) -> None:
+    """Insert the rows in one transaction (benchmarks and evaluations fill databases so)."""
+    with session(engine) as s:
+        s.add_all(rows)
+
+
+def insert_many(engine: Engine, table: type[SQLModel], values: list[dict[str, Any]]) -> None:
+    """One bulk INSERT of plain column values into `table`, in one transaction."""
+    with engine.begin() as db:
+        db.execute(insert(table), values)
+
+
+def has_table(engine: Engine, name: str) -> bool:
+    return inspect(engine).has_table(name)

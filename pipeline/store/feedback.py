@@ -2,37 +2,30 @@
 
 from __future__ import annotations
 
-import csv
-import re
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from pathlib import Path
+from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import Engine, delete
 from sqlmodel import col, select
 
-from pipeline.errors import NotFoundError, UserInputError
-from pipeline.records import ARXIV_ID
 from pipeline.store.db import session, utcnow
 from pipeline.store.models import Feedback, Paper
 
 SIGNALS = {"like": 1, "dislike": -1, "downloaded": 1, "kept": 1, "click": 1}
 WEIGHTS = {"like": 2.0, "kept": 2.0, "downloaded": 1.0, "click": 1.0, "dislike": 1.0}
-IMPORT_LABELS = {"downloaded": "downloaded", "kept": "kept", "liked": "like", "disliked": "dislike"}
-_LINK_ID = re.compile(rf"arxiv\.org/(?:abs|pdf|html)/({ARXIV_ID})(?:v\d+)?(?:\.pdf)?/?$")
 
 
-def add_feedback(engine: Engine, paper_id: str, signal: str, source: str = "cli") -> Feedback:
-    """Record one signal; a like replaces an earlier dislike from the same source (and back)."""
+def add_feedback(
+    engine: Engine, paper_id: str, signal: str, source: str = "cli"
+) -> Feedback | None:
+    """Record one signal; a like replaces an earlier dislike from the same source (and back).
+    None, and nothing recorded, when the paper is not in the database."""
     if signal not in SIGNALS:
         raise ValueError(f"unknown signal {signal!r}")
     with session(engine) as s:
         paper = s.get(Paper, paper_id)
         if paper is None:
-            raise NotFoundError(
-                f"paper {paper_id} is not in the database: fetch its week first, or record "
-                "papers you read elsewhere with `newsletter feedback import`"
-            )
+            return None
         opposite = {"like": "dislike", "dislike": "like"}.get(signal)
         if opposite:
             s.exec(
@@ -54,76 +47,47 @@ def add_feedback(engine: Engine, paper_id: str, signal: str, source: str = "cli"
         return row
 
 
-@dataclass
-class ImportReport:
-    added: int = 0
-    already: int = 0
-    rejected: list[str] = field(default_factory=list)
+@dataclass(frozen=True)
+class Imported:
+    """One row of an imported reading log (parsed by `pipeline.cli.feedback`)."""
+
+    paper_id: str
+    title: str
+    paper_date: datetime | None
+    at: datetime
 
 
-def import_reading_log(engine: Engine, path: Path, label: str) -> ImportReport:
-    """A reading log with columns Title,ArXiv Link,Paper Date,Date Added (idempotent)."""
-    if label not in IMPORT_LABELS:
-        raise UserInputError(f"--label must be one of {', '.join(IMPORT_LABELS)}, not {label!r}")
-    signal = IMPORT_LABELS[label]
-    try:
-        with path.open(newline="", encoding="utf-8-sig") as fh:
-            rows = list(csv.DictReader(fh))
-    except OSError as exc:
-        raise UserInputError(f"cannot read {path}: {exc.strerror}") from None
-    except UnicodeDecodeError:
-        raise UserInputError(f"{path} is not UTF-8 text; save it as UTF-8 CSV") from None
-    needed = {"Title", "ArXiv Link"}
-    if rows and not needed <= set(rows[0]):
-        raise UserInputError(
-            f"{path}: needs the columns Title,ArXiv Link,Paper Date,Date Added; "
-            f"found {','.join(rows[0])}"
-        )
-    report = ImportReport()
-    parsed: dict[str, Feedback] = {}
-    for line, row in enumerate(rows, start=2):
-        m = _LINK_ID.search((row.get("ArXiv Link") or "").strip())
-        title = " ".join((row.get("Title") or "").split())
-        if not m:
-            report.rejected.append(f"line {line}: not an arXiv link: {row.get('ArXiv Link')!r}")
-            continue
-        if not title:
-            report.rejected.append(f"line {line}: no title")
-            continue
-        parsed[m.group(1)] = Feedback(
-            paper_id=m.group(1),
-            signal=signal,
-            value=SIGNALS[signal],
-            source="import",
-            title=title,
-            paper_date=_date(row.get("Paper Date")),
-            at=_date(row.get("Date Added")) or utcnow(),
-        )
+def add_imported(engine: Engine, signal: str, rows: list[Imported]) -> tuple[int, int]:
+    """Record `signal` from source "import" for each row (one per paper) not recorded yet,
+    in one transaction; returns (added, already there)."""
+    added = already = 0
     with session(engine) as s:
         existing = set(
             s.exec(
                 select(Feedback.paper_id).where(
-                    col(Feedback.paper_id).in_(list(parsed)),
+                    col(Feedback.paper_id).in_([r.paper_id for r in rows]),
                     Feedback.signal == signal,
                     Feedback.source == "import",
                 )
             ).all()
         )
-        for paper_id, fb in parsed.items():
-            if paper_id in existing:
-                report.already += 1
+        for r in rows:
+            if r.paper_id in existing:
+                already += 1
             else:
-                s.add(fb)
-                report.added += 1
-    return report
-
-
-def _date(text: str | None) -> datetime | None:
-    try:
-        moment = datetime.fromisoformat((text or "").strip())
-    except ValueError:
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+                s.add(
+                    Feedback(
+                        paper_id=r.paper_id,
+                        signal=signal,
+                        value=SIGNALS[signal],
+                        source="import",
+                        title=r.title,
+                        paper_date=r.paper_date,
+                        at=r.at,
+                    )
+                )
+                added += 1
+    return added, already
 
 
 def all_feedback(engine: Engine) -> list[Feedback]:

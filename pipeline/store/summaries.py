@@ -101,3 +101,15 @@ def save_failure(engine: Engine, failure: SummaryFailure) -> None:
 def log_call(engine: Engine, call: LLMCall) -> None:
     with session(engine) as s:
         s.add(call)
+
+
+def summaries_of_kind(engine: Engine, kind: str) -> list[Summary]:
+    with session(engine) as s:
+        return list(s.exec(select(Summary).where(Summary.kind == kind)).all())
+
+
+def papers_with_error(engine: Engine, fragment: str) -> set[str]:
+    """The papers with a logged call whose error contains `fragment`."""
+    with session(engine) as s:
+        rows = s.exec(select(LLMCall.paper_id).where(col(LLMCall.error).contains(fragment)))
+        return {pid for pid in rows.all() if pid is not None}
