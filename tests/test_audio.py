@@ -24,6 +24,7 @@ from pipeline.errors import (
     LLMError,
     LLMUnreachable,
     NewsletterError,
+    SpeechError,
 )
 from pipeline.podcast.audio import (
     AudioResult,
@@ -32,7 +33,7 @@ from pipeline.podcast.audio import (
     chapter_marks,
     chunk_text,
 )
-from pipeline.podcast.speech import EspeakSpeech, OpenAISpeech, SpeechError, _fix_wav_header
+from pipeline.podcast.speech import EspeakSpeech, OpenAISpeech, _fix_wav_header
 
 SECONDS_PER_WORD = 0.01  # the server's speech length; short keeps ffmpeg fast
 KEY = "sk-test-secret-key"

@@ -17,7 +17,8 @@ from sqlalchemy import Engine, update
 from sqlmodel import col
 
 from pipeline.devservers.openai_api import OpenAIServer
-from pipeline.ops.lock import LockHeld, acquire, hold, release
+from pipeline.errors import LockHeld
+from pipeline.ops.lock import acquire, hold, release
 from pipeline.store.db import session, utcnow
 from pipeline.store.models import RunLock
 

@@ -32,8 +32,9 @@ from sqlmodel.sql.sqltypes import UTCDateTime
 
 from pipeline.backoff import backoff_delay
 from pipeline.config import Settings
-from pipeline.mail.message import BadAddress, IssueMail, Outgoing, Recipient, dot_stuffed
-from pipeline.mail.smtp import SMTPReply, SMTPUnavailable, close, connect, sender_address
+from pipeline.errors import BadAddress, SMTPUnavailable
+from pipeline.mail.message import IssueMail, Outgoing, Recipient, dot_stuffed
+from pipeline.mail.smtp import SMTPReply, close, connect, sender_address
 from pipeline.store.db import utcnow
 from pipeline.store.models import Delivery, Subscriber
 

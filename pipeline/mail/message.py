@@ -36,7 +36,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from pipeline.config import Settings
-from pipeline.errors import ConfigError, UserInputError
+from pipeline.errors import BadAddress, ConfigError
 from pipeline.mail.tokens import SIGNALS, Signer
 from pipeline.render.email_html import finish
 from pipeline.render.files import environment
@@ -47,10 +47,6 @@ _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _DOT_ATOM = re.compile(rf"{_ATEXT}(?:\.{_ATEXT})+")
 _URL_CHARS = re.compile(r"[!#-;=?-\[\]-~]+")  # printable ASCII but space " < > \
 _UNSUBSCRIBE = "u"
-
-
-class BadAddress(UserInputError):
-    """A subscriber address that cannot be written into a message header."""
 
 
 @dataclass(frozen=True)

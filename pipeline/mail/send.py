@@ -53,10 +53,10 @@ from sqlalchemy import (
 from sqlmodel import col
 
 from pipeline.config import Settings
-from pipeline.errors import UserInputError
+from pipeline.errors import BadAddress, SMTPUnavailable, UserInputError
 from pipeline.mail.batch import Batch, SendResult, Todo
-from pipeline.mail.message import BadAddress, IssueMail, Recipient
-from pipeline.mail.smtp import SMTPUnavailable, close, connect, sender_address
+from pipeline.mail.message import IssueMail, Recipient
+from pipeline.mail.smtp import close, connect, sender_address
 from pipeline.mail.tokens import Signer, secret_from_env
 from pipeline.ops.progress import Quiet, Reporter
 from pipeline.render.publish import load_view

@@ -14,7 +14,7 @@ from email.headerregistry import Address
 from email.utils import parseaddr
 
 from pipeline.config import Settings
-from pipeline.errors import ConfigError, NewsletterError
+from pipeline.errors import ConfigError, SMTPUnavailable
 
 PASSWORD_ENV = "NEWSLETTER_SMTP_PASSWORD"
 _ENHANCED = re.compile(rb"^([245])\.(\d{1,3})\.(\d{1,3})\b")
@@ -26,10 +26,6 @@ def close(conn: smtplib.SMTP) -> None:
         conn.quit()
     except (smtplib.SMTPException, OSError):
         conn.close()
-
-
-class SMTPUnavailable(NewsletterError):
-    """The SMTP server cannot be reached or refuses us (login, TLS)."""
 
 
 def sender_address(settings: Settings) -> str:

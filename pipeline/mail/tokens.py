@@ -14,7 +14,7 @@ from typing import Any
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-from pipeline.errors import ConfigError, UserInputError
+from pipeline.errors import BadToken, ConfigError
 
 SECRET_ENV = "NEWSLETTER_SECRET_KEY"
 MIN_SECRET = 16
@@ -24,10 +24,6 @@ UNSUBSCRIBE = "unsubscribe"
 CONFIRM = "confirm"
 FEEDBACK = "feedback"
 SIGNALS = ("like", "dislike")
-
-
-class BadToken(UserInputError):
-    """A link that is forged, tampered with, expired or made for something else."""
 
 
 def secret_from_env() -> str:

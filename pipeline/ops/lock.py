@@ -23,19 +23,13 @@ from sqlalchemy import Engine, delete, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
-from pipeline.errors import NewsletterError
+from pipeline.errors import LockHeld
 from pipeline.store.db import session, utcnow
 from pipeline.store.models import RunLock
 
 log = logging.getLogger(__name__)
 HEARTBEAT = timedelta(seconds=10)
 STALE_AFTER = timedelta(seconds=60)
-
-
-class LockHeld(NewsletterError):
-    """Another process is building the same issue."""
-
-    exit_code = 75  # EX_TEMPFAIL: try again later
 
 
 def week_lock(week: str) -> str:
