@@ -32,7 +32,6 @@ class IssueState:
 @dataclass(frozen=True)
 class Report:
     last_runs: dict[str, Run]  # the newest run of each stage
-    recent: list[Run]
     locks: list[RunLock]
     issue: IssueState | None
 
@@ -65,7 +64,7 @@ def _issue_state(engine: Engine, issue: Issue) -> IssueState:
     )
 
 
-def report(engine: Engine, recent: int = 10) -> Report:
+def report(engine: Engine) -> Report:
     with session(engine) as s:
         last = {}
         for stage in STAGES:
@@ -74,10 +73,9 @@ def report(engine: Engine, recent: int = 10) -> Report:
             ).first()
             if run is not None:
                 last[stage] = run
-        runs = list(s.exec(select(Run).order_by(col(Run.id).desc()).limit(recent)))
         locks = list(s.exec(select(RunLock)))
         newest = s.exec(select(Issue).order_by(col(Issue.week).desc()).limit(1)).first()
-    return Report(last, runs, locks, _issue_state(engine, newest) if newest else None)
+    return Report(last, locks, _issue_state(engine, newest) if newest else None)
 
 
 def describe_issue(state: IssueState) -> str:

@@ -126,11 +126,6 @@ def _date(text: str | None) -> datetime | None:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
-def all_feedback(engine: Engine) -> list[Feedback]:
-    with session(engine) as s:
-        return list(s.exec(select(Feedback).order_by(col(Feedback.at))).all())
-
-
 @dataclass(frozen=True)
 class Labelled:
     """One paper the reader has reacted to (label 1) or was shown and passed over (0)."""
