@@ -25,13 +25,13 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import insert
 
 from pipeline.bench.render import _populate, _week
+from pipeline.clock import utcnow
 from pipeline.config import load_settings
 from pipeline.env import environment
 from pipeline.mail.send import send_issue
@@ -131,7 +131,7 @@ def _run(root: Path, db_file: Path, log: Path, port: int, n: int) -> int:
     env[SECRET_ENV] = SECRET
     engine = open_database(settings.database_url)
     _populate(engine, 2, 5, 30)
-    now = datetime.now(UTC)
+    now = utcnow()
     with engine.begin() as db:
         db.execute(
             insert(Subscriber),

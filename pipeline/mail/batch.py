@@ -31,11 +31,11 @@ from sqlmodel import col
 from sqlmodel.sql.sqltypes import UTCDateTime
 
 from pipeline.backoff import backoff_delay
+from pipeline.clock import utcnow
 from pipeline.config import Settings
 from pipeline.errors import BadAddress, SMTPUnavailable
 from pipeline.mail.message import IssueMail, Outgoing, Recipient, dot_stuffed
 from pipeline.mail.smtp import SMTPReply, close, connect, sender_address
-from pipeline.store.db import utcnow
 from pipeline.store.models import Delivery, Subscriber
 
 log = logging.getLogger(__name__)

@@ -26,7 +26,7 @@ import re
 import secrets
 import unicodedata
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from email.errors import HeaderParseError, MessageDefect
 from email.header import Header
 from email.headerregistry import Address
@@ -35,6 +35,7 @@ from email.utils import format_datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from pipeline.clock import utcnow
 from pipeline.config import Settings
 from pipeline.errors import BadAddress, ConfigError
 from pipeline.mail.tokens import SIGNALS, Signer
@@ -260,7 +261,7 @@ class IssueMail:
         delimiter = b"--" + self.boundary.encode("ascii")
         data = b"".join(
             [
-                b"Date: " + format_datetime(date or datetime.now(UTC)).encode("ascii") + b"\r\n",
+                b"Date: " + format_datetime(date or utcnow()).encode("ascii") + b"\r\n",
                 self.from_line,
                 self._to(recipient),
                 self.subject_line,

@@ -40,7 +40,6 @@ import smtplib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from email.utils import parseaddr
 from pathlib import Path
 
@@ -52,6 +51,7 @@ from sqlalchemy import (
 )
 from sqlmodel import col
 
+from pipeline.clock import utcnow
 from pipeline.config import Settings
 from pipeline.errors import BadAddress, SMTPUnavailable, UserInputError
 from pipeline.mail.batch import Batch, SendResult, Todo
@@ -217,7 +217,7 @@ def send_test(
     recipient = Recipient(0, email, name)
     conn = connect(settings)
     try:
-        stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
+        stamp = utcnow().strftime("%Y%m%d%H%M%S")
         mid = f"<{week}.test.{stamp}.{os.urandom(4).hex()}@{mail.host}>"
         out = mail.compose(recipient, eight_bit=conn.has_extn("8bitmime"), message_id=mid)
         options = ["BODY=8BITMIME"] if out.eight_bit else []

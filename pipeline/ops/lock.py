@@ -23,8 +23,9 @@ from sqlalchemy import Engine, delete, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
+from pipeline.clock import utcnow
 from pipeline.errors import LockHeld
-from pipeline.store.db import session, utcnow
+from pipeline.store.db import session
 from pipeline.store.models import RunLock
 
 log = logging.getLogger(__name__)

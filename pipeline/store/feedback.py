@@ -11,9 +11,10 @@ from pathlib import Path
 from sqlalchemy import Engine, delete
 from sqlmodel import col, select
 
+from pipeline.clock import utcnow
 from pipeline.errors import NotFoundError, UserInputError
 from pipeline.records import ARXIV_ID
-from pipeline.store.db import session, utcnow
+from pipeline.store.db import session
 from pipeline.store.models import Feedback, Paper
 
 SIGNALS = {"like": 1, "dislike": -1, "downloaded": 1, "kept": 1, "click": 1}
