@@ -4,8 +4,10 @@ exponential backoff with jitter, or the server's Retry-After when it sends one."
 from __future__ import annotations
 
 import random
-from datetime import UTC, datetime
+from datetime import UTC
 from email.utils import parsedate_to_datetime
+
+from pipeline.clock import utcnow
 
 MAX_RETRY_AFTER = 600.0  # a longer Retry-After is capped: the run would look hung
 MAX_BACKOFF = 120.0
@@ -34,4 +36,4 @@ def retry_after_seconds(value: str | None) -> float | None:
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    return max(0.0, float((when - datetime.now(UTC)).total_seconds()))
+    return max(0.0, float((when - utcnow()).total_seconds()))

@@ -27,6 +27,7 @@ from pydantic_settings import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from pipeline.env import CONFIG_PATH, SECRET_KEY, SMTP_PASSWORD, env, names
 from pipeline.errors import ConfigError
 from pipeline.llm import weights
 from pipeline.records import is_arxiv_id
@@ -348,7 +349,7 @@ def load_settings(
     """Build the one Settings object; a bad value raises ConfigError naming the key."""
     path = config
     if path is None:
-        env_path = os.environ.get("NEWSLETTER_CONFIG")
+        env_path = env(CONFIG_PATH)
         path = Path(env_path) if env_path else Path(DEFAULT_CONFIG_FILE)
         if env_path is None and not path.exists():
             path = None
@@ -371,16 +372,16 @@ def load_settings(
 
 # Read from the environment by other parts of the program, not settings.
 _NON_SETTING_ENV = {
-    "NEWSLETTER_CONFIG",
-    "NEWSLETTER_SMTP_PASSWORD",
-    "NEWSLETTER_SECRET_KEY",
+    CONFIG_PATH,
+    SMTP_PASSWORD,
+    SECRET_KEY,
     "NEWSLETTER_FROM",
 }
 
 
 def _warn_unknown_env() -> None:
     known = {f"NEWSLETTER_{name.upper()}" for name in Settings.model_fields} | _NON_SETTING_ENV
-    for name in sorted(os.environ):
+    for name in names():
         if name.startswith("NEWSLETTER_") and name not in known:
             log.warning("ignoring %s: not a setting (see newsletter.example.toml)", name)
 

@@ -11,13 +11,21 @@
     │   ├── LLMModelGone        the embedded model's server died or cannot start: the stage
     │   │                       goes on, what is left keeps its abstract (exit code 3)
     │   └── LLMContentFiltered  the endpoint will not process this text: asking again is futile
+    ├── SpeechError          a speech engine failed on some text
+    ├── SMTPUnavailable      the SMTP server cannot be reached or refuses us (login, TLS)
+    ├── LockHeld             another process is building the same issue (exit code 75)
     ├── NotFoundError        an issue, paper or file the user named does not exist
     └── UserInputError       a file or argument the user gave is not usable
+        ├── BadToken            a link that is forged, tampered with, expired or misused
+        └── BadAddress          a subscriber address that cannot go into a message header
 
-Anything else that escapes is a bug and is raised with its traceback.
+Anything else that escapes is a bug and is raised with its traceback.  A stage that
+finishes with some texts (or deliveries) missing exits with `PARTIAL` (3).
 """
 
 from __future__ import annotations
+
+PARTIAL = 3  # exit code: the stage finished, but some texts (or deliveries) failed
 
 
 class NewsletterError(Exception):
@@ -74,3 +82,25 @@ class NotFoundError(NewsletterError):
 
 class UserInputError(NewsletterError):
     pass
+
+
+class BadToken(UserInputError):
+    """A link that is forged, tampered with, expired or made for something else."""
+
+
+class BadAddress(UserInputError):
+    """A subscriber address that cannot be written into a message header."""
+
+
+class SpeechError(NewsletterError):
+    """A speech engine failed on some text."""
+
+
+class SMTPUnavailable(NewsletterError):
+    """The SMTP server cannot be reached or refuses us (login, TLS)."""
+
+
+class LockHeld(NewsletterError):
+    """Another process is building the same issue."""
+
+    exit_code = 75  # EX_TEMPFAIL: try again later

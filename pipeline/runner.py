@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Engine
 
+from pipeline.clock import utcnow
 from pipeline.config import Settings
 from pipeline.errors import NewsletterError, NotFoundError
 from pipeline.fetch.filters import TermFilter
@@ -27,7 +28,6 @@ from pipeline.podcast.speech import Speech
 from pipeline.records import PaperRecord, Window, last_complete_week, week_window
 from pipeline.render.publish import render_week
 from pipeline.render.site import build_site
-from pipeline.store.db import utcnow
 from pipeline.store.feedback import training_history
 from pipeline.store.issues import (
     ALSO,

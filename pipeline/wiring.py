@@ -18,7 +18,6 @@ from __future__ import annotations
 import functools
 import importlib.util
 import logging
-import os
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 
@@ -28,6 +27,7 @@ from rich.console import Console
 
 from pipeline import runner
 from pipeline.config import Settings
+from pipeline.env import openai_api_key
 from pipeline.errors import LLMConfigError, LLMError
 from pipeline.fetch.arxiv import ArxivSource
 from pipeline.fetch.fulltext import FullTextFetcher
@@ -54,7 +54,7 @@ def chat_model(settings: Settings) -> ChatModel:
     client = openai.AsyncOpenAI(
         base_url=settings.llm_base_url,
         # Local servers (Ollama, vLLM, llama.cpp) accept any key; OpenAI needs a real one.
-        api_key=os.environ.get("OPENAI_API_KEY") or "not-needed",
+        api_key=openai_api_key(),
         timeout=settings.llm_timeout_seconds,
         max_retries=0,  # our RetryPolicy retries, so every attempt is logged
     )
@@ -67,7 +67,7 @@ def embedder(settings: Settings) -> Embedder:
         return LocalMiniLM()
     client = openai.OpenAI(
         base_url=settings.embedding_base_url,
-        api_key=os.environ.get("OPENAI_API_KEY") or "not-needed",
+        api_key=openai_api_key(),
         timeout=settings.llm_timeout_seconds,
         max_retries=3,  # the client retries 408/409/429/5xx and dropped connections
     )
@@ -123,7 +123,7 @@ def pipeline_for(settings: Settings, progress: Reporter | None = None) -> Iterat
             chat=lambda: chat_model(settings),  # each stage closes the model it used
             fulltext=fulltext,
             embedder=functools.cache(lambda: embedder(settings)),
-            speech=lambda: speech_for(settings, os.environ.get("OPENAI_API_KEY") or "not-needed"),
+            speech=lambda: speech_for(settings, openai_api_key()),
             progress=bars,
         )
 
@@ -139,7 +139,7 @@ def check_llm(settings: Settings) -> None:
         return
     client = openai.OpenAI(
         base_url=settings.llm_base_url,
-        api_key=os.environ.get("OPENAI_API_KEY") or "not-needed",
+        api_key=openai_api_key(),
         timeout=min(CHECK_TIMEOUT_SECONDS, settings.llm_timeout_seconds),
         max_retries=0,
     )

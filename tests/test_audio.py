@@ -24,15 +24,14 @@ from pipeline.errors import (
     LLMError,
     LLMUnreachable,
     NewsletterError,
+    SpeechError,
 )
 from pipeline.podcast.audio import (
-    AudioResult,
     Chapter,
     build_podcast,
-    chapter_marks,
     chunk_text,
 )
-from pipeline.podcast.speech import EspeakSpeech, OpenAISpeech, SpeechError, _fix_wav_header
+from pipeline.podcast.speech import EspeakSpeech, OpenAISpeech, _fix_wav_header
 
 SECONDS_PER_WORD = 0.01  # the server's speech length; short keeps ffmpeg fast
 KEY = "sk-test-secret-key"
@@ -301,13 +300,6 @@ def test_special_characters_in_titles_survive(tts: OpenAISpeech, tmp_path: Path)
     info = probe(result.path)
     assert [c["tags"]["title"] for c in info["chapters"]] == [title, "Next"]
     assert info["format"]["tags"]["title"] == "x=1;#"
-    assert chapter_marks(result) == [("00:00", title), ("00:00", "Next")]
-
-
-def test_chapter_marks_format() -> None:
-    marks = [("a", 0.0), ("b", 65.9), ("c", 3725.0)]
-    result = AudioResult(Path("p.mp3"), 3800.0, marks, 1, 3, 3)
-    assert chapter_marks(result) == [("00:00", "a"), ("01:05", "b"), ("1:02:05", "c")]
 
 
 class GarbageSpeech:

@@ -16,9 +16,11 @@ import pytest
 from sqlalchemy import Engine, update
 from sqlmodel import col
 
+from pipeline.clock import utcnow
 from pipeline.devservers.openai_api import OpenAIServer
-from pipeline.ops.lock import LockHeld, acquire, hold, release
-from pipeline.store.db import session, utcnow
+from pipeline.errors import LockHeld
+from pipeline.ops.lock import acquire, hold, release
+from pipeline.store.db import session
 from pipeline.store.models import RunLock
 
 NAME = "week:2026-W25"

@@ -24,7 +24,8 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from pipeline.config import load_settings
-from pipeline.mail.tokens import BadToken, Signer
+from pipeline.errors import BadToken
+from pipeline.mail.tokens import Signer
 from pipeline.store import subscribers
 from pipeline.store.models import Feedback, FeedbackClick, Subscriber
 from pipeline.web.app import create_app

@@ -13,7 +13,6 @@ every accepted message (issue week and recipient) to a file.
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import resource
 import signal
@@ -25,12 +24,13 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from pipeline.bench.render import _populate, _week
+from pipeline.clock import utcnow
 from pipeline.config import load_settings
+from pipeline.env import environment
 from pipeline.mail.send import send_issue
 from pipeline.mail.tokens import SECRET_ENV, Signer
 from pipeline.store.db import insert_many, open_database
@@ -120,12 +120,12 @@ def _run(root: Path, db_file: Path, log: Path, port: int, n: int) -> int:
         "smtp_from": "AI papers <news@example.org>",
     }
     settings = load_settings(None, values)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSLETTER_")}
+    env = {k: v for k, v in environment().items() if not k.startswith("NEWSLETTER_")}
     env.update({f"NEWSLETTER_{k.upper()}": v for k, v in values.items()})
     env[SECRET_ENV] = SECRET
     engine = open_database(settings.database_url)
     _populate(engine, 2, 5, 30)
-    now = datetime.now(UTC)
+    now = utcnow()
     insert_many(
         engine,
         Subscriber,

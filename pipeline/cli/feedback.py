@@ -12,9 +12,10 @@ from typing import Annotated
 import typer
 
 from pipeline.cli.common import DbOpt, add_group, err, out, user_errors
+from pipeline.clock import utcnow
 from pipeline.errors import ConfigError, NotFoundError, UserInputError
 from pipeline.records import ARXIV_ID
-from pipeline.store.db import open_database, utcnow
+from pipeline.store.db import open_database
 from pipeline.store.feedback import Imported
 
 IMPORT_LABELS = {"downloaded": "downloaded", "kept": "kept", "liked": "like", "disliked": "dislike"}

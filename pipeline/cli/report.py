@@ -7,9 +7,8 @@ import typer
 
 from pipeline import runner
 from pipeline.cli.common import err, out
+from pipeline.errors import PARTIAL
 from pipeline.summarize.texts import Estimate, SummarizeResult
-
-PARTIAL = 3  # exit code: the stage finished, but some texts (or deliveries) failed
 
 
 def print_fetch(result: runner.FetchResult) -> None:

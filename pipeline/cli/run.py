@@ -20,14 +20,13 @@ from pipeline.cli.common import (
     user_errors,
 )
 from pipeline.cli.report import (
-    PARTIAL,
     exit_partial,
     print_estimate,
     print_fetch,
     print_rank,
     print_run,
 )
-from pipeline.errors import NewsletterError
+from pipeline.errors import PARTIAL, NewsletterError
 from pipeline.records import parse_week
 
 

@@ -8,12 +8,10 @@ from typing import Annotated
 import typer
 
 from pipeline.cli.common import DbOpt, OutOpt, err, out, user_errors
-from pipeline.errors import UserInputError
+from pipeline.errors import PARTIAL, UserInputError
 from pipeline.ops.progress import Bars
 from pipeline.records import parse_week
 from pipeline.store.db import open_database
-
-PARTIAL_EXIT = 3  # some deliveries failed: a rerun tries them again
 
 
 def register(app: typer.Typer) -> None:
@@ -81,4 +79,4 @@ def send(
         )
         raise typer.Exit(1)
     if result.failed:
-        raise typer.Exit(PARTIAL_EXIT)
+        raise typer.Exit(PARTIAL)  # some deliveries failed: a rerun tries them again

@@ -17,9 +17,9 @@ def register(app: typer.Typer) -> None:
 def status(ctx: typer.Context, database_url: DbOpt = None) -> None:
     """The newest issue's progress, the last run of each stage, the schedule and any run
     in progress."""
+    from pipeline.clock import utcnow
     from pipeline.ops.schedule import stored_next_fire_time
     from pipeline.ops.status import describe_issue, describe_run, report
-    from pipeline.store.db import utcnow
 
     settings = ctx.obj.settings(database_url=database_url)
     engine = open_database(settings.database_url)

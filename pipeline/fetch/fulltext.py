@@ -66,15 +66,10 @@ def estimate_tokens(text: str) -> int:
     return math.ceil(len(text) / CHARS_PER_TOKEN)
 
 
-def cut_to_budget(paragraphs: list[str], budget_tokens: int) -> tuple[str, bool, int]:
-    """`(text, truncated, original_tokens)`: whole paragraphs from the start, joined by blank
-    lines, while the estimate stays within the budget; when even the first paragraph is over
-    budget, it is cut at the last sentence (else word) boundary that fits."""
-    text, truncated, original, _ = _cut(paragraphs, budget_tokens)
-    return text, truncated, original
-
-
 def _cut(paragraphs: list[str], budget_tokens: int) -> tuple[str, bool, int, str]:
+    """`(text, truncated, original_tokens, boundary)`: whole paragraphs from the start,
+    joined by blank lines, while the estimate stays within the budget; when even the first
+    paragraph is over budget, it is cut at the last sentence (else word) boundary that fits."""
     if budget_tokens < 1:
         raise ValueError(f"budget_tokens must be at least 1, got {budget_tokens}")
     paragraphs = [p for p in paragraphs if p.strip()]

@@ -9,7 +9,6 @@ sentence-transformers are imported on first use (several seconds), not at module
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from pipeline.env import set_default
 from pipeline.errors import LLMConfigError
 from pipeline.resources import packaged_file
 
@@ -59,8 +59,8 @@ class LocalMiniLM:
         if self._model is None:
             path = self._path or weights_dir()
             # Before the first import of huggingface_hub, which reads them once.
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")
-            os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+            set_default("HF_HUB_OFFLINE", "1")
+            set_default("HF_HUB_DISABLE_PROGRESS_BARS", "1")
             try:
                 from sentence_transformers import SentenceTransformer
             except ImportError as exc:

@@ -28,6 +28,7 @@ from typing import Any
 import httpx
 import openai
 
+from pipeline.env import environment
 from pipeline.errors import LLMError, LLMModelGone
 from pipeline.llm import weights
 from pipeline.llm.base import Completion, Message
@@ -115,7 +116,7 @@ class LocalServer:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=self._stderr,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env=environment(PYTHONUNBUFFERED="1"),
         )
         self.base_url = f"http://{HOST}:{port}"
         self._wait_ready()

@@ -19,11 +19,12 @@ from typing import Any
 from sqlalchemy import Connection
 
 from pipeline.backoff import backoff_delay
+from pipeline.clock import utcnow
 from pipeline.config import Settings
-from pipeline.mail.message import BadAddress, IssueMail, Outgoing, Recipient, dot_stuffed
-from pipeline.mail.smtp import SMTPReply, SMTPUnavailable, close, connect, sender_address
+from pipeline.errors import BadAddress, SMTPUnavailable
+from pipeline.mail.message import IssueMail, Outgoing, Recipient, dot_stuffed
+from pipeline.mail.smtp import SMTPReply, close, connect, sender_address
 from pipeline.store import deliveries
-from pipeline.store.db import utcnow
 
 log = logging.getLogger(__name__)
 IDLE_CHECK = 5.0  # seconds: a connection idle longer is checked with NOOP before use

@@ -26,7 +26,7 @@ import re
 import secrets
 import unicodedata
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from email.errors import HeaderParseError, MessageDefect
 from email.header import Header
 from email.headerregistry import Address
@@ -35,8 +35,9 @@ from email.utils import format_datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from pipeline.clock import utcnow
 from pipeline.config import Settings
-from pipeline.errors import ConfigError, UserInputError
+from pipeline.errors import BadAddress, ConfigError
 from pipeline.mail.tokens import SIGNALS, Signer
 from pipeline.render.email_html import finish
 from pipeline.render.files import environment
@@ -47,10 +48,6 @@ _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _DOT_ATOM = re.compile(rf"{_ATEXT}(?:\.{_ATEXT})+")
 _URL_CHARS = re.compile(r"[!#-;=?-\[\]-~]+")  # printable ASCII but space " < > \
 _UNSUBSCRIBE = "u"
-
-
-class BadAddress(UserInputError):
-    """A subscriber address that cannot be written into a message header."""
 
 
 @dataclass(frozen=True)
@@ -264,7 +261,7 @@ class IssueMail:
         delimiter = b"--" + self.boundary.encode("ascii")
         data = b"".join(
             [
-                b"Date: " + format_datetime(date or datetime.now(UTC)).encode("ascii") + b"\r\n",
+                b"Date: " + format_datetime(date or utcnow()).encode("ascii") + b"\r\n",
                 self.from_line,
                 self._to(recipient),
                 self.subject_line,

@@ -40,17 +40,17 @@ import smtplib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from email.utils import parseaddr
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine
 
+from pipeline.clock import utcnow
 from pipeline.config import Settings
-from pipeline.errors import UserInputError
+from pipeline.errors import BadAddress, SMTPUnavailable, UserInputError
 from pipeline.mail.batch import Batch, SendResult, Todo
-from pipeline.mail.message import BadAddress, IssueMail, Recipient
-from pipeline.mail.smtp import SMTPUnavailable, close, connect, sender_address
+from pipeline.mail.message import IssueMail, Recipient
+from pipeline.mail.smtp import close, connect, sender_address
 from pipeline.mail.tokens import Signer, secret_from_env
 from pipeline.ops.progress import Quiet, Reporter
 from pipeline.render.publish import load_view
@@ -193,7 +193,7 @@ def send_test(
     recipient = Recipient(0, email, name)
     conn = connect(settings)
     try:
-        stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
+        stamp = utcnow().strftime("%Y%m%d%H%M%S")
         mid = f"<{week}.test.{stamp}.{os.urandom(4).hex()}@{mail.host}>"
         out = mail.compose(recipient, eight_bit=conn.has_extn("8bitmime"), message_id=mid)
         options = ["BODY=8BITMIME"] if out.eight_bit else []

@@ -6,7 +6,6 @@ failures become one-line `SMTPUnavailable` errors that say which server and what
 
 from __future__ import annotations
 
-import os
 import re
 import smtplib
 import ssl
@@ -14,9 +13,10 @@ from email.headerregistry import Address
 from email.utils import parseaddr
 
 from pipeline.config import Settings
-from pipeline.errors import ConfigError, NewsletterError
+from pipeline.env import SMTP_PASSWORD, secret
+from pipeline.errors import ConfigError, SMTPUnavailable
 
-PASSWORD_ENV = "NEWSLETTER_SMTP_PASSWORD"
+PASSWORD_ENV = SMTP_PASSWORD
 _ENHANCED = re.compile(rb"^([245])\.(\d{1,3})\.(\d{1,3})\b")
 
 
@@ -26,10 +26,6 @@ def close(conn: smtplib.SMTP) -> None:
         conn.quit()
     except (smtplib.SMTPException, OSError):
         conn.close()
-
-
-class SMTPUnavailable(NewsletterError):
-    """The SMTP server cannot be reached or refuses us (login, TLS)."""
 
 
 def sender_address(settings: Settings) -> str:
@@ -68,7 +64,7 @@ def connect(settings: Settings) -> smtplib.SMTP:
             conn.starttls(context=context)
             conn.ehlo()
         if settings.smtp_user:
-            password = os.environ.get(PASSWORD_ENV, "")
+            password = secret(PASSWORD_ENV)
             if not password:
                 raise ConfigError(f"smtp_user is set but {PASSWORD_ENV} is empty")
             conn.login(settings.smtp_user, password)

@@ -8,15 +8,15 @@ A forged, tampered, expired or misused token raises `BadToken` and changes nothi
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Any
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-from pipeline.errors import ConfigError, UserInputError
+from pipeline.env import SECRET_KEY, secret
+from pipeline.errors import BadToken, ConfigError
 
-SECRET_ENV = "NEWSLETTER_SECRET_KEY"
+SECRET_ENV = SECRET_KEY
 MIN_SECRET = 16
 CONFIRM_MAX_AGE = 7 * 24 * 3600  # seconds a confirmation link stays valid
 
@@ -26,18 +26,14 @@ FEEDBACK = "feedback"
 SIGNALS = ("like", "dislike")
 
 
-class BadToken(UserInputError):
-    """A link that is forged, tampered with, expired or made for something else."""
-
-
 def secret_from_env() -> str:
-    secret = os.environ.get(SECRET_ENV, "")
-    if len(secret) < MIN_SECRET:
+    key = secret(SECRET_ENV)
+    if len(key) < MIN_SECRET:
         raise ConfigError(
             f"{SECRET_ENV} must be set to a random string of at least {MIN_SECRET} characters "
             "(e.g. the output of `python -c 'import secrets; print(secrets.token_urlsafe(32))'`)"
         )
-    return secret
+    return key
 
 
 @dataclass(frozen=True)

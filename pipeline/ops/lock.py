@@ -21,20 +21,14 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
 
-from pipeline.errors import NewsletterError
+from pipeline.clock import utcnow
+from pipeline.errors import LockHeld
 from pipeline.store import locks
-from pipeline.store.db import utcnow
 from pipeline.store.models import RunLock
 
 log = logging.getLogger(__name__)
 HEARTBEAT = timedelta(seconds=10)
 STALE_AFTER = timedelta(seconds=60)
-
-
-class LockHeld(NewsletterError):
-    """Another process is building the same issue."""
-
-    exit_code = 75  # EX_TEMPFAIL: try again later
 
 
 def week_lock(week: str) -> str:

@@ -30,7 +30,6 @@ class IssueState:
 @dataclass(frozen=True)
 class Report:
     last_runs: dict[str, Run]  # the newest run of each stage
-    recent: list[Run]
     locks: list[RunLock]
     issue: IssueState | None
 
@@ -50,12 +49,10 @@ def _issue_state(engine: Engine, issue: Issue) -> IssueState:
     )
 
 
-def report(engine: Engine, recent: int = 10) -> Report:
-    seen = overview(engine, STAGES, recent)
+def report(engine: Engine) -> Report:
+    seen = overview(engine, STAGES)
     newest = seen.newest
-    return Report(
-        seen.last_runs, seen.recent, seen.locks, _issue_state(engine, newest) if newest else None
-    )
+    return Report(seen.last_runs, seen.locks, _issue_state(engine, newest) if newest else None)
 
 
 def describe_issue(state: IssueState) -> str:

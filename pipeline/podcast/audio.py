@@ -185,17 +185,6 @@ def build_podcast(
     )
 
 
-def chapter_marks(result: AudioResult) -> list[tuple[str, str]]:
-    """("mm:ss", title) per chapter; "h:mm:ss" from one hour on."""
-    return [(_clock(start), name) for name, start in result.chapters]
-
-
-def _clock(seconds: float) -> str:
-    minutes, secs = divmod(int(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
-
-
 def _chunk_audio(speech: Speech, text: str, store: Path) -> tuple[Path, bool]:
     """The cached audio file for ``text``, and whether it had to be synthesized now."""
     key = hashlib.sha256(f"{speech.name}\0{text}".encode()).hexdigest()

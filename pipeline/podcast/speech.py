@@ -23,7 +23,7 @@ from pipeline.errors import (
     LLMError,
     LLMTransient,
     LLMUnreachable,
-    NewsletterError,
+    SpeechError,
 )
 
 ESPEAK_MISSING = (
@@ -32,10 +32,6 @@ ESPEAK_MISSING = (
 )
 OPENAI_MAX_CHARS = 4096  # the API rejects longer input
 _TRANSIENT_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
-
-
-class SpeechError(NewsletterError):
-    """A speech engine failed on some text."""
 
 
 class Speech(Protocol):

@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
+from pipeline.env import CACHE_DIR, env
 from pipeline.llm.base import Embedder
 from pipeline.ranking.data import Item, LabelledItem, Profile
 from pipeline.ranking.embed_cache import CachedEmbedder
@@ -124,8 +125,8 @@ def rank_files(
 
 
 def default_cache_dir() -> Path:
-    env = os.environ.get("NEWSLETTER_CACHE_DIR")
-    return Path(env) if env else DEFAULT_CACHE_DIR
+    folder = env(CACHE_DIR)
+    return Path(folder) if folder else DEFAULT_CACHE_DIR
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -9,7 +9,8 @@ from sqlalchemy import Engine, delete
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
-from pipeline.store.db import session, utcnow
+from pipeline.clock import utcnow
+from pipeline.store.db import session
 from pipeline.store.feedback import SIGNALS
 from pipeline.store.models import Feedback, FeedbackClick, Paper, Subscriber
 

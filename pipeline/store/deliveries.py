@@ -27,7 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 from sqlmodel.sql.sqltypes import UTCDateTime
 
-from pipeline.store.db import utcnow
+from pipeline.clock import utcnow
 from pipeline.store.models import Delivery, Subscriber
 
 

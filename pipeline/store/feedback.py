@@ -8,7 +8,8 @@ from datetime import datetime
 from sqlalchemy import Engine, delete
 from sqlmodel import col, select
 
-from pipeline.store.db import session, utcnow
+from pipeline.clock import utcnow
+from pipeline.store.db import session
 from pipeline.store.models import Feedback, Paper
 
 SIGNALS = {"like": 1, "dislike": -1, "downloaded": 1, "kept": 1, "click": 1}
@@ -88,11 +89,6 @@ def add_imported(engine: Engine, signal: str, rows: list[Imported]) -> tuple[int
                 )
                 added += 1
     return added, already
-
-
-def all_feedback(engine: Engine) -> list[Feedback]:
-    with session(engine) as s:
-        return list(s.exec(select(Feedback).order_by(col(Feedback.at))).all())
 
 
 @dataclass(frozen=True)

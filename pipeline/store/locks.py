@@ -13,7 +13,8 @@ from sqlalchemy import Engine, delete, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
-from pipeline.store.db import session, utcnow
+from pipeline.clock import utcnow
+from pipeline.store.db import session
 from pipeline.store.models import RunLock
 
 

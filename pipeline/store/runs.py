@@ -8,7 +8,8 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlmodel import select
 
-from pipeline.store.db import session, utcnow
+from pipeline.clock import utcnow
+from pipeline.store.db import session
 from pipeline.store.models import FetchState, Run
 
 

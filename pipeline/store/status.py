@@ -17,7 +17,6 @@ from pipeline.store.models import Delivery, Issue, IssueItem, Run, RunLock, Subs
 @dataclass(frozen=True)
 class Overview:
     last_runs: dict[str, Run]  # the newest run of each stage asked for
-    recent: list[Run]
     locks: list[RunLock]
     newest: Issue | None  # the issue of the latest week
 
@@ -30,7 +29,7 @@ class IssueCounts:
     active_subscribers: int
 
 
-def overview(engine: Engine, stages: Sequence[str], recent: int) -> Overview:
+def overview(engine: Engine, stages: Sequence[str]) -> Overview:
     """One transaction."""
     with session(engine) as s:
         last = {}
@@ -40,10 +39,9 @@ def overview(engine: Engine, stages: Sequence[str], recent: int) -> Overview:
             ).first()
             if run is not None:
                 last[stage] = run
-        runs = list(s.exec(select(Run).order_by(col(Run.id).desc()).limit(recent)))
         locks = list(s.exec(select(RunLock)))
         newest = s.exec(select(Issue).order_by(col(Issue.week).desc()).limit(1)).first()
-    return Overview(last, runs, locks, newest)
+    return Overview(last, locks, newest)
 
 
 def issue_counts(engine: Engine, week: str, highlight: str) -> IssueCounts:

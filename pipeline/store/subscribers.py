@@ -47,8 +47,9 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
+from pipeline.clock import utcnow
 from pipeline.errors import NotFoundError, UserInputError
-from pipeline.store.db import session, utcnow
+from pipeline.store.db import session
 from pipeline.store.models import Subscriber
 
 log = logging.getLogger(__name__)

@@ -35,6 +35,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from pipeline.clock import utcnow
 from pipeline.errors import (
     LLMConfigError,
     LLMContentFiltered,
@@ -46,7 +47,6 @@ from pipeline.errors import (
 from pipeline.llm.base import ChatModel, Completion
 from pipeline.llm.cost import Budget, PriceTable, prompt_tokens
 from pipeline.llm.retry import RetryPolicy
-from pipeline.store.db import utcnow
 from pipeline.store.models import LLMCall, Paper, Summary, SummaryFailure
 from pipeline.store.summaries import (
     find_failure,

@@ -43,9 +43,9 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from pipeline.config import Settings
-from pipeline.errors import NotFoundError, UserInputError
-from pipeline.mail.smtp import SMTPUnavailable, close, connect
-from pipeline.mail.tokens import BadToken, Signer
+from pipeline.errors import BadToken, NotFoundError, SMTPUnavailable, UserInputError
+from pipeline.mail.smtp import close, connect
+from pipeline.mail.tokens import Signer
 from pipeline.store.subscribers import (
     check_name,
     confirm,

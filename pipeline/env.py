@@ -1,0 +1,48 @@
+"""The process environment: the only module that reads or changes `os.environ`.
+
+Settings come from `NEWSLETTER_*` variables through `config.py` (pydantic-settings reads
+those itself); everything else the program takes from the environment (secrets, the
+config file's path, a cache folder, a child process's environment) goes through here.
+Every function reads the environment when it is called, never at import, so a test's
+`monkeypatch.setenv` is seen.
+"""
+
+from __future__ import annotations
+
+import os
+
+OPENAI_API_KEY = "OPENAI_API_KEY"
+CONFIG_PATH = "NEWSLETTER_CONFIG"
+SMTP_PASSWORD = "NEWSLETTER_SMTP_PASSWORD"
+SECRET_KEY = "NEWSLETTER_SECRET_KEY"
+CACHE_DIR = "NEWSLETTER_CACHE_DIR"
+
+
+def env(name: str) -> str | None:
+    """The variable's value, or None when it is not set."""
+    return os.environ.get(name)
+
+
+def secret(name: str) -> str:
+    """A secret's value, "" when it is not set (callers say what is missing)."""
+    return os.environ.get(name, "")
+
+
+def openai_api_key() -> str:
+    """The key for OpenAI-compatible endpoints; local servers take any key."""
+    return secret(OPENAI_API_KEY) or "not-needed"
+
+
+def names() -> list[str]:
+    """The names of all variables set, sorted."""
+    return sorted(os.environ)
+
+
+def environment(**extra: str) -> dict[str, str]:
+    """A copy of the environment with `extra` set, for a child process."""
+    return {**os.environ, **extra}
+
+
+def set_default(name: str, value: str) -> None:
+    """Set a variable for this process (and libraries it loads) unless it is already set."""
+    os.environ.setdefault(name, value)
