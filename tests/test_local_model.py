@@ -48,10 +48,17 @@ def stand_in(latency: float = 0.0) -> LocalServer:
     return LocalServer(command, start_timeout=30)
 
 
-def ask(model: LocalChat, max_tokens: int = 12) -> Completion:
+LONG_QUESTION = [
+    {"role": "user", "content": "Write a 400-word story about a trip past every planet."}
+]
+
+
+def ask(
+    model: LocalChat, max_tokens: int = 12, question: list[dict[str, str]] = QUESTION
+) -> Completion:
     async def go() -> Completion:
         try:
-            return await model.complete(QUESTION, max_tokens=max_tokens, temperature=0.0)  # type: ignore[list-item]
+            return await model.complete(question, max_tokens=max_tokens, temperature=0.0)  # type: ignore[arg-type]
         finally:
             await model.aclose()
 
@@ -265,7 +272,7 @@ def test_a_real_model_server_killed_mid_completion_is_one_clear_error() -> None:
     timer.start()
     started = time.monotonic()
     with pytest.raises(LLMModelGone, match="killed by SIGKILL"):
-        ask(model, max_tokens=400)
+        ask(model, max_tokens=500, question=LONG_QUESTION)  # ~50 s of work: killed at 1 s
     assert time.monotonic() - started < 10
 
 
