@@ -11,7 +11,8 @@ from typer.testing import CliRunner, Result
 
 from pipeline.cli import app
 from pipeline.errors import NotFoundError, UserInputError
-from pipeline.store import subscribers as subs
+from pipeline.mail import subscribers as subs
+from pipeline.store import subscribers as stored
 from pipeline.store.db import open_database
 
 
@@ -108,13 +109,13 @@ def test_add_does_not_put_back_who_left_unless_told(engine: Engine, left: str) -
         subs.remove(engine, "gone@example.com")
     else:
         assert row.id is not None
-        subs.mark_bounced(engine, row.id, "550 no such user")
+        stored.mark_bounced(engine, row.id, "550 no such user")
     for status in ("active", "pending"):
         kept, created = subs.add(engine, "gone@example.com", "New Name", status=status)
         assert not created and kept.status == left and kept.name == "Gone"
     assert subs.confirm(engine, "gone@example.com").status == left
     back, _ = subs.add(engine, "gone@example.com", reactivate=True)
-    assert back.status == "active" and subs.active_ids(engine) == [row.id]
+    assert back.status == "active" and stored.active_ids(engine) == [row.id]
 
 
 def test_web_sign_up_after_leaving_goes_to_pending(engine: Engine) -> None:
@@ -124,23 +125,23 @@ def test_web_sign_up_after_leaving_goes_to_pending(engine: Engine) -> None:
     assert subs.confirm(engine, "web@example.com").status == "active"
     assert subs.subscribe_pending(engine, "web@example.com").status == "active"  # unchanged
     assert new.id is not None
-    subs.unsubscribe(engine, new.id)
+    stored.unsubscribe(engine, new.id)
     again = subs.subscribe_pending(engine, "web@example.com")
-    assert again.status == "pending" and subs.active_ids(engine) == []
+    assert again.status == "pending" and stored.active_ids(engine) == []
     assert subs.confirm(engine, "web@example.com").status == "active"
 
 
 def test_unsubscribe_is_idempotent_and_bounce_does_not_undo_it(engine: Engine) -> None:
     row, _ = subs.add(engine, "u@example.com")
     assert row.id is not None
-    first = subs.unsubscribe(engine, row.id)
+    first = stored.unsubscribe(engine, row.id)
     assert first is not None and first.status == "unsubscribed" and first.unsubscribed_at
-    second = subs.unsubscribe(engine, row.id)
+    second = stored.unsubscribe(engine, row.id)
     assert second is not None and second.unsubscribed_at == first.unsubscribed_at
-    bounced = subs.mark_bounced(engine, row.id, "mailbox full")
+    bounced = stored.mark_bounced(engine, row.id, "mailbox full")
     assert bounced is not None and bounced.status == "unsubscribed" and bounced.bounced_at
-    assert subs.unsubscribe(engine, 999) is None and subs.mark_bounced(engine, 999, "x") is None
-    assert subs.get(engine, row.id) is not None and subs.get(engine, 999) is None
+    assert stored.unsubscribe(engine, 999) is None and stored.mark_bounced(engine, 999, "x") is None
+    assert stored.get(engine, row.id) is not None and stored.get(engine, 999) is None
     with pytest.raises(NotFoundError) as caught:
         subs.remove(engine, "Nobody@Example.com")
     assert str(caught.value) == (
@@ -159,7 +160,7 @@ def test_listing_and_counts(engine: Engine) -> None:
         "c@example.com",
     ]
     assert [r.email for r in subs.list_subscribers(engine, "active")] == ["c@example.com"]
-    assert subs.counts(engine) == {"pending": 1, "active": 1, "unsubscribed": 1, "bounced": 0}
+    assert stored.counts(engine) == {"pending": 1, "active": 1, "unsubscribed": 1, "bounced": 0}
     with pytest.raises(UserInputError, match="unknown status 'gone'"):
         subs.list_subscribers(engine, "gone")
 
@@ -251,7 +252,7 @@ def test_export_then_import_round_trips(engine: Engine, tmp_path: Path) -> None:
     subs.add(engine, "u@example.com")
     subs.remove(engine, "u@example.com")
     assert row.id is not None
-    subs.mark_bounced(engine, row.id, "550")
+    stored.mark_bounced(engine, row.id, "550")
     assert subs.export_csv(engine, Path("all.csv")) == 4
     lines = Path("all.csv").read_text(encoding="utf-8").splitlines()
     assert lines[0] == "email,name,status,source,created,confirmed_at,unsubscribed_at"

@@ -1,6 +1,7 @@
 """`newsletter subscribers add|remove|list|import|export`: the mailing list.
 
-The status rules (who may be put back on the list, and how) are in `pipeline.store.subscribers`.
+The status rules (who may be put back on the list, and how) are in `pipeline.store.subscribers`,
+the address checks and CSV files in `pipeline.mail.subscribers`.
 Names and addresses are printed as plain text, never as rich markup.
 """
 
@@ -64,7 +65,7 @@ def subscribers_add(
     database_url: DbOpt = None,
 ) -> None:
     """Add an address (active unless --pending); an existing one keeps its row."""
-    from pipeline.store.subscribers import add
+    from pipeline.mail.subscribers import add
 
     wanted = "pending" if pending else "active"
     engine = _engine(ctx, database_url)
@@ -88,7 +89,7 @@ def subscribers_remove(
     database_url: DbOpt = None,
 ) -> None:
     """Unsubscribe an address; its row stays, so a later import cannot put it back."""
-    from pipeline.store.subscribers import remove
+    from pipeline.mail.subscribers import remove
 
     engine = _engine(ctx, database_url)
     try:
@@ -103,7 +104,8 @@ def subscribers_list(
     ctx: typer.Context, status: StatusOpt = None, database_url: DbOpt = None
 ) -> None:
     """Print the subscribers (email, name, status, source, date added) and counts per status."""
-    from pipeline.store.subscribers import counts, list_subscribers
+    from pipeline.mail.subscribers import list_subscribers
+    from pipeline.store.subscribers import counts
 
     engine = _engine(ctx, database_url)
     try:
@@ -135,7 +137,7 @@ def subscribers_import(
     database_url: DbOpt = None,
 ) -> None:
     """Import addresses from CSV (idempotent); unsubscribed ones are not put back."""
-    from pipeline.store.subscribers import import_csv
+    from pipeline.mail.subscribers import import_csv
 
     engine = _engine(ctx, database_url)
     try:
@@ -166,7 +168,7 @@ def subscribers_export(
     database_url: DbOpt = None,
 ) -> None:
     """Write the list as CSV: email,name,status,source,created,confirmed_at,unsubscribed_at."""
-    from pipeline.store.subscribers import export_csv
+    from pipeline.mail.subscribers import export_csv
 
     engine = _engine(ctx, database_url)
     try:

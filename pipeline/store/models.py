@@ -201,7 +201,7 @@ class Subscriber(SQLModel, table=True):
     __tablename__ = "subscriber"
 
     id: int | None = Field(default=None, primary_key=True)
-    email: str = Field(unique=True)  # normalised: see pipeline.store.subscribers.normalise_email
+    email: str = Field(unique=True)  # normalised: see pipeline.mail.subscribers.normalise_email
     name: str = ""
     status: str = Field(default="pending", index=True)  # pending|active|unsubscribed|bounced
     source: str = "cli"  # cli | import | web

@@ -45,15 +45,9 @@ from starlette.staticfiles import StaticFiles
 from pipeline.config import Settings
 from pipeline.errors import BadToken, NotFoundError, SMTPUnavailable, UserInputError
 from pipeline.mail.smtp import close, connect
+from pipeline.mail.subscribers import check_name, confirm, normalise_email, subscribe_pending
 from pipeline.mail.tokens import Signer
-from pipeline.store.subscribers import (
-    check_name,
-    confirm,
-    get,
-    normalise_email,
-    subscribe_pending,
-    unsubscribe,
-)
+from pipeline.store.subscribers import get, unsubscribe
 from pipeline.web.clicks import record_click
 from pipeline.web.pages import Link, Pages
 from pipeline.web.ratelimit import RateLimit
