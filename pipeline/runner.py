@@ -19,6 +19,7 @@ from pipeline.errors import NewsletterError, NotFoundError
 from pipeline.fetch.filters import TermFilter
 from pipeline.fetch.fulltext import FullTextFetcher
 from pipeline.fetch.source import PaperSource
+from pipeline.issue_files import render_week
 from pipeline.llm.base import ChatModel, Embedder
 from pipeline.llm.cost import Budget, PriceTable
 from pipeline.llm.retry import RetryPolicy
@@ -26,7 +27,6 @@ from pipeline.ops.lock import hold, week_lock
 from pipeline.ops.progress import Quiet, Reporter
 from pipeline.podcast.speech import Speech
 from pipeline.records import PaperRecord, Window, last_complete_week, week_window
-from pipeline.render.publish import render_week
 from pipeline.render.site import build_site
 from pipeline.store.feedback import training_history
 from pipeline.store.issues import (
@@ -154,10 +154,10 @@ def fetch(p: Pipeline, window: Window | None = None) -> FetchResult:
                 batch.append(record)
                 bar.advance()
                 if len(batch) >= batch_size:
-                    counts.add(store_page(p.engine, batch, terms, p.now()))
+                    counts.add(store_page(p.engine, batch, terms.reason, p.now()))
                     batch = []
             if batch:
-                counts.add(store_page(p.engine, batch, terms, p.now()))
+                counts.add(store_page(p.engine, batch, terms.reason, p.now()))
         advance_watermark(p.engine, query_key(p.settings), window.since, window.until)
         return FetchResult(window, counts)
 
@@ -233,7 +233,7 @@ def rank(p: Pipeline, week: str, *, llm: bool = True) -> RankResult:
         win = week_window(week)
         terms = TermFilter.of(s.include_terms, s.exclude_terms)
         papers = apply_terms(
-            p.engine, candidates_for_week(p.engine, win.since, win.until, week), terms
+            p.engine, candidates_for_week(p.engine, win.since, win.until, week), terms.reason
         )
         history = training_history(p.engine, before_week=week)
         seeds = list(papers_by_ids(p.engine, s.seed_papers).values())

@@ -118,3 +118,42 @@ from pipeline.store.db import open_database, utcnow
 smtp.connect(settings)
 """
     assert violations(allowed) == []
+
+
+# Packages that must not import each other, one way (ARCHITECTURE.md, *Dependencies*).
+FORBIDDEN = {
+    "pipeline/store/": ("pipeline.fetch", "pipeline.ranking", "pipeline.summarize"),
+    "pipeline/render/": ("pipeline.podcast", "pipeline.issue_files", "pipeline.runner"),
+    "pipeline/llm/": ("pipeline.bench", "pipeline.runner", "pipeline.wiring"),
+}
+
+
+def imported_modules(source: str) -> set[str]:
+    """Every module `source` imports, at any depth (a function-level import counts too)."""
+    found = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+            found |= {f"{node.module}.{a.name}" for a in node.names}
+    return found
+
+
+def test_dependencies_point_one_way() -> None:
+    wrong = []
+    for folder, banned in FORBIDDEN.items():
+        files = sorted((ROOT / folder).rglob("*.py"))
+        assert files, folder
+        for f in files:
+            for module in imported_modules(f.read_text("utf-8")):
+                if any(module == b or module.startswith(b + ".") for b in banned):
+                    wrong.append(f"{f.relative_to(ROOT)}: imports {module}")
+    assert wrong == []
+
+
+def test_the_dependency_check_sees_imports() -> None:
+    source = (
+        "from pipeline.podcast.script import Script\ndef f():\n    import pipeline.bench.ingest\n"
+    )
+    assert {"pipeline.podcast.script", "pipeline.bench.ingest"} <= imported_modules(source)

@@ -24,8 +24,8 @@ from sqlalchemy import Engine
 
 from pipeline.bench.sample import sample_paper
 from pipeline.config import load_settings
+from pipeline.issue_files import render_week
 from pipeline.podcast.speech import EspeakSpeech
-from pipeline.render.publish import render_week
 from pipeline.render.site import build_site
 from pipeline.store.db import add_all, open_database
 from pipeline.store.issues import ALSO, HIGHLIGHT, Placement, save_issue, set_status

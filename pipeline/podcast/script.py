@@ -8,6 +8,8 @@ newsletter.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -39,13 +41,11 @@ class Script:
     def text(self) -> str:
         return "\n\n".join(s.text for s in self.segments)
 
-
-def clock(seconds: float) -> str:
-    """12:05, or 1:02:05 past an hour."""
-    total = int(round(seconds))
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
+    @property
+    def sha256(self) -> str:
+        """The hash of the chapters and their text: what the audio made from it was made of."""
+        raw = json.dumps([[s.title, s.text] for s in self.segments], ensure_ascii=False)
+        return hashlib.sha256(raw.encode()).hexdigest()
 
 
 def _join(words: list[str]) -> str:

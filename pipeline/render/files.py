@@ -12,12 +12,12 @@ import json
 import os
 import re
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from pipeline.podcast.script import Script, clock
 from pipeline.render.email_html import finish
 from pipeline.render.issue import IssueView, RenderedItem
 from pipeline.render.latex import readable
@@ -25,6 +25,38 @@ from pipeline.resources import resource_dir
 from pipeline.store.issues import ALSO, HIGHLIGHT, UPDATED
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>&|~#])")
+
+
+class SegmentView(Protocol):
+    """One chapter of the podcast script, as the renderings read it."""
+
+    @property
+    def title(self) -> str: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def start_seconds(self) -> float: ...
+
+
+class ScriptView(Protocol):
+    """The podcast script as the renderings read it (`pipeline.podcast.script.Script`)."""
+
+    @property
+    def segments(self) -> Sequence[SegmentView]: ...
+    @property
+    def words(self) -> int: ...
+    @property
+    def duration_seconds(self) -> float: ...
+    @property
+    def words_per_minute(self) -> int: ...
+
+
+def clock(seconds: float) -> str:
+    """12:05, or 1:02:05 past an hour."""
+    total = int(round(seconds))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
 
 
 def md_escape(value: object) -> str:
@@ -73,7 +105,7 @@ def write_atomic(path: Path, text: str) -> None:
         raise
 
 
-def issue_json(view: IssueView, script: Script) -> str:
+def issue_json(view: IssueView, script: ScriptView) -> str:
     """The machine-readable issue: every item with its links, section, score and texts."""
 
     def item(it: RenderedItem, section: str, position: int) -> dict[str, Any]:
@@ -127,7 +159,7 @@ def issue_json(view: IssueView, script: Script) -> str:
 
 
 def render_issue(
-    view: IssueView, script: Script, out_dir: Path, *, user_templates: Path | None = None
+    view: IssueView, script: ScriptView, out_dir: Path, *, user_templates: Path | None = None
 ) -> list[Path]:
     """Write every rendering of the issue to `out_dir/issues/<week>/`; returns the paths."""
     env = environment(user_templates)

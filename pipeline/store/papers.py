@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, select, update
 
-from pipeline.fetch.filters import TermFilter
 from pipeline.records import PaperRecord, title_key
 from pipeline.store.models import Paper
 
 PAPER = Paper.__table__  # type: ignore[attr-defined]
+
+ExcludeReason = Callable[[str, str], "str | None"]
+"""Why a paper (title, abstract) is excluded, or None: `fetch.filters.TermFilter.reason`."""
 
 
 @dataclass
@@ -89,9 +91,10 @@ def _row(
 
 
 def store_page(
-    engine: Engine, records: Sequence[PaperRecord], terms: TermFilter, now: datetime
+    engine: Engine, records: Sequence[PaperRecord], excluded: ExcludeReason, now: datetime
 ) -> IngestCounts:
-    """Store one page of records in one transaction; returns what changed."""
+    """Store one page of records in one transaction, each new or changed one with the reason
+    `excluded` gives (None: included); returns what changed."""
     counts = IngestCounts()
     latest: dict[str, PaperRecord] = {}
     for r in records:
@@ -122,7 +125,7 @@ def store_page(
             ):
                 counts.unchanged += 1
                 continue
-            reason = terms.reason(r.title, r.abstract)
+            reason = excluded(r.title, r.abstract)
             counts.excluded += reason is not None
             row = _row(r, digest, title_key(r.title), reason, now)
             if old is None:
@@ -170,13 +173,14 @@ def papers_by_ids(engine: Engine, ids: Iterable[str]) -> dict[str, Paper]:
     return {p.id: p for p in rows}
 
 
-def apply_terms(engine: Engine, papers: Sequence[Paper], terms: TermFilter) -> list[Paper]:
-    """Re-apply the current include/exclude terms to `papers`: a paper they now exclude gets
-    its `excluded_reason` recorded and is left out of the result (and the other way round)."""
+def apply_terms(engine: Engine, papers: Sequence[Paper], excluded: ExcludeReason) -> list[Paper]:
+    """Re-apply the current include/exclude terms (`excluded`) to `papers`: a paper they now
+    exclude gets its `excluded_reason` recorded and is left out of the result (and the other
+    way round)."""
     keep: list[Paper] = []
     changed: list[dict[str, object]] = []
     for paper in papers:
-        reason = terms.reason(paper.title, paper.abstract)
+        reason = excluded(paper.title, paper.abstract)
         if reason != paper.excluded_reason:
             changed.append({"b_id": paper.id, "excluded_reason": reason})
         if reason is None:
