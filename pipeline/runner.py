@@ -55,6 +55,7 @@ from pipeline.summarize.texts import (
     estimate,
     make_job,
     run_jobs,
+    text_key,
 )
 
 log = logging.getLogger(__name__)
@@ -207,15 +208,7 @@ def llm_ratings(
         usage.add(spent)
     ratings = {}
     for job in jobs:
-        found = find_summary(
-            p.engine,
-            job.paper.id,
-            job.paper.version,
-            RELEVANCE,
-            job.prompt.hash,
-            model.name,
-            job.params_hash,
-        )
+        found = find_summary(p.engine, text_key(job, model.name))
         if found is not None:
             ratings[job.paper.id] = int(found.text)
     return ratings

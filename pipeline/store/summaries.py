@@ -9,65 +9,36 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from pipeline.store.db import session
-from pipeline.store.models import LLMCall, Summary, SummaryFailure
+from pipeline.store.models import LLMCall, Summary, SummaryFailure, TextKey
 
 Row = TypeVar("Row", Summary, SummaryFailure)
 
 
-def _key(table: type[Summary] | type[SummaryFailure], row: Summary | SummaryFailure) -> Any:
-    """The WHERE clause matching `row`'s cache key in `table`."""
+def _key(table: type[Summary] | type[SummaryFailure], key: TextKey) -> Any:
+    """The WHERE clause matching `key` (a `TextKey`, or a row, which is one) in `table`."""
     return (
-        (col(table.paper_id) == row.paper_id)
-        & (col(table.version) == row.version)
-        & (col(table.kind) == row.kind)
-        & (col(table.prompt_hash) == row.prompt_hash)
-        & (col(table.model) == row.model)
-        & (col(table.params_hash) == row.params_hash)
+        (col(table.paper_id) == key.paper_id)
+        & (col(table.version) == key.version)
+        & (col(table.kind) == key.kind)
+        & (col(table.prompt_hash) == key.prompt_hash)
+        & (col(table.model) == key.model)
+        & (col(table.params_hash) == key.params_hash)
     )
 
 
-def _find_by_key(
-    engine: Engine, table: type[Row], key: tuple[str, int, str, str, str, str]
-) -> Row | None:
-    paper_id, version, kind, prompt_hash, model, params_hash = key
+def _find(engine: Engine, table: type[Row], key: TextKey) -> Row | None:
     with session(engine) as s:
-        return s.exec(
-            select(table).where(
-                col(table.paper_id) == paper_id,
-                col(table.version) == version,
-                col(table.kind) == kind,
-                col(table.prompt_hash) == prompt_hash,
-                col(table.model) == model,
-                col(table.params_hash) == params_hash,
-            )
-        ).first()
+        return s.exec(select(table).where(_key(table, key))).first()
 
 
-def find_summary(
-    engine: Engine,
-    paper_id: str,
-    version: int,
-    kind: str,
-    prompt_hash: str,
-    model: str,
-    params_hash: str,
-) -> Summary | None:
-    key = (paper_id, version, kind, prompt_hash, model, params_hash)
-    return _find_by_key(engine, Summary, key)
+def find_summary(engine: Engine, key: TextKey) -> Summary | None:
+    """The stored text for this cache key."""
+    return _find(engine, Summary, key)
 
 
-def find_failure(
-    engine: Engine,
-    paper_id: str,
-    version: int,
-    kind: str,
-    prompt_hash: str,
-    model: str,
-    params_hash: str,
-) -> SummaryFailure | None:
+def find_failure(engine: Engine, key: TextKey) -> SummaryFailure | None:
     """The stored failure for this cache key: the model answered, unusably (see models)."""
-    key = (paper_id, version, kind, prompt_hash, model, params_hash)
-    return _find_by_key(engine, SummaryFailure, key)
+    return _find(engine, SummaryFailure, key)
 
 
 def save_summary(engine: Engine, summary: Summary, call: LLMCall, *, replace: bool = False) -> None:

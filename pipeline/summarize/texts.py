@@ -47,7 +47,7 @@ from pipeline.errors import (
 from pipeline.llm.base import ChatModel, Completion
 from pipeline.llm.cost import Budget, PriceTable, prompt_tokens
 from pipeline.llm.retry import RetryPolicy
-from pipeline.store.models import LLMCall, Paper, Summary, SummaryFailure
+from pipeline.store.models import LLMCall, Paper, Summary, SummaryFailure, TextKey
 from pipeline.store.summaries import (
     find_failure,
     find_summary,
@@ -213,9 +213,17 @@ def make_job(
     )
 
 
-def _key(job: Job, model: str) -> tuple[str, int, str, str, str, str]:
+def text_key(job: Job, model: str) -> TextKey:
+    """The cache key of the text `job` asks `model` for."""
     p = job.paper
-    return (p.id, p.version, job.kind, job.prompt.hash, model, job.params_hash)
+    return TextKey(
+        paper_id=p.id,
+        version=p.version,
+        kind=job.kind,
+        prompt_hash=job.prompt.hash,
+        model=model,
+        params_hash=job.params_hash,
+    )
 
 
 def _is_cached(engine: Engine, job: Job, model: str) -> bool:
@@ -224,11 +232,11 @@ def _is_cached(engine: Engine, job: Job, model: str) -> bool:
 
 
 def _cached_text(engine: Engine, job: Job, model: str) -> bool:
-    return find_summary(engine, *_key(job, model)) is not None
+    return find_summary(engine, text_key(job, model)) is not None
 
 
 def _failed_before(engine: Engine, job: Job, model: str) -> bool:
-    return find_failure(engine, *_key(job, model)) is not None
+    return find_failure(engine, text_key(job, model)) is not None
 
 
 def estimate(engine: Engine, model: str, jobs: Sequence[Job], prices: PriceTable) -> Estimate:
@@ -376,12 +384,7 @@ async def _attempt(
         save_summary(
             engine,
             Summary(
-                paper_id=job.paper.id,
-                version=job.paper.version,
-                kind=job.kind,
-                prompt_hash=job.prompt.hash,
-                model=model.name,
-                params_hash=job.params_hash,
+                **text_key(job, model.name).model_dump(),
                 text=text,
                 input_tokens=completion.input_tokens,
                 output_tokens=completion.output_tokens,
@@ -406,20 +409,8 @@ async def _attempt(
 
 
 def _store_failure(engine: Engine, model: ChatModel, job: Job, error: str) -> None:
-    paper_id, version, kind, prompt_hash, name, params = _key(job, model.name)
-    save_failure(
-        engine,
-        SummaryFailure(
-            paper_id=paper_id,
-            version=version,
-            kind=kind,
-            prompt_hash=prompt_hash,
-            model=name,
-            params_hash=params,
-            error=error,
-            created=utcnow(),
-        ),
-    )
+    key = text_key(job, model.name)
+    save_failure(engine, SummaryFailure(**key.model_dump(), error=error, created=utcnow()))
 
 
 def _log(
