@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import pipeline
+from pipeline.procs import stop_process
 from pipeline.records import Window
 
 PAGE_SIZE = 2000
@@ -293,12 +294,7 @@ def serve(path: Path) -> Iterator[str]:
             raise RuntimeError(f"the arXiv dev server did not start (said {line.strip()!r})")
         yield found.group(1)
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc, signal.SIGINT)
         if proc.stdout is not None:
             proc.stdout.close()
 

@@ -34,6 +34,7 @@ from pipeline.llm import weights
 from pipeline.llm.base import Completion, Message
 from pipeline.llm.local_server import READY_LINE
 from pipeline.llm.openai_compat import OpenAIChat
+from pipeline.procs import stop_process
 
 HOST = "127.0.0.1"
 SETUP_HINT = "run `make setup`, or set NEWSLETTER_LLM_BASE_URL to an OpenAI-compatible endpoint"
@@ -165,13 +166,8 @@ class LocalServer:
 
     def stop(self) -> None:
         proc, self._proc = self._proc, None
-        if proc is not None and proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        if proc is not None:
+            stop_process(proc)
         if self._stderr is not None:
             self._stderr.close()
             self._stderr = None
