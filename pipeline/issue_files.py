@@ -1,8 +1,8 @@
 """One issue's files: `render/`'s renderings, the podcast script and (optionally) its audio.
 
 This sits above both packages so that dependencies point one way: `podcast/` reads
-`render/`'s issue view, and `render/` knows nothing of `podcast/` (it renders any script with
-the fields of `render.files.ScriptView`).
+`render/`'s issue view, and `render/` knows nothing of `podcast/` (the script is a plain value,
+`records.Script`).
 """
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ from sqlalchemy import Engine
 from pipeline.config import Settings
 from pipeline.ops.progress import Quiet, Reporter
 from pipeline.podcast.audio import AudioResult, Chapter, build_podcast
-from pipeline.podcast.script import Script, podcast_script
+from pipeline.podcast.script import podcast_script
 from pipeline.podcast.speech import Speech
+from pipeline.records import Script
 from pipeline.render.files import render_issue
 from pipeline.render.issue import IssueView
 from pipeline.render.publish import AUDIO, drop_stale_audio, load_view, write_audio_info

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -105,3 +107,34 @@ def title_key(title: str) -> str:
     """Normalised title for near-duplicate detection: case, accents, punctuation folded."""
     folded = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode().lower()
     return _NON_WORD.sub(" ", folded).strip()
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One chapter of a podcast script (`pipeline.podcast.script`)."""
+
+    title: str  # the chapter title, as written (readable Unicode, not spoken form)
+    text: str  # what the host says
+    start_seconds: float  # estimated from the words before it
+
+
+@dataclass(frozen=True)
+class Script:
+    """A podcast script: built by `pipeline.podcast.script`, rendered by `pipeline.render`."""
+
+    week: str
+    title: str
+    segments: list[Segment]
+    words: int
+    duration_seconds: float
+    words_per_minute: int
+
+    @property
+    def text(self) -> str:
+        return "\n\n".join(s.text for s in self.segments)
+
+    @property
+    def sha256(self) -> str:
+        """The hash of the chapters and their text: what the audio made from it was made of."""
+        raw = json.dumps([[s.title, s.text] for s in self.segments], ensure_ascii=False)
+        return hashlib.sha256(raw.encode()).hexdigest()

@@ -25,6 +25,7 @@ from sqlmodel import Session, select
 
 from pipeline.config import load_settings
 from pipeline.errors import BadToken
+from pipeline.mail import subscribers as mailing_list
 from pipeline.mail.tokens import Signer
 from pipeline.store import subscribers
 from pipeline.store.models import Feedback, FeedbackClick, Subscriber
@@ -110,7 +111,7 @@ def web(
 
 
 def active(web: Web, address: str) -> int:
-    row, _ = subscribers.add(web.engine, address, status="active")
+    row, _ = mailing_list.add(web.engine, address, status="active")
     assert row.id is not None
     return row.id
 

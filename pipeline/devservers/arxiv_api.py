@@ -30,19 +30,18 @@ import logging
 import queue
 import re
 import signal
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, Literal, NamedTuple, get_args
 from urllib.parse import parse_qs, urlencode, urlsplit
 from xml.sax.saxutils import escape, quoteattr
 
-from pipeline.devservers.background import BackgroundServer
+from pipeline.devservers.background import AppServer, BackgroundServer
 
 logger = logging.getLogger(__name__)
 
@@ -441,8 +440,8 @@ class ArxivAPIServer(BackgroundServer):
         self._requests: list[RecordedRequest] = []
         self._lock = threading.Lock()
 
-    def _server(self, address: tuple[str, int]) -> _HTTPServer:
-        return _HTTPServer(address, _Handler, self)
+    def _server(self, address: tuple[str, int]) -> AppServer[ArxivAPIServer]:
+        return AppServer(address, _Handler, self)
 
     @property
     def url(self) -> str:
@@ -576,26 +575,10 @@ def _int_param(params: dict[str, str], name: str, default: int) -> int:
     return int(text)
 
 
-class _HTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 128
-
-    def __init__(
-        self, address: tuple[str, int], handler: type[_Handler], app: ArxivAPIServer
-    ) -> None:
-        super().__init__(address, handler)
-        self.app = app
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # A client that gave up (e.g. during a ``timeout`` fault) is not a server error.
-        if not isinstance(sys.exc_info()[1], ConnectionError):
-            super().handle_error(request, client_address)
-
-
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive; every answer has a Content-Length
     disable_nagle_algorithm = True  # headers and body go out as two writes
-    server: _HTTPServer
+    server: AppServer[ArxivAPIServer]
 
     def log_message(self, format: str, *args: Any) -> None:
         logger.debug("%s " + format, self.address_string(), *args)

@@ -2,9 +2,34 @@
 
 from __future__ import annotations
 
+import logging
+import sys
 import threading
-from http.server import ThreadingHTTPServer
-from typing import Self
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Generic, Self, TypeVar
+
+log = logging.getLogger(__name__)
+App = TypeVar("App")
+
+
+class AppServer(ThreadingHTTPServer, Generic[App]):
+    """A threaded HTTP server whose handlers reach their app as `self.server.app`."""
+
+    daemon_threads = True
+    request_queue_size = 128  # a burst of concurrent connections must not hit the backlog
+
+    def __init__(
+        self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], app: App
+    ) -> None:
+        super().__init__(address, handler)
+        self.app = app
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hangs up mid-reply (a cut stream, a timeout fault) is normal here."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            log.debug("client %s disconnected", client_address)
+            return
+        super().handle_error(request, client_address)
 
 
 class BackgroundServer:

@@ -44,18 +44,17 @@ import logging
 import math
 import re
 import struct
-import sys
 import threading
 import time
 import wave
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Literal, NamedTuple, TypedDict
 from urllib.parse import urlsplit
 
-from pipeline.devservers.background import BackgroundServer
+from pipeline.devservers.background import AppServer, BackgroundServer
 
 logger = logging.getLogger(__name__)
 
@@ -270,8 +269,8 @@ class OpenAIServer(BackgroundServer):
 
     poll_interval = 0.05
 
-    def _server(self, address: tuple[str, int]) -> _HTTPServer:
-        return _HTTPServer(address, _Handler, self)
+    def _server(self, address: tuple[str, int]) -> AppServer[OpenAIServer]:
+        return AppServer(address, _Handler, self)
 
     @property
     def base_url(self) -> str:
@@ -346,28 +345,10 @@ class OpenAIServer(BackgroundServer):
             raise _RequestError(404, _error_message(404, model), "model_not_found")
 
 
-class _HTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 128  # a burst of concurrent connections must not hit the backlog
-
-    def __init__(
-        self, address: tuple[str, int], handler: type[_Handler], app: OpenAIServer
-    ) -> None:
-        super().__init__(address, handler)
-        self.app = app
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """A client that hangs up mid-reply (a cut stream, a timeout) is normal here."""
-        if isinstance(sys.exc_info()[1], ConnectionError):
-            logger.debug("client %s disconnected", client_address)
-            return
-        super().handle_error(request, client_address)
-
-
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive; streams use chunked encoding
     disable_nagle_algorithm = True  # headers and body go out in two writes: no 40 ms stalls
-    server: _HTTPServer
+    server: AppServer[OpenAIServer]
 
     def log_message(self, format: str, *args: Any) -> None:
         logger.debug("%s " + format, self.address_string(), *args)

@@ -84,7 +84,7 @@ def add(
 ) -> tuple[Subscriber, bool]:
     """Add or update one address (`pipeline.store.subscribers.add`); True when it was new."""
     address, clean = normalise_email(email), check_name(name)
-    return rows.add(engine, address, clean, status=status, source=source, reactivate=reactivate)
+    return rows.add(engine, address, clean, status, source, reactivate)
 
 
 def subscribe_pending(

@@ -8,44 +8,15 @@ newsletter.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from pipeline.podcast.spoken import duration_seconds, replacement_table, spoken, word_count
+from pipeline.records import Script, Segment
 from pipeline.render.issue import CATEGORY_NAMES, IssueView, RenderedItem
 from pipeline.render.latex import readable
 
 _MIDDLE = ("Next up:", "Our next paper:", "Moving on:", "Also worth your time:")
-
-
-@dataclass(frozen=True)
-class Segment:
-    title: str  # the chapter title, as written (readable Unicode, not spoken form)
-    text: str  # what the host says
-    start_seconds: float  # estimated from the words before it
-
-
-@dataclass(frozen=True)
-class Script:
-    week: str
-    title: str
-    segments: list[Segment]
-    words: int
-    duration_seconds: float
-    words_per_minute: int
-
-    @property
-    def text(self) -> str:
-        return "\n\n".join(s.text for s in self.segments)
-
-    @property
-    def sha256(self) -> str:
-        """The hash of the chapters and their text: what the audio made from it was made of."""
-        raw = json.dumps([[s.title, s.text] for s in self.segments], ensure_ascii=False)
-        return hashlib.sha256(raw.encode()).hexdigest()
 
 
 def _join(words: list[str]) -> str:

@@ -12,12 +12,12 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from pipeline.records import Script
 from pipeline.render.email_html import finish
 from pipeline.render.issue import IssueView, RenderedItem
 from pipeline.render.latex import readable
@@ -25,30 +25,6 @@ from pipeline.resources import resource_dir
 from pipeline.store.issues import ALSO, HIGHLIGHT, UPDATED
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>&|~#])")
-
-
-class SegmentView(Protocol):
-    """One chapter of the podcast script, as the renderings read it."""
-
-    @property
-    def title(self) -> str: ...
-    @property
-    def text(self) -> str: ...
-    @property
-    def start_seconds(self) -> float: ...
-
-
-class ScriptView(Protocol):
-    """The podcast script as the renderings read it (`pipeline.podcast.script.Script`)."""
-
-    @property
-    def segments(self) -> Sequence[SegmentView]: ...
-    @property
-    def words(self) -> int: ...
-    @property
-    def duration_seconds(self) -> float: ...
-    @property
-    def words_per_minute(self) -> int: ...
 
 
 def clock(seconds: float) -> str:
@@ -105,7 +81,7 @@ def write_atomic(path: Path, text: str) -> None:
         raise
 
 
-def issue_json(view: IssueView, script: ScriptView) -> str:
+def issue_json(view: IssueView, script: Script) -> str:
     """The machine-readable issue: every item with its links, section, score and texts."""
 
     def item(it: RenderedItem, section: str, position: int) -> dict[str, Any]:
@@ -159,7 +135,7 @@ def issue_json(view: IssueView, script: ScriptView) -> str:
 
 
 def render_issue(
-    view: IssueView, script: ScriptView, out_dir: Path, *, user_templates: Path | None = None
+    view: IssueView, script: Script, out_dir: Path, *, user_templates: Path | None = None
 ) -> list[Path]:
     """Write every rendering of the issue to `out_dir/issues/<week>/`; returns the paths."""
     env = environment(user_templates)

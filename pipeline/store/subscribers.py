@@ -96,13 +96,7 @@ def _apply(
 
 
 def add(
-    engine: Engine,
-    address: str,
-    name: str = "",
-    *,
-    status: str = "active",
-    source: str = "cli",
-    reactivate: bool = False,
+    engine: Engine, address: str, name: str, status: str, source: str, reactivate: bool
 ) -> tuple[Subscriber, bool]:
     """Add or update one (normalised) address by the rules above; True when it was new."""
     if status not in IMPORT_STATUSES:
