@@ -1,10 +1,13 @@
 """Helpers several test modules share (fixtures stay in conftest.py): a free port, the CLI run
-in-process, a recording SMTP server, a paper with everything a parser can get wrong."""
+in-process, a Python child process, a recording SMTP server, a paper with everything a parser
+can get wrong."""
 
 from __future__ import annotations
 
 import email
 import socket
+import subprocess
+import sys
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -29,6 +32,24 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])  # closed again when the block ends
+
+
+@contextmanager
+def python_child(
+    *args: str, cwd: Path | None = None
+) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """`python ARGS` in a child process with text pipes; yields it and the first line it
+    printed. Killed at the end if it is still running; its pipes are closed."""
+    proc = subprocess.Popen(
+        [sys.executable, *args], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout is not None
+        yield proc, proc.stdout.readline()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate()
 
 
 def invoke(*args: str, code: int = 0) -> str:

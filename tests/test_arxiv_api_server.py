@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import re
 import signal
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -24,7 +22,7 @@ from pipeline.devservers.arxiv_api import (
     ListingRecord,
     load_listing,
 )
-from tests.helpers import TRICKY
+from tests.helpers import TRICKY, python_child
 
 NS = {
     "atom": "http://www.w3.org/2005/Atom",
@@ -457,22 +455,10 @@ def test_command_line_serves_a_file_until_stopped(tmp_path, stop_signal):
     listing = tmp_path / "2026-06-15.jsonl"
     listing.write_text(row("2606.00001") + "\n" + row("2606.00002") + "\n")
     root = Path(__file__).resolve().parents[1]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "pipeline.devservers.arxiv_api", str(listing), "--port", "0"],
-        cwd=root,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
+    args = ("-m", "pipeline.devservers.arxiv_api", str(listing), "--port", "0")
+    with python_child(*args, cwd=root) as (proc, line):
         url = re.search(r"http://127\.0\.0\.1:\d+/api/query", line)
         assert url, line
         assert opensearch(get(url.group(0))[2])[0] == 2
         proc.send_signal(stop_signal)
         assert proc.wait(timeout=5) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.communicate()

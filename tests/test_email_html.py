@@ -6,6 +6,7 @@ inlined, the text part is wrapped, and the page renders well in a real headless 
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shutil
@@ -21,7 +22,7 @@ from PIL import Image, ImageStat
 from pipeline.render.email_html import finish
 from pipeline.render.files import environment
 from pipeline.render.issue import IssueView, issue_view
-from pipeline.store.issues import ALSO, HIGHLIGHT, LoadedItem
+from pipeline.store.issues import ALSO, HIGHLIGHT
 from tests import chromium
 from tests.factories import loaded_item
 
@@ -42,30 +43,9 @@ LONG_WORD = "Pneumonoultramicroscopicsilicovolcanoconiosis"
 AUTHORS = ["Zoë Müller", "<b>Mallory</b>", 'Ada [Lovelace](http://evil) "Q"']
 
 
-def _loaded(
-    n: int,
-    section: str,
-    position: int,
-    title: str,
-    abstract: str,
-    *,
-    summary: str | None = None,
-    flags: tuple[str, ...] = (),
-    category: str = "cs.LG",
-    authors: list[str] | None = None,
-) -> LoadedItem:
-    return loaded_item(
-        n,
-        section,
-        position,
-        title,
-        abstract,
-        authors=authors or AUTHORS,
-        explanation="matches 'agents' & \"tools\" <i>",
-        summary_text=summary,
-        flags=flags,
-        category=category,
-    )
+_loaded = functools.partial(
+    loaded_item, authors=AUTHORS, explanation="matches 'agents' & \"tools\" <i>"
+)
 
 
 def hostile_view(
@@ -79,7 +59,7 @@ def hostile_view(
             0,
             HOSTILE_TITLE,
             "We show $O(n \\log n)$ bounds. Second sentence.",
-            summary=HOSTILE_SUMMARY,
+            summary_text=HOSTILE_SUMMARY,
             flags=("81.5%", "2x"),
             authors=[f"Author Number{i}" for i in range(11)],
         ),
@@ -96,7 +76,7 @@ def hostile_view(
             2,
             "Agents That Plan: Tool Use at Scale with $\\alpha$-Divergence",
             "Abstract.",
-            summary="Planning agents call tools with retrieval and self-verification; success "
+            summary_text="Planning agents call tools with retrieval and self-verification; success "
             "rates improve on long-horizon web tasks while cost falls.",
         ),
         _loaded(3, ALSO, 0, "A # heading | table ` tick ~ tilde", "Short one-liner here. More."),

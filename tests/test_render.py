@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -22,29 +23,12 @@ from tests.factories import NOW, loaded_item
 GOLDEN = Path(__file__).parent / "golden"
 
 
-def loaded(
-    n: int,
-    section: str,
-    position: int,
-    title: str,
-    abstract: str,
-    *,
-    summary: str | None = None,
-    flags: tuple[str, ...] = (),
-    category: str = "cs.LG",
-) -> LoadedItem:
-    return loaded_item(
-        n,
-        section,
-        position,
-        title,
-        abstract,
-        authors=["Zoë Müller", "<b>Mallory</b>", "Ada [Lovelace](http://evil)"],
-        explanation="matches 'agents'",
-        summary_text=summary,
-        flags=flags,
-        category=category,
-    )
+# An issue item with hostile author names (the renderers must keep them inert).
+loaded = functools.partial(
+    loaded_item,
+    authors=["Zoë Müller", "<b>Mallory</b>", "Ada [Lovelace](http://evil)"],
+    explanation="matches 'agents'",
+)
 
 
 def fixture_issue() -> list[LoadedItem]:
@@ -55,7 +39,7 @@ def fixture_issue() -> list[LoadedItem]:
             0,
             "When Is Depth < Width? Wide & Shallow <script>alert(1)</script>",
             "We show $O(n \\log n)$ bounds. Second sentence.",
-            summary="It claims *everything* and [links](javascript:alert(1)) & more.",
+            summary_text="It claims *everything* and [links](javascript:alert(1)) & more.",
             # A number stored before flags had kinds, then one flag of each kind.
             flags=(
                 "81.5%",

@@ -4,8 +4,6 @@ job in the database across restarts, and stops cleanly on SIGTERM."""
 from __future__ import annotations
 
 import signal
-import subprocess
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,6 +20,7 @@ from pipeline.ops.schedule import (
     start_and_keep,
     stored_next_fire_time,
 )
+from tests.helpers import python_child
 
 FIRE = "tests.test_schedule:record_fire"
 
@@ -126,22 +125,10 @@ def test_weekly_rule_fires_on_monday_morning() -> None:
 
 
 def test_schedule_command_starts_and_stops_on_sigterm(tmp_path: Path) -> None:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "pipeline.cli", "schedule"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
+    with python_child("-m", "pipeline.cli", "schedule") as (proc, line):
         assert line.startswith("scheduled '0 7 * * mon' (UTC): next run Mon "), line
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=20)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
     assert proc.returncode == 0, err
     assert "scheduler stopped" in out
     assert stored_next_fire_time("sqlite:///db/newsletter.sqlite3") is not None
