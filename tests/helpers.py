@@ -16,13 +16,17 @@ from datetime import UTC, datetime
 from email import policy
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+import openai
 from aiosmtpd.controller import Controller
+from sqlalchemy import Engine
+from sqlmodel import Session, SQLModel
 from typer.testing import CliRunner
 
 from pipeline.cli import app
 from pipeline.devservers.arxiv_api import ListingRecord
+from pipeline.llm.openai_compat import OpenAIChat
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 
@@ -32,6 +36,23 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])  # closed again when the block ends
+
+
+Row = TypeVar("Row", bound=SQLModel)
+
+
+def stored_rows(engine: Engine, rows: list[Row]) -> list[Row]:
+    """`rows` added to the database in one transaction, still readable after it."""
+    with Session(engine, expire_on_commit=False) as s:
+        s.add_all(rows)
+        s.commit()
+    return rows
+
+
+def openai_chat(base_url: str, model: str = "test-model", timeout: float = 10.0) -> OpenAIChat:
+    """A chat model on the real `openai` client against a local server, without retries."""
+    client = openai.AsyncOpenAI(base_url=base_url, api_key="test", max_retries=0, timeout=timeout)
+    return OpenAIChat(client, model)
 
 
 @contextmanager

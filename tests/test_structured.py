@@ -3,6 +3,7 @@ client against the local OpenAI-compatible server."""
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import Callable, Iterator
@@ -29,6 +30,7 @@ from pipeline.summarize.texts import (
 )
 from pipeline.summarize.validate import RATING_FORMAT
 from tests import factories
+from tests.helpers import openai_chat, stored_rows
 
 PRICES = PriceTable({})
 GOOD_SUMMARY = (
@@ -55,21 +57,13 @@ def server() -> Iterator[OpenAIServer]:
 @pytest.fixture
 def stored(engine: Engine) -> list[Paper]:
     papers = [factories.paper(f"2606.0000{i}", abstract="We study agents.") for i in range(1, 4)]
-    with Session(engine, expire_on_commit=False) as s:
-        s.add_all(papers)
-        s.commit()
-    return papers
+    return stored_rows(engine, papers)
 
 
 @pytest.fixture
 def chat(server: OpenAIServer) -> Chat:
     """A fresh model per run (each run closes the model it used)."""
-
-    def make() -> OpenAIChat:
-        client = openai.AsyncOpenAI(base_url=server.base_url, api_key="t", max_retries=0)
-        return OpenAIChat(client, "test-model")
-
-    return make
+    return functools.partial(openai_chat, server.base_url, timeout=600.0)
 
 
 def options(**kw: object) -> Options:

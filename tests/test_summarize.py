@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -28,6 +29,7 @@ from pipeline.summarize.texts import (
     make_job,
     run_jobs,
 )
+from tests.helpers import openai_chat, stored_rows
 
 GOOD = (
     "The paper claims that adaptive sampling matches fixed-budget self-consistency. It stops "
@@ -60,24 +62,13 @@ def paper(n: int, abstract: str = "We study things and report 4.2 points on GSM8
 
 @pytest.fixture
 def stored(engine: Engine) -> list[Paper]:
-    papers = [paper(i) for i in range(1, 4)]
-    with Session(engine, expire_on_commit=False) as s:
-        s.add_all(papers)
-        s.commit()
-    return papers
+    return stored_rows(engine, [paper(i) for i in range(1, 4)])
 
 
 @pytest.fixture
 def chat(openai_server: OpenAIServer) -> Chat:
     """A fresh model per stage run (each run closes the model it used)."""
-
-    def make(model: str = "test-model", timeout: float = 10.0) -> OpenAIChat:
-        client = openai.AsyncOpenAI(
-            base_url=openai_server.base_url, api_key="test", max_retries=0, timeout=timeout
-        )
-        return OpenAIChat(client, model)
-
-    return make
+    return functools.partial(openai_chat, openai_server.base_url)
 
 
 class Sleeps:
