@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -55,8 +56,14 @@ def arxiv_server(sample_records: list[ListingRecord]) -> Iterator[ArxivAPIServer
 
 
 @pytest.fixture
-def openai_server() -> Iterator[OpenAIServer]:
-    with OpenAIServer() as server:
+def openai_options() -> dict[str, Any]:
+    """What `openai_server` is started with: a test module overrides this to change it."""
+    return {}
+
+
+@pytest.fixture
+def openai_server(openai_options: dict[str, Any]) -> Iterator[OpenAIServer]:
+    with OpenAIServer(**openai_options) as server:
         yield server
 
 

@@ -38,19 +38,18 @@ KEY = "sk-test-secret-key"
 
 
 @pytest.fixture
-def srv() -> Iterator[OpenAIServer]:
-    with OpenAIServer(speech_seconds_per_word=SECONDS_PER_WORD) as server:
-        yield server
+def openai_options() -> dict[str, Any]:
+    return {"speech_seconds_per_word": SECONDS_PER_WORD}
 
 
 @pytest.fixture
-def tts(srv: OpenAIServer) -> Iterator[OpenAISpeech]:
-    with OpenAISpeech(srv.base_url, KEY, retries=0) as speech:
+def tts(openai_server: OpenAIServer) -> Iterator[OpenAISpeech]:
+    with OpenAISpeech(openai_server.base_url, KEY, retries=0) as speech:
         yield speech
 
 
-def speech_inputs(srv: OpenAIServer) -> list[str]:
-    return [r.body["input"] for r in srv.requests if r.path == "/v1/audio/speech"]
+def speech_inputs(openai_server: OpenAIServer) -> list[str]:
+    return [r.body["input"] for r in openai_server.requests if r.path == "/v1/audio/speech"]
 
 
 def server_seconds(text: str) -> float:
@@ -170,7 +169,9 @@ def test_empty_text_and_bad_limit() -> None:
 # -- the local speech endpoint and OpenAISpeech --------------------------------------------
 
 
-def test_server_speaks_wav_sized_by_word_count(srv: OpenAIServer, tts: OpenAISpeech) -> None:
+def test_server_speaks_wav_sized_by_word_count(
+    openai_server: OpenAIServer, tts: OpenAISpeech
+) -> None:
     data = tts.synthesize("one two three four five six seven eight nine ten " * 5)
     short = tts.synthesize("hi")
 
@@ -179,23 +180,25 @@ def test_server_speaks_wav_sized_by_word_count(srv: OpenAIServer, tts: OpenAISpe
         assert (w.getnchannels(), w.getsampwidth(), w.getframerate()) == (1, 2, 24_000)
     assert wav_seconds(data) == pytest.approx(50 * SECONDS_PER_WORD)
     assert wav_seconds(short) == pytest.approx(0.3)
-    assert srv.speech_calls == 2 and srv.chat_calls == 0
+    assert openai_server.speech_calls == 2 and openai_server.chat_calls == 0
     assert (tts.name, tts.max_chars, tts.suffix) == ("openai:tts-1:alloy", 4096, ".wav")
-    body = srv.requests[0].body
+    body = openai_server.requests[0].body
     assert (body["model"], body["voice"], body["response_format"]) == ("tts-1", "alloy", "wav")
 
 
-def test_server_rejects_long_input_other_formats_and_unknown_models(srv: OpenAIServer) -> None:
-    with openai.OpenAI(base_url=srv.base_url, api_key="k", max_retries=0) as client:
+def test_server_rejects_long_input_other_formats_and_unknown_models(
+    openai_server: OpenAIServer,
+) -> None:
+    with openai.OpenAI(base_url=openai_server.base_url, api_key="k", max_retries=0) as client:
         speak = client.audio.speech.create
         with pytest.raises(openai.BadRequestError, match="string too long"):
             speak(model="tts-1", voice="alloy", input="x" * (SPEECH_MAX_INPUT + 1))
         with pytest.raises(openai.BadRequestError, match="'mp3'"):
             speak(model="tts-1", voice="alloy", input="hi", response_format="mp3")
         speak(model="tts-1", voice="alloy", input="x" * SPEECH_MAX_INPUT, response_format="wav")
-    assert srv.speech_calls == 3
-    srv.reset()
-    assert srv.speech_calls == 0
+    assert openai_server.speech_calls == 3
+    openai_server.reset()
+    assert openai_server.speech_calls == 0
 
     with (
         OpenAIServer(models=["gpt-4o-mini"]) as strict,
@@ -211,24 +214,26 @@ def test_too_long_input_is_an_llm_error(tts: OpenAISpeech) -> None:
 
 
 def test_401_is_a_one_line_config_error_without_the_key(
-    srv: OpenAIServer, tts: OpenAISpeech
+    openai_server: OpenAIServer, tts: OpenAISpeech
 ) -> None:
-    srv.inject(Fault.status(401, message=f"Incorrect API key provided: {KEY}"))
+    openai_server.inject(Fault.status(401, message=f"Incorrect API key provided: {KEY}"))
     with pytest.raises(LLMConfigError, match="refused the API key") as caught:
         tts.synthesize("hello")
     message = str(caught.value)
-    assert "\n" not in message and KEY not in message and srv.base_url in message
+    assert "\n" not in message and KEY not in message and openai_server.base_url in message
 
 
-def test_error_details_never_show_the_key(srv: OpenAIServer, tts: OpenAISpeech) -> None:
-    srv.inject(Fault.status(400, message=f"bad request from {KEY}\nsecond line"))
+def test_error_details_never_show_the_key(openai_server: OpenAIServer, tts: OpenAISpeech) -> None:
+    openai_server.inject(Fault.status(400, message=f"bad request from {KEY}\nsecond line"))
     with pytest.raises(LLMError) as caught:
         tts.synthesize("hello")
     assert str(caught.value) == "the speech call failed with HTTP 400: bad request from ***"
 
 
-def test_a_json_body_instead_of_audio_is_an_error(srv: OpenAIServer, tts: OpenAISpeech) -> None:
-    srv.inject(Fault.invalid_json())
+def test_a_json_body_instead_of_audio_is_an_error(
+    openai_server: OpenAIServer, tts: OpenAISpeech
+) -> None:
+    openai_server.inject(Fault.invalid_json())
     with pytest.raises(LLMError, match="returned no audio"):
         tts.synthesize("hello")
 
@@ -254,7 +259,7 @@ def long_text(sentences: int) -> str:
 
 
 def test_podcast_from_the_local_server(
-    srv: OpenAIServer, tts: OpenAISpeech, tmp_path: Path
+    openai_server: OpenAIServer, tts: OpenAISpeech, tmp_path: Path
 ) -> None:
     chapters = [
         Chapter("Intro", "Welcome to the weekly arXiv digest."),
@@ -266,7 +271,7 @@ def test_podcast_from_the_local_server(
 
     result = build_podcast(chapters, tts, out, cache_dir=tmp_path / "cache", title="Weekly #1")
 
-    inputs = speech_inputs(srv)
+    inputs = speech_inputs(openai_server)
     assert len(inputs) == result.chunks == result.synthesized >= 5
     assert all(len(text) <= 4096 for text in inputs)
     assert " ".join(inputs) == " ".join(" ".join(c.text for c in chapters).split())
@@ -287,7 +292,7 @@ def test_podcast_from_the_local_server(
 
     again = build_podcast(chapters, tts, out, cache_dir=tmp_path / "cache", title="Weekly #1")
 
-    assert srv.speech_calls == len(inputs)  # nothing new: every chunk came from the cache
+    assert openai_server.speech_calls == len(inputs)  # nothing new: every chunk came from the cache
     assert (again.synthesized, again.chunks) == (0, result.chunks)
     assert out.read_bytes() == first
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 import functools
 import json
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from typing import Any
 
 import openai
 import pytest
@@ -49,9 +50,13 @@ def rater(request: ChatRequest) -> str:
 
 
 @pytest.fixture
-def server() -> Iterator[OpenAIServer]:
-    with OpenAIServer(responder=rater) as srv:
-        yield srv
+def openai_options() -> dict[str, Any]:
+    return {"responder": rater}
+
+
+@pytest.fixture
+def server(openai_server: OpenAIServer) -> OpenAIServer:
+    return openai_server
 
 
 @pytest.fixture
@@ -117,13 +122,11 @@ def test_the_dev_servers_own_schema_answers_are_read(engine: Engine, stored: lis
     assert all(0 <= int(t) <= 10 for t in texts(engine).values()) and len(texts(engine)) == 3
 
 
-def test_prose_jobs_ask_for_no_shape(
-    engine: Engine, stored: list[Paper], openai_server: OpenAIServer
-) -> None:
-    client = openai.AsyncOpenAI(base_url=openai_server.base_url, api_key="t", max_retries=0)
-    job = make_job(stored[0], SUMMARY, max_tokens=200, temperature=0.2)
-    assert run_jobs(engine, OpenAIChat(client, "m"), [job], options()).made == 1
-    assert "response_format" not in openai_server.requests[-1].body
+def test_prose_jobs_ask_for_no_shape(engine: Engine, stored: list[Paper]) -> None:
+    with OpenAIServer() as srv:  # the default responder
+        job = make_job(stored[0], SUMMARY, max_tokens=200, temperature=0.2)
+        assert run_jobs(engine, openai_chat(srv.base_url, "m"), [job], options()).made == 1
+        assert "response_format" not in srv.requests[-1].body
 
 
 @pytest.mark.parametrize("status", [400, 422, 500])

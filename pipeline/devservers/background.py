@@ -74,6 +74,15 @@ class BackgroundServer:
         self._thread.join()
         self._httpd = self._thread = None
 
+    def serve_until_interrupted(self) -> None:
+        """Block until Ctrl-C (KeyboardInterrupt), then stop: the command lines' main loop."""
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.stop()
+
     def __enter__(self) -> Self:
         return self.start()
 

@@ -672,12 +672,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         logger.error("Cannot listen on %s:%s (%s) - pick another --port", HOST, args.port, error)
         return 1
     logger.info("OpenAI-compatible dev server on %s (Ctrl-C to stop)", server.base_url)
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.stop()
+    server.serve_until_interrupted()
     return 0
 
 
