@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
@@ -21,6 +21,8 @@ ExcludeReason = Callable[[str, str], "str | None"]
 
 @dataclass
 class IngestCounts:
+    """What storing papers changed: how many of each outcome, and the new papers' ids."""
+
     new: int = 0
     updated: int = 0
     unchanged: int = 0
@@ -29,21 +31,13 @@ class IngestCounts:
     new_ids: list[str] = field(default_factory=list)
 
     def add(self, other: IngestCounts) -> None:
-        self.new += other.new
-        self.updated += other.updated
-        self.unchanged += other.unchanged
-        self.excluded += other.excluded
-        self.near_duplicates += other.near_duplicates
+        for name, n in other.as_dict().items():
+            setattr(self, name, getattr(self, name) + n)
         self.new_ids.extend(other.new_ids)
 
     def as_dict(self) -> dict[str, int]:
-        return {
-            "new": self.new,
-            "updated": self.updated,
-            "unchanged": self.unchanged,
-            "excluded": self.excluded,
-            "near_duplicates": self.near_duplicates,
-        }
+        """The counts by name, in field order (`new_ids` left out)."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "new_ids"}
 
 
 def content_hash(r: PaperRecord) -> str:
