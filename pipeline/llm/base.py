@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, TypedDict
+from typing import Any, NotRequired, Protocol, TypedDict, Unpack
 
 import numpy as np
 from numpy.typing import NDArray
@@ -13,6 +13,14 @@ from numpy.typing import NDArray
 class Message(TypedDict):
     role: str
     content: str
+
+
+class Ask(TypedDict):
+    """How to answer, besides the messages: `ChatModel.complete`'s keyword arguments."""
+
+    max_tokens: int
+    temperature: float
+    response_format: NotRequired[Mapping[str, Any] | None]  # None (the default): free text
 
 
 @dataclass(frozen=True)
@@ -37,14 +45,7 @@ class ChatModel(Protocol):
     name: str
     """The model name recorded with every summary and call (part of the cache key)."""
 
-    async def complete(
-        self,
-        messages: list[Message],
-        *,
-        max_tokens: int,
-        temperature: float,
-        response_format: Mapping[str, Any] | None = None,
-    ) -> Completion: ...
+    async def complete(self, messages: list[Message], **ask: Unpack[Ask]) -> Completion: ...
 
     async def aclose(self) -> None:
         """Release connections or memory; the model is not used afterwards."""

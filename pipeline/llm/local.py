@@ -21,9 +21,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 import httpx
 import openai
@@ -31,7 +31,7 @@ import openai
 from pipeline.env import environment
 from pipeline.errors import LLMError, LLMModelGone
 from pipeline.llm import weights
-from pipeline.llm.base import Completion, Message
+from pipeline.llm.base import Ask, Completion, Message
 from pipeline.llm.local_server import READY_LINE
 from pipeline.llm.openai_compat import OpenAIChat
 from pipeline.procs import stop_process
@@ -204,22 +204,10 @@ class LocalChat:
         """Start the server now rather than at the first call."""
         await self._client()
 
-    async def complete(
-        self,
-        messages: list[Message],
-        *,
-        max_tokens: int,
-        temperature: float,
-        response_format: Mapping[str, Any] | None = None,
-    ) -> Completion:
+    async def complete(self, messages: list[Message], **ask: Unpack[Ask]) -> Completion:
         chat = await self._client()
         try:
-            return await chat.complete(
-                messages,
-                max_tokens=max_tokens,
-                temperature=temperature,
-                response_format=response_format,
-            )
+            return await chat.complete(messages, **ask)
         except LLMError:
             if await asyncio.to_thread(self._server.exited, 2.0):
                 self._gone = LLMModelGone(f"the local model server stopped: {self._server.why()}")

@@ -14,7 +14,7 @@ import json
 import logging
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Unpack
 
 import openai
 
@@ -26,7 +26,7 @@ from pipeline.errors import (
     LLMTransient,
     LLMUnreachable,
 )
-from pipeline.llm.base import Completion, Message
+from pipeline.llm.base import Ask, Completion, Message
 
 log = logging.getLogger(__name__)
 
@@ -44,14 +44,9 @@ class OpenAIChat:
     async def aclose(self) -> None:
         await self.client.close()
 
-    async def complete(
-        self,
-        messages: list[Message],
-        *,
-        max_tokens: int,
-        temperature: float,
-        response_format: Mapping[str, Any] | None = None,
-    ) -> Completion:
+    async def complete(self, messages: list[Message], **ask: Unpack[Ask]) -> Completion:
+        max_tokens, temperature = ask["max_tokens"], ask["temperature"]
+        response_format = ask.get("response_format")
         try:
             if response_format is not None and self.structured:
                 try:
