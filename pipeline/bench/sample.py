@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from functools import cache
+from typing import Any
 
 from pipeline.demo import sample_path
 from pipeline.devservers.arxiv_api import ListingRecord, load_listing
@@ -18,6 +19,10 @@ def records() -> tuple[ListingRecord, ...]:
 def sample_paper(i: int, pid: str, when: datetime) -> Paper:
     """Paper `pid` with the text of the sample's i-th record (cycling), dated `when`."""
     r = records()[i % len(records())]
+    dates: dict[str, Any] = dict.fromkeys(
+        ("published", "updated", "first_seen", "last_changed"), when
+    )
+    keys: dict[str, Any] = dict.fromkeys(("title_key", "content_hash"), pid)  # unique per paper
     return Paper(
         id=pid,
         version=1,
@@ -26,10 +31,6 @@ def sample_paper(i: int, pid: str, when: datetime) -> Paper:
         authors=list(r.authors),
         categories=list(r.categories),
         primary_category=r.categories[0],
-        published=when,
-        updated=when,
-        first_seen=when,
-        last_changed=when,
-        title_key=pid,
-        content_hash=pid,
+        **dates,
+        **keys,
     )

@@ -8,7 +8,7 @@ dates are the issue's own.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -178,23 +178,10 @@ class IssueView:
         return f"{self.public_url}issues/{self.week}/" if self.public_url else ""
 
     def as_context(self) -> dict[str, Any]:
-        return {
-            "issue": self,
-            "title": self.title,
-            "week": self.week,
-            "week_label": self.week_label,
-            "published": self.published,
-            "categories": self.categories,
-            "model": self.model,
-            "candidates": self.candidates,
-            "highlights": self.highlights,
-            "also_groups": self.also_groups,
-            "also_count": self.also_count,
-            "updated": self.updated,
-            "public_url": self.public_url,
-            "issue_url": self.issue_url,
-            "sources": self.sources,
-        }
+        """Every field but `also` (templates show `also_groups`), plus the view itself, the
+        count of `also` and the issue's URL."""
+        values = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "also"}
+        return values | {"issue": self, "also_count": self.also_count, "issue_url": self.issue_url}
 
 
 def issue_view(
