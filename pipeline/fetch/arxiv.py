@@ -86,11 +86,7 @@ class ArxivSource:
 
     @property
     def stats(self) -> dict[str, int]:
-        return {
-            "requests": self._transport.requests_made,
-            "retries": self._transport.retries_made,
-            "skipped_entries": self._skipped,
-        }
+        return self._transport.stats(skipped_entries=self._skipped)
 
     def fetch(self, categories: Sequence[str], window: Window) -> Iterator[PaperRecord]:
         """Every paper submitted in `window` in any of `categories`, oldest first."""

@@ -128,11 +128,7 @@ class FullTextFetcher:
 
     @property
     def stats(self) -> dict[str, int]:
-        return {
-            "requests": self._transport.requests_made,
-            "retries": self._transport.retries_made,
-            "cache_hits": self._cache_hits,
-        }
+        return self._transport.stats(cache_hits=self._cache_hits)
 
     def fetch(self, paper_id: str, version: int, *, budget_tokens: int, fallback: str) -> FullText:
         """The paper's text cut to `budget_tokens`; the abstract `fallback` when there is none."""

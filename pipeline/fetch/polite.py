@@ -110,6 +110,10 @@ class PoliteTransport(httpx.BaseTransport):
         self.requests_made = 0
         self.retries_made = 0
 
+    def stats(self, **more: int) -> dict[str, int]:
+        """Requests made and retries waited for, with a caller's own counts added."""
+        return {"requests": self.requests_made, "retries": self.retries_made, **more}
+
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         return self.send(request, _as_is)
 
