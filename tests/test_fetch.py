@@ -573,22 +573,16 @@ def test_arxiv_org_never_gets_less_than_three_seconds(
         delay_seconds=0,
         sleep=sleeps,
     )
-    assert src._client.delay_seconds == 3.0
+    assert src.delay_seconds == 3.0
     assert len(list(src.fetch(SAMPLE_CATEGORIES, JUNE))) == 48
     assert len(sleeps) == 2 and all(2.9 < s <= 3.0 for s in sleeps)
     assert len(agents) == 3 and all(a.startswith("arxiv-newsletter/") for a in agents)
     client = http()
     assert (
-        ArxivSource(
-            "http://arxiv.org/api/query", http=client, delay_seconds=1
-        )._client.delay_seconds
-        == 3.0
+        ArxivSource("http://arxiv.org/api/query", http=client, delay_seconds=1).delay_seconds == 3.0
     )
-    assert ArxivSource(public, http=client, delay_seconds=10)._client.delay_seconds == 10
-    assert (
-        ArxivSource("https://notarxiv.org/api", http=client, delay_seconds=0)._client.delay_seconds
-        == 0
-    )
+    assert ArxivSource(public, http=client, delay_seconds=10).delay_seconds == 10
+    assert ArxivSource("https://notarxiv.org/api", http=client, delay_seconds=0).delay_seconds == 0
 
 
 # -- the watermark and the run log -----------------------------------------------------------

@@ -4,8 +4,8 @@ The text comes from arXiv's HTML rendering (LaTeXML) at ``{html_base}/{id}v{vers
 falling back to the PDF at ``{pdf_base}/{id}v{version}`` read with pypdf, and finally to the
 abstract. It is never an error for a paper to have no full text: a 404, a failed retry loop or
 an unreadable document moves on to the next source, with a warning in the log and the reason
-in `FullText.note`. Transient failures (429, 5xx, timeouts, dropped connections) are retried
-a bounded number of times with backoff and jitter, honouring ``Retry-After``.
+in `FullText.note`. Requests go through `PoliteTransport`, which spaces them and retries
+transient failures (429, 5xx, timeouts, dropped connections) a bounded number of times.
 
 Extracted text is cached on disk per paper version (``{cache_dir}/{id}v{version}.json``) so a
 rerun makes no request. The token budget is applied after the cache, so changing it needs no
@@ -20,25 +20,18 @@ import json
 import logging
 import math
 import os
-import random
 import re
 import tempfile
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Unpack
 
 import httpx
 import lxml.html
 from lxml import etree
 
-from pipeline.backoff import backoff_delay, retry_after_seconds
-from pipeline.fetch.arxiv import (
-    PUBLIC_MIN_DELAY,
-    USER_AGENT,
-    is_public_arxiv,
-)
+from pipeline.fetch.polite import ClientTransport, GaveUp, Politeness, PoliteTransport
 from pipeline.records import is_arxiv_id
 
 log = logging.getLogger(__name__)
@@ -46,7 +39,6 @@ log = logging.getLogger(__name__)
 Source = Literal["html", "pdf", "abstract"]
 CHARS_PER_TOKEN = 4
 EXTRACTOR_VERSION = 1  # bump when extraction changes: older cache files are then ignored
-_TRANSIENT_STATUS = {429, 500, 502, 503, 504}
 
 
 @dataclass(frozen=True)
@@ -109,12 +101,6 @@ def _cut_paragraph(para: str, max_chars: int) -> tuple[str, str]:
     return para[:max_chars], "a character"
 
 
-class _Transient(Exception):
-    def __init__(self, reason: str, retry_after: float | None = None) -> None:
-        super().__init__(reason)
-        self.retry_after = retry_after
-
-
 class _Unavailable(Exception):
     """This source has nothing usable for the paper; try the next one."""
 
@@ -129,25 +115,20 @@ class FullTextFetcher:
         html_base: str = "https://arxiv.org/html",
         pdf_base: str = "https://arxiv.org/pdf",
         cache_dir: Path,
-        retries: int = 2,
-        retry_base_seconds: float = 1.0,
-        delay_seconds: float = 0.0,
-        sleep: Callable[[float], None] = time.sleep,
-        rng: random.Random | None = None,
+        **polite: Unpack[Politeness],
     ) -> None:
         self._http = http
         self.html_base = html_base.rstrip("/")
         self.pdf_base = pdf_base.rstrip("/")
         self.cache_dir = cache_dir
-        self.retries = retries
-        self._base = retry_base_seconds
-        if is_public_arxiv(self.html_base) or is_public_arxiv(self.pdf_base):
-            delay_seconds = max(delay_seconds, PUBLIC_MIN_DELAY)
-        self._delay = delay_seconds
-        self._sleep = sleep
-        self._rng = rng or random.Random()
-        self._last_request: float | None = None
-        self.stats = {"requests": 0, "retries": 0, "cache_hits": 0}
+        inner = ClientTransport(http, follow_redirects=True)
+        bases = [self.html_base, self.pdf_base]
+        self._transport = PoliteTransport(inner, bases=bases, **polite)
+        self._cache_hits = 0
+
+    @property
+    def stats(self) -> dict[str, int]:
+        return self._transport.stats(cache_hits=self._cache_hits)
 
     def fetch(self, paper_id: str, version: int, *, budget_tokens: int, fallback: str) -> FullText:
         """The paper's text cut to `budget_tokens`; the abstract `fallback` when there is none."""
@@ -192,42 +173,10 @@ class FullTextFetcher:
         return None
 
     def _get(self, url: str) -> tuple[bytes, str]:
-        last: _Transient | None = None
-        for attempt in range(self.retries + 1):
-            if attempt:
-                self.stats["retries"] += 1
-                self._sleep(self._backoff(attempt, last.retry_after if last else None))
-            try:
-                return self._request(url)
-            except _Transient as exc:
-                last = exc
-                log.info("full text request %s failed (try %d): %s", url, attempt + 1, exc)
-        raise _Unavailable(f"{last} after {self.retries + 1} tries")
-
-    def _backoff(self, attempt: int, retry_after: float | None) -> float:
-        return backoff_delay(attempt, retry_after, base=self._base, rng=self._rng)
-
-    def _request(self, url: str) -> tuple[bytes, str]:
-        if self._last_request is not None and self._delay > 0:
-            wait = self._delay - (time.monotonic() - self._last_request)
-            if wait > 0:
-                self._sleep(wait)
-        self.stats["requests"] += 1
         try:
-            resp = self._http.get(url, headers={"user-agent": USER_AGENT}, follow_redirects=True)
-        except httpx.TimeoutException as exc:
-            raise _Transient(f"timed out ({type(exc).__name__})") from None
-        except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError) as exc:
-            raise _Transient(f"connection failed ({exc})") from None
-        finally:
-            self._last_request = time.monotonic()
-        if resp.status_code in _TRANSIENT_STATUS:
-            raise _Transient(
-                f"HTTP {resp.status_code}", retry_after_seconds(resp.headers.get("retry-after"))
-            )
-        if resp.status_code != 200:
-            raise _Unavailable(f"HTTP {resp.status_code}")
-        return resp.content, resp.charset_encoding or "utf-8"
+            return self._transport.send(self._http.build_request("GET", url), _content)
+        except GaveUp as exc:
+            raise _Unavailable(f"{exc.last} after {exc.tries} tries") from None
 
     # -- cache -----------------------------------------------------------------------------
 
@@ -250,7 +199,7 @@ class FullTextFetcher:
             or not isinstance(data.get("text"), str)
         ):
             return None
-        self.stats["cache_hits"] += 1
+        self._cache_hits += 1
         return data["source"], data["text"]
 
     def _store(self, paper_id: str, version: int, source: Source, text: str) -> None:
@@ -268,6 +217,12 @@ class FullTextFetcher:
                 raise
         except OSError as exc:
             log.warning("cannot write full-text cache file %s: %s", path, exc)
+
+
+def _content(resp: httpx.Response) -> tuple[bytes, str]:
+    if resp.status_code != 200:
+        raise _Unavailable(f"HTTP {resp.status_code}")
+    return resp.content, resp.charset_encoding or "utf-8"
 
 
 def _make(paragraphs: list[str], source: Source, budget_tokens: int, note: str) -> FullText:
