@@ -16,9 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
+from sqlalchemy import Engine
 from typer.testing import CliRunner
 
+from pipeline import runner
 from pipeline.cli import app
+from pipeline.config import Settings
 from pipeline.devservers.arxiv_api import ListingRecord
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -88,6 +91,15 @@ def smtp_server(handler: object, **options: Any) -> Iterator[Controller]:
         yield controller
     finally:
         controller.stop()
+
+
+def send_pipeline(engine: Engine, settings: Settings) -> runner.Pipeline:
+    """A `Pipeline` for the stages that need no paper source and no LLM (`send`)."""
+
+    def unused() -> Any:
+        raise AssertionError("this stage should not need a paper source or an LLM")
+
+    return runner.Pipeline(settings=settings, engine=engine, source=unused, chat=unused)
 
 
 def smtp_env(port: int, **extra: str) -> dict[str, str]:

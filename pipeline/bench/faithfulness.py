@@ -35,9 +35,9 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.bench.rank import shared_dir
-from pipeline.config import Settings, load_settings
+from pipeline.config import Settings, load_settings, parse_sets
 from pipeline.devservers.arxiv_api import ListingRecord, load_listing
-from pipeline.errors import ConfigError, NewsletterError, UserInputError
+from pipeline.errors import NewsletterError, UserInputError
 from pipeline.llm.cost import PriceTable
 from pipeline.llm.retry import RetryPolicy
 from pipeline.store.db import add_all, open_database
@@ -236,12 +236,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def overrides(args: argparse.Namespace) -> dict[str, Any]:
-    values: dict[str, Any] = {}
-    for item in args.sets:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"--set needs KEY=VALUE, got {item!r}")
-        values[key.strip().replace("-", "_")] = value
+    values = parse_sets(args.sets)
     if args.base_url is not None:
         values["llm_base_url"] = args.base_url
     if args.model is not None:

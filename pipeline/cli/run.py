@@ -26,7 +26,6 @@ from pipeline.cli.report import (
     print_rank,
     print_run,
 )
-from pipeline.errors import PARTIAL, NewsletterError
 from pipeline.records import parse_week
 
 
@@ -63,21 +62,9 @@ def run(
         wiring.check_llm(p.settings)
         if send:
             wiring.check_smtp(p.settings)
-        result = runner.run(p, target, budget_usd=budget, audio=audio)
-        print_run(result)
-        if send:
-            from pipeline.mail.send import send_issue
-
-            sent = send_issue(p.engine, p.settings, result.week, progress=p.progress)
-            out.print(sent.summary(), markup=False)
-            if sent.stopped:
-                raise NewsletterError(
-                    f"sending stopped early: {sent.stopped}; run `newsletter send "
-                    f"{result.week}` to send the rest"
-                )
-            if sent.failed:
-                raise typer.Exit(PARTIAL)
-    exit_partial(result.summarized)
+        result = runner.run(p, target, budget_usd=budget, audio=audio, send=send)
+    print_run(result)
+    exit_partial(result.summarized, result.sent)
 
 
 @user_errors
