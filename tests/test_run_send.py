@@ -10,7 +10,7 @@ from email.message import EmailMessage
 import pytest
 from aiosmtpd.controller import Controller
 
-from tests.helpers import Recorder, invoke, smtp_env
+from tests.helpers import Recorder, free_port, invoke, smtp_env
 
 WEEK = "2026-W25"
 
@@ -40,3 +40,38 @@ def test_run_send_mails_each_active_subscriber_once(
     assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     html = msg.get_body(("html",))
     assert html is not None and "Highlights" in html.get_content()
+
+
+def test_a_failed_run_sends_nothing(
+    env: dict[str, str], smtp: tuple[Controller, Recorder], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The issue is rendered and has a subscriber; then a run with --send fails at its fetch
+    (arXiv unreachable): it stops there and nobody gets the issue."""
+    controller, recorder = smtp
+    for key, value in smtp_env(controller.port).items():
+        monkeypatch.setenv(key, value)
+    invoke("run", "--week", WEEK)
+    invoke("subscribers", "add", "ann@example.org")
+    monkeypatch.setenv("NEWSLETTER_ARXIV_URL", f"http://127.0.0.1:{free_port()}/api/query")
+    monkeypatch.setenv("NEWSLETTER_ARXIV_RETRIES", "0")
+    out = invoke("run", "--week", WEEK, "--send", code=1)
+    assert "sent" not in out and len(out.strip().splitlines()) == 1, out
+    assert recorder.messages == []
+    status = invoke("status")
+    assert "not sent (1 active subscribers)" in status and "send      " not in status, status
+    assert "fetch     -        failed" in status and "cannot reach the arXiv API" in status
+
+
+def test_a_partial_run_is_sent_and_exits_3(
+    env: dict[str, str], smtp: tuple[Controller, Recorder], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Some summaries over budget (those papers show their abstract): the issue is complete
+    and is sent, and the exit code says the run was partial."""
+    controller, recorder = smtp
+    for key, value in smtp_env(controller.port).items():
+        monkeypatch.setenv(key, value)
+    invoke("subscribers", "add", "ann@example.org")
+    prices = '--set=llm_prices={"test-model": [1000, 1000]}'
+    out = invoke(prices, "run", "--week", WEEK, "--send", "--budget", "0.5", code=3)
+    assert "over budget" in out and f"sent {WEEK}: 1 sent, 0 skipped, 0 failed" in out
+    assert [rcpts for _, rcpts, _ in recorder.messages] == [["ann@example.org"]]

@@ -9,6 +9,7 @@ import html
 import os
 import re
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -437,6 +438,32 @@ def test_cli_send_and_partial_failure_exit_code(
     assert smtp[1].count_by_rcpt() == Counter(
         ["ann@example.org", "bob@example.org", "mal@example.org"]
     )
+
+
+def test_cli_a_second_sender_exits_75_naming_the_holder(
+    engine: Engine, cli_env: dict[str, str], smtp: tuple[Controller, Recorder]
+) -> None:
+    """Another process holds the issue's run lock (a sender, or a run re-rendering it)."""
+    with hold(engine, week_lock(WEEK), command="send"):
+        output = invoke("send", WEEK, code=75)
+    [line] = output.strip().splitlines()
+    holder = f"{socket.gethostname()}:{os.getpid()}"
+    assert line.startswith(f"error: {WEEK} is being built by `send` ({holder}, heartbeat"), line
+    assert smtp[1].messages == [] and deliveries(engine) == {}
+    assert invoke("send", WEEK).strip().endswith("3 sent, 0 skipped, 0 failed, 0 bounced")
+
+
+def test_status_shows_the_send_run(
+    engine: Engine, cli_env: dict[str, str], smtp: tuple[Controller, Recorder]
+) -> None:
+    smtp[1].refuse = {"bob@example.org": ["554 5.7.1 no"]}
+    invoke("send", WEEK, code=3)
+    status = invoke("status")
+    assert f"send      {WEEK} partial" in status, status
+    assert "sent 2, skipped 0, failed 1, bounced 0, remaining 0" in status, status
+    invoke("send", WEEK)
+    status = invoke("status")
+    assert f"send      {WEEK} ok" in status and "sent 1, skipped 2, failed 0" in status, status
 
 
 def test_cli_dry_run_writes_eml_files_and_claims_nothing(
