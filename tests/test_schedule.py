@@ -11,7 +11,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
 from apscheduler.triggers.interval import IntervalTrigger
 
 from pipeline.errors import ConfigError
@@ -23,7 +22,7 @@ from pipeline.ops.schedule import (
     start_and_keep,
     stored_next_fire_time,
 )
-from tests.helpers import Recorder, invoke, smtp_env
+from tests.helpers import Recorder, invoke
 
 FIRE = "tests.test_schedule:record_fire"
 
@@ -181,7 +180,7 @@ def test_the_weekly_job_runs_the_pipeline(env: dict[str, str]) -> None:
 
 
 def test_the_weekly_job_with_schedule_send_runs_then_sends(
-    env: dict[str, str], smtp: tuple[Controller, Recorder], monkeypatch: pytest.MonkeyPatch
+    env: dict[str, str], mailbox: Recorder
 ) -> None:
     """`schedule_send`: the same run then send as `newsletter run --send` (runner.run)."""
     from sqlmodel import Session, col, select
@@ -190,9 +189,6 @@ def test_the_weekly_job_with_schedule_send_runs_then_sends(
     from pipeline.store.db import open_database
     from pipeline.store.models import Run
 
-    controller, recorder = smtp
-    for key, value in smtp_env(controller.port).items():
-        monkeypatch.setenv(key, value)
     invoke("subscribers", "add", "ann@example.org")
     weekly_run(None, {"highlights": "3", "schedule_send": "true"})
     engine = open_database("sqlite:///db/newsletter.sqlite3")
@@ -202,7 +198,7 @@ def test_the_weekly_job_with_schedule_send_runs_then_sends(
     assert [r.stage for r in runs] == ["fetch", "rank", "summarize", "render", "send"]
     assert all(r.status == "ok" for r in runs), [(r.stage, r.error) for r in runs]
     assert runs[-1].counts["sent"] == 1
-    assert [rcpts for _, rcpts, _ in recorder.messages] == [["ann@example.org"]]
+    assert [rcpts for _, rcpts, _ in mailbox.messages] == [["ann@example.org"]]
 
 
 def test_status_reads_the_schedule_without_creating_tables(db_url: str) -> None:
