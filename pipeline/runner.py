@@ -443,6 +443,21 @@ def fetch_and_rank(
     return target, fetched, rank(p, target, llm=llm)
 
 
+@dataclass
+class DryRun:
+    week: str
+    fetched: FetchResult
+    ranked: RankResult
+    estimate: Estimate  # what the summarize stage would spend
+
+
+def dry_run(p: Pipeline, week: str | None = None) -> DryRun:
+    """`run --dry-run`: fetch and rank (without the LLM rating pass), then estimate the
+    summaries; no LLM call, nothing sent."""
+    target, fetched, ranked = fetch_and_rank(p, week, llm=False)
+    return DryRun(target, fetched, ranked, estimate_summaries(p, target))
+
+
 def run(
     p: Pipeline,
     week: str | None = None,

@@ -37,6 +37,12 @@ def print_estimate(week: str, e: Estimate, model: str) -> None:
     )
 
 
+def print_dry_run(result: runner.DryRun, model: str) -> None:
+    print_fetch(result.fetched)
+    print_rank(result.week, result.ranked)
+    print_estimate(result.week, result.estimate, model)
+
+
 def print_summaries(prefix: str, s: SummarizeResult) -> None:
     out.print(
         f"{prefix}: {s.made} new, {s.cached} cached, {s.failed} failed"

@@ -19,13 +19,7 @@ from pipeline.cli.common import (
     pipeline_for,
     user_errors,
 )
-from pipeline.cli.report import (
-    exit_partial,
-    print_estimate,
-    print_fetch,
-    print_rank,
-    print_run,
-)
+from pipeline.cli.report import exit_partial, print_dry_run, print_run
 from pipeline.records import parse_week
 
 
@@ -52,12 +46,7 @@ def run(
     target = parse_week(week) if week else None
     with pipeline_for(ctx.obj.settings(output_dir=output_dir, database_url=database_url)) as p:
         if dry_run:
-            week_name, fetched, ranked = runner.fetch_and_rank(p, target, llm=False)
-            print_fetch(fetched)
-            print_rank(week_name, ranked)
-            print_estimate(
-                week_name, runner.estimate_summaries(p, week_name), p.settings.model_name
-            )
+            print_dry_run(runner.dry_run(p, target), p.settings.model_name)
             return
         wiring.check_llm(p.settings)
         if send:
