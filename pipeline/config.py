@@ -343,6 +343,17 @@ def _flatten(
     return flat
 
 
+def parse_sets(items: list[str]) -> dict[str, Any]:
+    """`--set key=value` pairs (repeatable, on the CLI and the benchmarks) as overrides."""
+    overrides: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set needs KEY=VALUE, got {item!r}")
+        overrides[key.strip().replace("-", "_")] = value
+    return overrides
+
+
 def load_settings(
     config: Path | None = None, overrides: Mapping[str, Any] | None = None
 ) -> Settings:

@@ -1,5 +1,7 @@
-"""The stages in order. Each reads its input from the database and writes its result
-there, records a `Run` row, and can be re-run without harm."""
+"""The stages in order, `send` included. Each reads its input from the database and writes
+its result there, records a `Run` row (`_recorded`), and can be re-run without harm. The
+issue's run lock is taken in one place, `locked`: by `run`, `regenerate` and `send` here,
+by the single-stage commands around their stage."""
 
 from __future__ import annotations
 
@@ -23,6 +25,9 @@ from pipeline.issue_files import render_week
 from pipeline.llm.base import ChatModel, Embedder
 from pipeline.llm.cost import Budget, PriceTable
 from pipeline.llm.retry import RetryPolicy
+from pipeline.mail.batch import SendResult
+from pipeline.mail.send import issue_mail, send_issue
+from pipeline.mail.tokens import Signer
 from pipeline.ops.lock import hold, week_lock
 from pipeline.ops.progress import Quiet, Reporter
 from pipeline.podcast.speech import Speech
@@ -101,10 +106,21 @@ def _recorded(
             "output_tokens": usage.output_tokens,
             "cost_usd": usage.cost_usd,
         }
-    partial = isinstance(result, SummarizeResult) and (result.failed or result.over_budget)
-    status = "partial" if partial else "ok"
-    finish_run(p.engine, run_id, status=status, counts=counts(result), **extra)
+    status, error = outcome(result)
+    finish_run(p.engine, run_id, status=status, counts=counts(result), error=error, **extra)
     return result
+
+
+def outcome(result: object) -> tuple[str, str | None]:
+    """The run row's status and error: "partial" when some texts or deliveries failed,
+    "failed" when a send stopped early (the server went away; a rerun sends the rest)."""
+    if isinstance(result, SummarizeResult) and (result.failed or result.over_budget):
+        return "partial", None
+    if isinstance(result, SendResult) and result.stopped:
+        return "failed", result.stopped
+    if isinstance(result, SendResult) and result.failed:
+        return "partial", None
+    return "ok", None
 
 
 def locked(p: Pipeline, week: str, command: str) -> AbstractContextManager[str]:
@@ -370,6 +386,32 @@ def regenerate(
         return summarized, render(p, week, templates, audio=audio)
 
 
+# ----------------------------------------------------------------------------- send
+def send(
+    p: Pipeline, week: str, *, signer: Signer | None = None, retry_base: float = 1.0
+) -> SendResult:
+    """Email the issue to every active subscriber not sent it yet (see pipeline.mail.send),
+    holding the issue's lock: a second sender, or a run of the same week, stops at once."""
+    with locked(p, week, "send"):
+        return _send(p, week, signer=signer, retry_base=retry_base)
+
+
+def _send(
+    p: Pipeline, week: str, *, signer: Signer | None = None, retry_base: float = 1.0
+) -> SendResult:
+    # Checked before the run row: an issue not rendered yet or a missing secret key is
+    # the user's to fix, not a send that failed.
+    mail = issue_mail(p.engine, p.settings, week, signer)
+
+    def body(_run_id: int) -> SendResult:
+        result = send_issue(p.engine, p.settings, mail, retry_base=retry_base, progress=p.progress)
+        if not result.stopped and result.sent + result.skipped:
+            set_status(p.engine, week, "sent")
+        return result
+
+    return _recorded(p, "send", week, body, SendResult.counts)
+
+
 # ----------------------------------------------------------------------------- run
 @dataclass
 class RunResult:
@@ -378,6 +420,7 @@ class RunResult:
     ranked: RankResult
     summarized: SummarizeResult
     files: list[Path]
+    sent: SendResult | None = None  # with `send=True`
 
 
 def fetch_and_rank(
@@ -393,13 +436,41 @@ def fetch_and_rank(
     return target, fetched, rank(p, target, llm=llm)
 
 
+@dataclass
+class DryRun:
+    week: str
+    fetched: FetchResult
+    ranked: RankResult
+    estimate: Estimate  # what the summarize stage would spend
+
+
+def dry_run(p: Pipeline, week: str | None = None) -> DryRun:
+    """`run --dry-run`: fetch and rank (without the LLM rating pass), then estimate the
+    summaries; no LLM call, nothing sent."""
+    target, fetched, ranked = fetch_and_rank(p, week, llm=False)
+    return DryRun(target, fetched, ranked, estimate_summaries(p, target))
+
+
 def run(
-    p: Pipeline, week: str | None = None, *, budget_usd: float | None = None, audio: bool = False
+    p: Pipeline,
+    week: str | None = None,
+    *,
+    budget_usd: float | None = None,
+    audio: bool = False,
+    send: bool = False,
 ) -> RunResult:
     """fetch -> rank -> summarize -> render for one ISO week (default: the last complete one),
-    holding the issue's lock: a second run of the same week stops at once."""
-    with locked(p, week or last_complete_week(p.now()), "run"):
+    then, with `send`, email it: `newsletter run [--send]` and the scheduled job.
+
+    The issue's lock is held throughout (a second run or sender of the same week stops at
+    once, and nothing re-renders the issue between the render and the send). If a stage
+    fails, it raises and nothing is sent. A partial run (some texts not written: those papers
+    show their abstract) is still sent, as it always was; `summarized` tells the caller, whose
+    exit code is then `PARTIAL`. A send that stops early is in `sent.stopped`."""
+    command = "run --send" if send else "run"
+    with locked(p, week or last_complete_week(p.now()), command):
         target, fetched, ranked = fetch_and_rank(p, week)
         summarized = summarize(p, target, budget_usd=budget_usd)
         files = render(p, target, audio=audio)
-    return RunResult(target, fetched, ranked, summarized, files)
+        sent = _send(p, target) if send else None
+    return RunResult(target, fetched, ranked, summarized, files, sent)

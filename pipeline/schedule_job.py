@@ -18,9 +18,9 @@ log = logging.getLogger(__name__)
 
 
 def weekly_run(config: str | None = None, overrides: dict[str, Any] | None = None) -> None:
-    """`newsletter run` for the last complete week (then `send` when `schedule_send`), with
-    the settings the scheduler was started with (re-read each time, so an edited
-    newsletter.toml applies next week)."""
+    """`newsletter run` for the last complete week (`newsletter run --send` when
+    `schedule_send`: `runner.run` decides what is sent), with the settings the scheduler was
+    started with (re-read each time, so an edited newsletter.toml applies next week)."""
     from pipeline import runner, wiring
     from pipeline.config import load_settings
 
@@ -29,11 +29,7 @@ def weekly_run(config: str | None = None, overrides: dict[str, Any] | None = Non
     if settings.schedule_send:
         wiring.check_smtp(settings)
     with wiring.pipeline_for(settings) as p:
-        result = runner.run(p)
-        if settings.schedule_send:
-            from pipeline.mail.send import send_issue
-
-            log.warning("%s", send_issue(p.engine, settings, result.week).summary())
+        result = runner.run(p, send=settings.schedule_send)
     s = result.summarized
     log.warning(
         "weekly run of %s: %d candidates, %d summaries made, %d failed, %d files",
@@ -43,3 +39,7 @@ def weekly_run(config: str | None = None, overrides: dict[str, Any] | None = Non
         s.failed,
         len(result.files),
     )
+    if result.sent is not None:
+        log.warning("%s", result.sent.summary())
+        if result.sent.stopped:
+            log.error("%s", result.sent.stopped_note())

@@ -16,7 +16,7 @@ from pipeline.demo import sample_path
 from pipeline.devservers.arxiv_api import ArxivAPIServer, ListingRecord, load_listing
 from pipeline.devservers.openai_api import OpenAIServer
 from pipeline.store.db import open_database
-from tests.helpers import Recorder, smtp_server
+from tests.helpers import Recorder, smtp_env, smtp_server
 
 
 @pytest.fixture(autouse=True)
@@ -91,3 +91,11 @@ def smtp() -> Iterator[tuple[Controller, Recorder]]:
     recorder = Recorder()
     with smtp_server(recorder) as controller:
         yield controller, recorder
+
+
+@pytest.fixture
+def mailbox(smtp: tuple[Controller, Recorder], monkeypatch: pytest.MonkeyPatch) -> Recorder:
+    """The CLI's `send` settings (secret key, SMTP, From) pointed at the recording server."""
+    for key, value in smtp_env(smtp[0].port).items():
+        monkeypatch.setenv(key, value)
+    return smtp[1]

@@ -24,7 +24,9 @@ from sqlalchemy import Engine
 from sqlmodel import Session, SQLModel
 from typer.testing import CliRunner
 
+from pipeline import runner
 from pipeline.cli import app
+from pipeline.config import Settings
 from pipeline.devservers.arxiv_api import ListingRecord
 from pipeline.llm.openai_compat import OpenAIChat
 
@@ -130,6 +132,15 @@ def smtp_server(handler: object, **options: Any) -> Iterator[Controller]:
         yield controller
     finally:
         controller.stop()
+
+
+def send_pipeline(engine: Engine, settings: Settings) -> runner.Pipeline:
+    """A `Pipeline` for the stages that need no paper source and no LLM (`send`)."""
+
+    def unused() -> Any:
+        raise AssertionError("this stage should not need a paper source or an LLM")
+
+    return runner.Pipeline(settings=settings, engine=engine, source=unused, chat=unused)
 
 
 def smtp_env(port: int, **extra: str) -> dict[str, str]:

@@ -20,7 +20,7 @@ from pipeline.ops.schedule import (
     start_and_keep,
     stored_next_fire_time,
 )
-from tests.helpers import python_child
+from tests.helpers import Recorder, invoke, python_child
 
 FIRE = "tests.test_schedule:record_fire"
 
@@ -163,6 +163,28 @@ def test_the_weekly_job_runs_the_pipeline(env: dict[str, str]) -> None:
     assert [r.stage for r in runs] == ["fetch", "rank", "summarize", "render"]
     assert all(r.status == "ok" for r in runs), [(r.stage, r.error) for r in runs]
     assert Path("out/site/index.html").exists()
+
+
+def test_the_weekly_job_with_schedule_send_runs_then_sends(
+    env: dict[str, str], mailbox: Recorder
+) -> None:
+    """`schedule_send`: the same run then send as `newsletter run --send` (runner.run)."""
+    from sqlmodel import Session, col, select
+
+    from pipeline.schedule_job import weekly_run
+    from pipeline.store.db import open_database
+    from pipeline.store.models import Run
+
+    invoke("subscribers", "add", "ann@example.org")
+    weekly_run(None, {"highlights": "3", "schedule_send": "true"})
+    engine = open_database("sqlite:///db/newsletter.sqlite3")
+    with Session(engine) as s:
+        runs = s.exec(select(Run).order_by(col(Run.id))).all()
+    engine.dispose()
+    assert [r.stage for r in runs] == ["fetch", "rank", "summarize", "render", "send"]
+    assert all(r.status == "ok" for r in runs), [(r.stage, r.error) for r in runs]
+    assert runs[-1].counts["sent"] == 1
+    assert [rcpts for _, rcpts, _ in mailbox.messages] == [["ann@example.org"]]
 
 
 def test_status_reads_the_schedule_without_creating_tables(db_url: str) -> None:

@@ -5,11 +5,11 @@ subscriber gets exactly one copy."""
 from __future__ import annotations
 
 import email
-import fcntl
 import html
 import os
 import re
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -26,16 +26,18 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import Engine
 from sqlmodel import select
 
+from pipeline import runner
 from pipeline.config import Settings, load_settings
-from pipeline.errors import ConfigError, UserInputError
+from pipeline.errors import ConfigError, LockHeld
+from pipeline.mail.batch import SendResult
 from pipeline.mail.message import dot_stuffed, list_id
-from pipeline.mail.send import send_issue
 from pipeline.mail.tokens import Signer
+from pipeline.ops.lock import hold, week_lock
 from pipeline.store.db import session
 from pipeline.store.issues import ALSO, HIGHLIGHT
 from pipeline.store.models import Delivery, Issue, Subscriber
 from tests.factories import paper, stored_issue
-from tests.helpers import Recorder, free_port, invoke, smtp_server
+from tests.helpers import Recorder, free_port, invoke, send_pipeline, smtp_server
 
 WEEK = "2026-W25"
 SECRET = "test-secret-key-0123456789"
@@ -86,6 +88,11 @@ def add_subscribers(engine: Engine, people: list[tuple[str, str, str]]) -> dict[
         s.add_all(rows)
         s.flush()
         return {r.email: r.id or 0 for r in rows}
+
+
+def send_stage(engine: Engine, settings: Settings, week: str, **options: Any) -> SendResult:
+    """The send stage as `newsletter send` runs it: the issue's run lock and a `send` run."""
+    return runner.send(send_pipeline(engine, settings), week, **options)
 
 
 def deliveries(engine: Engine) -> dict[int, Delivery]:
@@ -160,7 +167,7 @@ def test_each_active_subscriber_gets_one_complete_message(
     engine: Engine, world: tuple[Settings, dict[str, int]], smtp: tuple[Controller, Recorder]
 ) -> None:
     settings, ids = world
-    result = send_issue(engine, settings, WEEK, signer=SIGNER)
+    result = send_stage(engine, settings, WEEK, signer=SIGNER)
     assert (result.sent, result.skipped, result.failed, result.bounced) == (3, 0, 0, 0)
     assert result.summary() == f"sent {WEEK}: 3 sent, 0 skipped, 0 failed, 0 bounced"
     recorder = smtp[1]
@@ -178,7 +185,7 @@ def test_each_active_subscriber_gets_one_complete_message(
         issue = s.get(Issue, WEEK)
         assert issue is not None and issue.status == "sent"
 
-    again = send_issue(engine, settings, WEEK, signer=SIGNER)  # a rerun sends nothing
+    again = send_stage(engine, settings, WEEK, signer=SIGNER)  # a rerun sends nothing
     assert (again.sent, again.skipped, again.failed) == (0, 3, 0)
     assert len(recorder.messages) == 3
 
@@ -188,7 +195,7 @@ def test_hostile_title_and_name_cannot_add_headers(
 ) -> None:
     settings, _ = world
     hostile = settings.model_copy(update={"newsletter_title": "AI\r\nBcc: evil@x\r\n\r\nbody"})
-    send_issue(engine, hostile, WEEK, signer=SIGNER)
+    send_stage(engine, hostile, WEEK, signer=SIGNER)
     for (_, rcpts, raw), msg in zip(smtp[1].messages, smtp[1].parsed(), strict=True):
         head = raw.split(b"\r\n\r\n", 1)[0]
         assert not re.search(rb"(?im)^(bcc|body)", head)
@@ -216,7 +223,7 @@ def test_only_active_at_claim_time_are_sent(
             )
 
     smtp[1].on_rcpt["ann@example.org"] = bob_leaves
-    result = send_issue(engine, settings, WEEK, signer=SIGNER)
+    result = send_stage(engine, settings, WEEK, signer=SIGNER)
     assert smtp[1].count_by_rcpt() == Counter(["ann@example.org", "mal@example.org"])
     assert (result.sent, result.failed, result.remaining) == (2, 0, 0)
     assert ids["bob@example.org"] not in deliveries(engine)
@@ -236,7 +243,7 @@ def test_retries_bounces_and_reconnects(
         "p4@example.org": ["554 5.7.1 rejected by policy"],
     }
     settings = make_settings(db_url, tmp_path, smtp[0].port, smtp_retries=2)
-    result = send_issue(engine, settings, WEEK, signer=SIGNER, retry_base=0.01)
+    result = send_stage(engine, settings, WEEK, signer=SIGNER, retry_base=0.01)
     assert (result.sent, result.failed, result.bounced, result.remaining) == (4, 1, 1, 0)
     assert recorder.count_by_rcpt() == Counter(
         ["p0@example.org", "p2@example.org", "p3@example.org", "p5@example.org"]
@@ -253,7 +260,7 @@ def test_retries_bounces_and_reconnects(
     assert all(rows[ids[a]].status == "sent" for a in ("p0@example.org", "p2@example.org"))
 
     # A rerun tries the failed delivery again (not the bounced address) and sends nothing twice.
-    again = send_issue(engine, settings, WEEK, signer=SIGNER, retry_base=0.01)
+    again = send_stage(engine, settings, WEEK, signer=SIGNER, retry_base=0.01)
     assert (again.sent, again.skipped, again.failed, again.bounced) == (1, 4, 0, 0)
     assert recorder.count_by_rcpt()["p4@example.org"] == 1
     assert max(recorder.count_by_rcpt().values()) == 1
@@ -273,7 +280,7 @@ def test_a_server_gone_for_good_stops_the_batch_for_a_rerun(
     recorder.on_rcpt["p2@example.org"] = server_goes_away
     recorder.refuse = {"p2@example.org": ["drop"]}
     settings = make_settings(db_url, tmp_path, controller.port, smtp_retries=1)
-    result = send_issue(engine, settings, WEEK, signer=SIGNER, retry_base=0.01)
+    result = send_stage(engine, settings, WEEK, signer=SIGNER, retry_base=0.01)
     assert (result.sent, result.failed, result.remaining) == (2, 0, 3)
     assert "cannot use the SMTP server" in result.stopped
     assert result.summary().endswith("0 failed, 0 bounced, 3 remaining")
@@ -292,7 +299,7 @@ def test_transient_failure_gives_up_after_the_retries(
     ids = add_subscribers(engine, [("slow@example.org", "", "active")])
     smtp[1].refuse = {"slow@example.org": ["452 4.2.2 mailbox full"] * 5}
     settings = make_settings(db_url, tmp_path, smtp[0].port, smtp_retries=1)
-    result = send_issue(engine, settings, WEEK, signer=SIGNER, retry_base=0.01)
+    result = send_stage(engine, settings, WEEK, signer=SIGNER, retry_base=0.01)
     assert (result.sent, result.failed, result.bounced) == (0, 1, 0)
     row = deliveries(engine)[ids["slow@example.org"]]
     assert row.status == "failed" and row.attempts == 2
@@ -305,7 +312,7 @@ def test_quoted_printable_without_8bitmime(engine: Engine, db_url: str, tmp_path
         add_issue(engine)
         ids = add_subscribers(engine, [("zoe@example.org", "Zoë Müller", "active")])
         settings = make_settings(db_url, tmp_path, controller.port)
-        send_issue(engine, settings, WEEK, signer=SIGNER)
+        send_stage(engine, settings, WEEK, signer=SIGNER)
     [msg] = recorder.parsed()
     assert {p["Content-Transfer-Encoding"] for p in msg.iter_parts()} == {"quoted-printable"}
     raw = recorder.messages[0][2]
@@ -321,7 +328,7 @@ def test_an_unusable_address_fails_only_its_delivery(
 ) -> None:
     settings, _ = world
     ids = add_subscribers(engine, [("zoë@example.org", "", "active")])
-    result = send_issue(engine, settings, WEEK, signer=SIGNER)
+    result = send_stage(engine, settings, WEEK, signer=SIGNER)
     assert (result.sent, result.failed, result.bounced) == (3, 1, 0)
     row = deliveries(engine)[ids["zoë@example.org"]]
     assert row.status == "failed" and "not a plain ASCII address" in (row.error or "")
@@ -336,10 +343,10 @@ def test_templates_and_links_are_checked(
     mine.mkdir()
     (mine / "newsletter.txt.j2").write_text("{{ title }}: no way out\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="does not show `unsubscribe_url`"):
-        send_issue(engine, settings.model_copy(update={"templates_dir": mine}), WEEK, signer=SIGNER)
+        send_stage(engine, settings.model_copy(update={"templates_dir": mine}), WEEK, signer=SIGNER)
     spaced = settings.model_copy(update={"public_url": "https://news.example.org/a b/"})
     with pytest.raises(ConfigError, match="public_url"):
-        send_issue(engine, spaced, WEEK, signer=SIGNER)
+        send_stage(engine, spaced, WEEK, signer=SIGNER)
     assert deliveries(engine) == {}
 
 
@@ -391,12 +398,9 @@ def test_a_second_sender_stops_at_once(
     engine: Engine, world: tuple[Settings, dict[str, int]], smtp: tuple[Controller, Recorder]
 ) -> None:
     settings, _ = world
-    lock = settings.cache_dir / "send" / f"{WEEK}.lock"
-    lock.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock, "w") as held:
-        fcntl.flock(held, fcntl.LOCK_EX)
-        with pytest.raises(UserInputError, match="another `newsletter send"):
-            send_issue(engine, settings, WEEK, signer=SIGNER)
+    with hold(engine, week_lock(WEEK), command="send"):
+        with pytest.raises(LockHeld, match=f"{WEEK} is being built by `send`"):
+            send_stage(engine, settings, WEEK, signer=SIGNER)
     assert smtp[1].messages == [] and deliveries(engine) == {}
 
 
@@ -434,6 +438,32 @@ def test_cli_send_and_partial_failure_exit_code(
     assert smtp[1].count_by_rcpt() == Counter(
         ["ann@example.org", "bob@example.org", "mal@example.org"]
     )
+
+
+def test_cli_a_second_sender_exits_75_naming_the_holder(
+    engine: Engine, cli_env: dict[str, str], smtp: tuple[Controller, Recorder]
+) -> None:
+    """Another process holds the issue's run lock (a sender, or a run re-rendering it)."""
+    with hold(engine, week_lock(WEEK), command="send"):
+        output = invoke("send", WEEK, code=75)
+    [line] = output.strip().splitlines()
+    holder = f"{socket.gethostname()}:{os.getpid()}"
+    assert line.startswith(f"error: {WEEK} is being built by `send` ({holder}, heartbeat"), line
+    assert smtp[1].messages == [] and deliveries(engine) == {}
+    assert invoke("send", WEEK).strip().endswith("3 sent, 0 skipped, 0 failed, 0 bounced")
+
+
+def test_status_shows_the_send_run(
+    engine: Engine, cli_env: dict[str, str], smtp: tuple[Controller, Recorder]
+) -> None:
+    smtp[1].refuse = {"bob@example.org": ["554 5.7.1 no"]}
+    invoke("send", WEEK, code=3)
+    status = invoke("status")
+    assert f"send      {WEEK} partial" in status, status
+    assert "sent 2, skipped 0, failed 1, bounced 0, remaining 0" in status, status
+    invoke("send", WEEK)
+    status = invoke("status")
+    assert f"send      {WEEK} ok" in status and "sent 1, skipped 2, failed 0" in status, status
 
 
 def test_cli_dry_run_writes_eml_files_and_claims_nothing(

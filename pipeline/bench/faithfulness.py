@@ -35,8 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.bench.rank import shared_dir
-from pipeline.cli.common import State
-from pipeline.config import Settings, load_settings
+from pipeline.config import Settings, load_settings, parse_sets
 from pipeline.devservers.arxiv_api import ListingRecord, load_listing
 from pipeline.errors import NewsletterError, UserInputError
 from pipeline.llm.cost import PriceTable
@@ -237,8 +236,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def overrides(args: argparse.Namespace) -> dict[str, Any]:
-    """The `--set key=value` pairs, read as the command line reads them, and the flags."""
-    values = State(None, args.sets).overrides()
+    values = parse_sets(args.sets)
     if args.base_url is not None:
         values["llm_base_url"] = args.base_url
     if args.model is not None:

@@ -31,7 +31,7 @@ from pipeline.bench.render import _populate, _week
 from pipeline.clock import utcnow
 from pipeline.config import load_settings
 from pipeline.env import environment
-from pipeline.mail.send import send_issue
+from pipeline.mail.send import issue_mail, send_issue
 from pipeline.mail.tokens import SECRET_ENV, Signer
 from pipeline.store.db import insert_many, open_database
 from pipeline.store.deliveries import count_sent_readonly
@@ -148,7 +148,7 @@ def _run(root: Path, db_file: Path, log: Path, port: int, n: int) -> int:
     # (a) throughput
     first, second = _week(0), _week(1)
     started = time.perf_counter()
-    result = send_issue(engine, settings, first, signer=Signer(SECRET))
+    result = send_issue(engine, settings, issue_mail(engine, settings, first, Signer(SECRET)))
     took = time.perf_counter() - started
     got, size = _received(log, first)
     ok = result.sent == n and len(got) == n and max(got.values()) == 1

@@ -17,8 +17,8 @@ import typer
 from rich.console import Console
 
 from pipeline import runner, wiring
-from pipeline.config import Settings, load_settings
-from pipeline.errors import ConfigError, NewsletterError
+from pipeline.config import Settings, load_settings, parse_sets
+from pipeline.errors import NewsletterError
 from pipeline.ops import logfile
 from pipeline.ops.progress import Bars
 from pipeline.records import last_complete_week, parse_week
@@ -50,13 +50,7 @@ class State:
 
     def overrides(self) -> dict[str, Any]:
         """The `--set key=value` pairs."""
-        overrides: dict[str, Any] = {}
-        for item in self.sets:
-            key, sep, value = item.partition("=")
-            if not sep or not key.strip():
-                raise ConfigError(f"--set needs KEY=VALUE, got {item!r}")
-            overrides[key.strip().replace("-", "_")] = value
-        return overrides
+        return parse_sets(self.sets)
 
     def settings(self, **flags: Any) -> Settings:
         overrides = self.overrides()

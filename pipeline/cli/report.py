@@ -1,5 +1,5 @@
 """What the stage commands print: one line per stage result, and the exit code of a stage
-that finished with some texts missing."""
+that finished with some texts or deliveries missing."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import typer
 
 from pipeline import runner
 from pipeline.cli.common import err, out
-from pipeline.errors import PARTIAL
+from pipeline.errors import PARTIAL, NewsletterError
+from pipeline.mail.batch import SendResult
 from pipeline.summarize.texts import Estimate, SummarizeResult
 
 
@@ -34,6 +35,12 @@ def print_estimate(week: str, e: Estimate, model: str) -> None:
         f"{e.input_tokens:,} input + at most {e.output_tokens:,} output tokens, cost at most "
         f"{cost}; nothing was sent"
     )
+
+
+def print_dry_run(result: runner.DryRun, model: str) -> None:
+    print_fetch(result.fetched)
+    print_rank(result.week, result.ranked)
+    print_estimate(result.week, result.estimate, model)
 
 
 def print_summaries(prefix: str, s: SummarizeResult) -> None:
@@ -65,14 +72,24 @@ def print_summaries(prefix: str, s: SummarizeResult) -> None:
         )
 
 
+def print_sent(result: SendResult) -> None:
+    """The send's counts; a send that stopped early is an error naming what sends the rest."""
+    out.print(result.summary(), markup=False)
+    if result.stopped:
+        raise NewsletterError(result.stopped_note())
+
+
 def print_run(result: runner.RunResult) -> None:
     print_fetch(result.fetched)
     print_rank(result.week, result.ranked)
     print_summaries("summaries", result.summarized)
     for path in result.files:
         out.print(f"wrote {path}")
+    if result.sent is not None:
+        print_sent(result.sent)
 
 
-def exit_partial(s: SummarizeResult) -> None:
-    if s.failed or s.over_budget:
+def exit_partial(*results: SummarizeResult | SendResult | None) -> None:
+    """Exit with `PARTIAL` when a stage finished with some texts or deliveries missing."""
+    if any(r is not None and runner.outcome(r)[0] == "partial" for r in results):
         raise typer.Exit(PARTIAL)

@@ -19,14 +19,7 @@ from pipeline.cli.common import (
     pipeline_for,
     user_errors,
 )
-from pipeline.cli.report import (
-    exit_partial,
-    print_estimate,
-    print_fetch,
-    print_rank,
-    print_run,
-)
-from pipeline.errors import PARTIAL, NewsletterError
+from pipeline.cli.report import exit_partial, print_dry_run, print_run
 from pipeline.records import parse_week
 
 
@@ -53,31 +46,14 @@ def run(
     target = parse_week(week) if week else None
     with pipeline_for(ctx.obj.settings(output_dir=output_dir, database_url=database_url)) as p:
         if dry_run:
-            week_name, fetched, ranked = runner.fetch_and_rank(p, target, llm=False)
-            print_fetch(fetched)
-            print_rank(week_name, ranked)
-            print_estimate(
-                week_name, runner.estimate_summaries(p, week_name), p.settings.model_name
-            )
+            print_dry_run(runner.dry_run(p, target), p.settings.model_name)
             return
         wiring.check_llm(p.settings)
         if send:
             wiring.check_smtp(p.settings)
-        result = runner.run(p, target, budget_usd=budget, audio=audio)
-        print_run(result)
-        if send:
-            from pipeline.mail.send import send_issue
-
-            sent = send_issue(p.engine, p.settings, result.week, progress=p.progress)
-            out.print(sent.summary(), markup=False)
-            if sent.stopped:
-                raise NewsletterError(
-                    f"sending stopped early: {sent.stopped}; run `newsletter send "
-                    f"{result.week}` to send the rest"
-                )
-            if sent.failed:
-                raise typer.Exit(PARTIAL)
-    exit_partial(result.summarized)
+        result = runner.run(p, target, budget_usd=budget, audio=audio, send=send)
+    print_run(result)
+    exit_partial(result.summarized, result.sent)
 
 
 @user_errors

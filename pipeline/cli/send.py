@@ -7,11 +7,11 @@ from typing import Annotated
 
 import typer
 
-from pipeline.cli.common import DbOpt, OutOpt, err, out, user_errors
-from pipeline.errors import PARTIAL, UserInputError
-from pipeline.ops.progress import Bars
+from pipeline import runner
+from pipeline.cli.common import DbOpt, OutOpt, out, pipeline_for, user_errors
+from pipeline.cli.report import exit_partial, print_sent
+from pipeline.errors import UserInputError
 from pipeline.records import parse_week
-from pipeline.store.db import open_database
 
 
 def register(app: typer.Typer) -> None:
@@ -46,37 +46,26 @@ def send(
     """Email an issue to every active subscriber not sent it yet; safe to rerun after a crash.
 
     Needs NEWSLETTER_SECRET_KEY (signed links), a From address and the [smtp] settings."""
-    from pipeline.mail.send import send_issue, send_test, write_outbox
+    from pipeline.mail.send import issue_mail, send_test, write_outbox
 
     target = parse_week(week)
     if to is not None and (dry_run or outbox is not None):
         raise UserInputError("--to sends one test copy and --dry-run sends nothing: give one")
     settings = ctx.obj.settings(database_url=database_url, output_dir=output_dir)
-    engine = open_database(settings.database_url)
-    try:
+    with pipeline_for(settings) as p:
         if to is not None:
-            message_id = send_test(engine, settings, target, to)
+            message_id = send_test(p.engine, settings, target, to)
             out.print(f"sent a test copy of {target} to {to} ({message_id})", markup=False)
             return
         if dry_run or outbox is not None:
-            box = write_outbox(engine, settings, target, outbox)
+            directory = outbox or settings.output_dir / "issues" / target / "outbox"
+            box = write_outbox(p.engine, issue_mail(p.engine, settings, target), directory)
             out.print(
                 f"dry run {target}: {len(box.paths)} messages written to {box.directory}, "
                 f"{box.skipped} already sent; nothing sent",
                 markup=False,
             )
             return
-        result = send_issue(engine, settings, target, progress=Bars(err))
-    finally:
-        engine.dispose()
-    out.print(result.summary(), markup=False)
-    if result.stopped:
-        err.print(
-            f"error: stopped early: {result.stopped}; run `newsletter send {target}` again "
-            "to send the rest",
-            markup=False,
-            soft_wrap=True,
-        )
-        raise typer.Exit(1)
-    if result.failed:
-        raise typer.Exit(PARTIAL)  # some deliveries failed: a rerun tries them again
+        result = runner.send(p, target)
+    print_sent(result)
+    exit_partial(result)  # some deliveries failed: a rerun tries them again

@@ -4,6 +4,8 @@ database and writes its result there), and an issue re-rendered from stored data
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -30,6 +32,7 @@ from pipeline.cli.report import (
     print_rank,
     print_summaries,
 )
+from pipeline.config import Settings
 from pipeline.errors import ConfigError, UserInputError
 from pipeline.records import Window, parse_day, parse_week, week_window
 
@@ -65,13 +68,22 @@ def fetch(
         print_fetch(runner.fetch(p, window))
 
 
+@contextmanager
+def _issue_stage(
+    settings: Settings, week: str | None, command: str
+) -> Iterator[tuple[runner.Pipeline, str]]:
+    """The pipeline and the week (default: the last complete one), its run lock held."""
+    with pipeline_for(settings) as p:
+        target = week_or_default(week, p)
+        with runner.locked(p, target, command):
+            yield p, target
+
+
 @user_errors
 def rank(ctx: typer.Context, week: WeekOpt = None, database_url: DbOpt = None) -> None:
     """Rank the week's papers by your interests and place them in the issue."""
-    with pipeline_for(ctx.obj.settings(database_url=database_url)) as p:
-        target = week_or_default(week, p)
-        with runner.locked(p, target, "rank"):
-            r = runner.rank(p, target)
+    with _issue_stage(ctx.obj.settings(database_url=database_url), week, "rank") as (p, target):
+        r = runner.rank(p, target)
     print_rank(target, r)
 
 
@@ -84,14 +96,15 @@ def summarize(
     dry_run: DryRunOpt = False,
 ) -> None:
     """Summarize the issue's papers with the LLM (cached; --dry-run estimates the cost)."""
-    with pipeline_for(ctx.obj.settings(database_url=database_url)) as p:
-        target = week_or_default(week, p)
-        if dry_run:
-            print_estimate(target, runner.estimate_summaries(p, target), p.settings.model_name)
-            return
-        wiring.check_llm(p.settings)
-        with runner.locked(p, target, "summarize"):
-            r = runner.summarize(p, target, budget_usd=budget)
+    settings = ctx.obj.settings(database_url=database_url)
+    if dry_run:
+        with pipeline_for(settings) as p:
+            target = week_or_default(week, p)
+            print_estimate(target, runner.estimate_summaries(p, target), settings.model_name)
+        return
+    wiring.check_llm(settings)
+    with _issue_stage(settings, week, "summarize") as (p, target):
+        r = runner.summarize(p, target, budget_usd=budget)
     print_summaries(f"summarized {target}", r)
     exit_partial(r)
 
@@ -106,10 +119,9 @@ def render(
     audio: AudioOpt = False,
 ) -> None:
     """Write the issue's files and the archive site from stored data (no LLM call)."""
-    with pipeline_for(ctx.obj.settings(output_dir=output_dir, database_url=database_url)) as p:
-        target = week_or_default(week, p)
-        with runner.locked(p, target, "render"):
-            paths = runner.render(p, target, templates, audio=audio)
+    settings = ctx.obj.settings(output_dir=output_dir, database_url=database_url)
+    with _issue_stage(settings, week, "render") as (p, target):
+        paths = runner.render(p, target, templates, audio=audio)
     for path in paths:
         out.print(f"wrote {path}")
 

@@ -59,6 +59,15 @@ class SendResult:
         )
         return f"{line}, {self.remaining} remaining" if self.remaining else line
 
+    def stopped_note(self) -> str:
+        """Why the batch stopped early, and what sends the rest ("" when it did not stop)."""
+        if not self.stopped:
+            return ""
+        return (
+            f"sending {self.week} stopped early: {self.stopped}; run `newsletter send "
+            f"{self.week}` again to send the rest"
+        )
+
 
 @dataclass
 class Todo:

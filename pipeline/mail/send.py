@@ -23,8 +23,8 @@ backoff up to `smtp_retries` times, reconnecting as needed, while the batch goes
 marks the delivery "failed" with the reply; when it says the mailbox does not exist (550,
 551 or 553 to RCPT, or an enhanced status 5.1.x), the subscriber is also marked bounced.
 "failed" deliveries are tried again by the next run; bounced subscribers are no longer
-active.  One sender per issue at a time: a lock file in `cache_dir` (held until the process
-exits, however it exits) makes a second `send` of the same issue stop at once.
+active.  One sender per issue at a time: `pipeline.runner.send` holds the issue's run lock
+(`pipeline.ops.lock`) around `send_issue` and records the `send` run.
 
 One SMTP connection serves the whole batch; the next message is composed while the server
 answers the previous one; `smtp_rate` caps messages per second (0: no cap).
@@ -32,13 +32,10 @@ answers the previous one; `smtp_rate` caps messages per second (0: no cap).
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import os
 import re
 import smtplib
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from email.utils import parseaddr
 from pathlib import Path
@@ -55,31 +52,17 @@ from pipeline.mail.tokens import Signer, secret_from_env
 from pipeline.ops.progress import Quiet, Reporter
 from pipeline.render.publish import load_view
 from pipeline.store import deliveries
-from pipeline.store.issues import load_issue, set_status
-from pipeline.store.runs import finish_run, start_run
+from pipeline.store.issues import load_issue
 
 log = logging.getLogger(__name__)
 SENDABLE = ("rendered", "sent")  # issue statuses that may be emailed
 
 
-@contextmanager
-def _send_lock(settings: Settings, week: str) -> Iterator[None]:
-    path = settings.cache_dir / "send" / f"{week}.lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise UserInputError(
-                f"another `newsletter send {week}` is running (lock {path}); wait for it to end"
-            ) from None
-        yield
-    finally:
-        os.close(fd)
-
-
-def _issue_mail(engine: Engine, settings: Settings, week: str, signer: Signer | None) -> IssueMail:
+def issue_mail(
+    engine: Engine, settings: Settings, week: str, signer: Signer | None = None
+) -> IssueMail:
+    """The issue's messages, ready to personalise; raises when it cannot be sent (not
+    rendered, no such issue, no secret key, templates without the unsubscribe link)."""
     issue, _ = load_issue(engine, week)
     if issue is not None and issue.status not in SENDABLE:
         raise UserInputError(
@@ -106,31 +89,20 @@ def _todo(db: Connection, week: str) -> tuple[list[Todo], int]:
 def send_issue(
     engine: Engine,
     settings: Settings,
-    week: str,
+    mail: IssueMail,
     *,
-    signer: Signer | None = None,
     retry_base: float = 1.0,
     progress: Reporter | None = None,
 ) -> SendResult:
-    """Email the issue to every active subscriber not yet sent it (see the module doc),
-    recorded as a `send` run (partial when some deliveries failed)."""
-    mail = _issue_mail(engine, settings, week, signer)
-    result = SendResult(week)
-    run_id = start_run(engine, "send", week)
-    try:
-        with _send_lock(settings, week), deliveries.connect(engine) as db:
-            todo, result.skipped = _todo(db, week)
-            deliveries.end_read(db)
-            with (progress or Quiet()).task(f"sending {week}", total=len(todo)) as bar:
-                batch = Batch(db, settings, mail, result, retry_base=retry_base, tick=bar.advance)
-                batch.run(todo)
-    except BaseException as exc:
-        finish_run(engine, run_id, status="failed", counts=result.counts(), error=str(exc))
-        raise
-    status = "failed" if result.stopped else "partial" if result.failed else "ok"
-    finish_run(engine, run_id, status=status, counts=result.counts(), error=result.stopped or None)
-    if not result.stopped and result.sent + result.skipped:
-        set_status(engine, week, "sent")
+    """Email `mail` to every active subscriber not yet sent it (the protocol is in the
+    module doc). Callers hold the issue's lock: use `pipeline.runner.send`."""
+    result = SendResult(mail.week)
+    with deliveries.connect(engine) as db:
+        todo, result.skipped = _todo(db, mail.week)
+        deliveries.end_read(db)
+        with (progress or Quiet()).task(f"sending {mail.week}", total=len(todo)) as bar:
+            batch = Batch(db, settings, mail, result, retry_base=retry_base, tick=bar.advance)
+            batch.run(todo)
     return result
 
 
@@ -141,22 +113,14 @@ class Outbox:
     skipped: int  # already sent: not written
 
 
-def write_outbox(
-    engine: Engine,
-    settings: Settings,
-    week: str,
-    directory: Path | None = None,
-    *,
-    signer: Signer | None = None,
-) -> Outbox:
+def write_outbox(engine: Engine, mail: IssueMail, directory: Path) -> Outbox:
     """Write the messages a send would make as `.eml` files; claims and sends nothing.
 
     The folder's earlier `.eml` files are removed first; bodies are written as 8bit (as to a
     server that offers 8BITMIME) so they read plainly."""
-    mail = _issue_mail(engine, settings, week, signer)
-    target = directory or settings.output_dir / "issues" / week / "outbox"
+    target = directory
     with deliveries.connect(engine) as db:
-        todo, skipped = _todo(db, week)
+        todo, skipped = _todo(db, mail.week)
     target.mkdir(parents=True, exist_ok=True)
     for old in target.glob("*.eml"):
         old.unlink()
@@ -189,7 +153,7 @@ def send_test(
     name, email = parseaddr(address)
     if "@" not in email:
         raise UserInputError(f"--to {address!r} is not an email address")
-    mail = _issue_mail(engine, settings, week, signer)
+    mail = issue_mail(engine, settings, week, signer)
     recipient = Recipient(0, email, name)
     conn = connect(settings)
     try:
