@@ -1,8 +1,13 @@
 """Typed settings: defaults < TOML file < env `NEWSLETTER_*` < CLI flags.
 
-The TOML file may group keys in tables; `[llm] base_url = ...` is the key
-`llm_base_url` (env `NEWSLETTER_LLM_BASE_URL`).  Lists may be given in the
-environment as JSON or as space/comma separated words.
+Settings are nested by concern (`settings.llm.base_url`, `settings.smtp.host`), but every
+key a user writes is flat: `[llm] base_url = ...` in the TOML file is the key
+`llm_base_url`, as is a top-level `llm_base_url = ...`, env `NEWSLETTER_LLM_BASE_URL` and
+`--set llm_base_url=...`. A flat key is its group and field joined by `_`, except the few
+in `RENAMED`; `SETTING_PATHS` maps every flat key to its place. Each source gives a flat
+dict, the merged dict is nested and validated, and an error names the flat key. Lists may
+be given in the environment as JSON or as space/comma separated words. Secrets are no
+settings: `pipeline/env.py` reads them where they are used.
 """
 
 from __future__ import annotations
@@ -16,18 +21,19 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, Field, ValidationError, field_validator
-from pydantic.fields import FieldInfo
-from pydantic_settings import (
-    BaseSettings,
-    NoDecode,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
 )
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from pipeline.env import CONFIG_PATH, SECRET_KEY, SMTP_PASSWORD, env, names
+from pipeline.env import CONFIG_PATH, SECRETS, env, names
 from pipeline.errors import ConfigError
 from pipeline.llm import weights
 from pipeline.records import is_arxiv_id
@@ -36,9 +42,7 @@ log = logging.getLogger(__name__)
 DEFAULT_CONFIG_FILE = "newsletter.toml"
 PUBLIC_ARXIV_URL = "https://export.arxiv.org/api/query"
 LOCAL_MODEL_NAME = weights.DEFAULT.name
-
-WordList = Annotated[list[str], NoDecode]
-NameList = Annotated[list[str], NoDecode]  # names contain spaces: separated by ; or ,
+ENV_PREFIX = "NEWSLETTER_"
 
 # Published list prices, USD per million tokens [input, output]; override in [llm.prices].
 PRICES: dict[str, tuple[float, float]] = {
@@ -51,12 +55,173 @@ PRICES: dict[str, tuple[float, float]] = {
 }
 
 
-class Settings(BaseSettings):
-    """Every knob of the pipeline. Build it once with `load_settings` and pass it down."""
+def _split(value: Any, separator: str) -> Any:
+    """A list given as one string (env, --set): JSON, or items split on `separator`."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if text.startswith("["):
+        return json.loads(text)
+    return [item.strip() for item in re.split(separator, text) if item.strip()]
 
-    model_config = SettingsConfigDict(
-        env_prefix="NEWSLETTER_", extra="forbid", validate_default=True, frozen=True
+
+def _split_words(value: Any) -> Any:
+    return _split(value, r"," if isinstance(value, str) and "," in value else r"\s+")
+
+
+def _json_table(value: Any) -> Any:
+    if isinstance(value, str):  # from env or --set: '{"LLM": "L L M"}'
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"not JSON: {exc}") from None
+    return value
+
+
+def _http_url(value: str) -> str:
+    if value and not value.startswith(("http://", "https://")):
+        raise ValueError(f"must be an http(s) URL, got {value!r}")
+    return value.rstrip("/") if value.endswith("/") and value.count("/") > 3 else value
+
+
+WordList = Annotated[list[str], BeforeValidator(_split_words)]
+# Names contain spaces: separated by ; or ,
+NameList = Annotated[list[str], BeforeValidator(lambda value: _split(value, r"[;,]"))]
+HttpUrl = Annotated[str, AfterValidator(_http_url)]  # "" allowed: the local default
+
+
+class _Group(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+class ArxivSettings(_Group):
+    url: HttpUrl = PUBLIC_ARXIV_URL
+    delay_seconds: float = Field(default=3.0, ge=0)
+    page_size: int = Field(default=1000, ge=1, le=2000)
+    retries: int = Field(default=5, ge=0, le=20)
+    timeout_seconds: float = Field(default=60.0, gt=0)
+    # A default fetch restarts this long before the stored watermark (key fetch_overlap_hours).
+    overlap_hours: int = Field(default=72, ge=0)
+
+
+class LLMSettings(_Group):
+    """The chat model; an empty base URL means the embedded local model."""
+
+    base_url: HttpUrl = ""
+    model: str = "gpt-4o-mini"
+    temperature: float = Field(default=0.2, ge=0, le=2)
+    max_tokens: int = Field(default=320, ge=16, le=8192)
+    timeout_seconds: float = Field(default=120.0, gt=0)
+    concurrency: int = Field(default=8, ge=1, le=256)
+    threads: int = Field(default=0, ge=0, le=256)
+    # The embedded model's GGUF file (empty: the one `make setup` installs; it must be the
+    # pinned file, see pipeline/llm/weights.py).
+    local_model_file: Path | None = None
+    retries: int = Field(default=4, ge=0, le=20)
+    # USD per million tokens, [input, output], by model name; unknown models cost 0 (warned).
+    prices: Annotated[dict[str, tuple[float, float]], BeforeValidator(_json_table)] = Field(
+        default_factory=lambda: dict(PRICES)
     )
+
+    @field_validator("local_model_file", mode="before")
+    @classmethod
+    def _empty_is_default(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("prices")
+    @classmethod
+    def _merge_prices(cls, value: dict[str, tuple[float, float]]) -> dict[str, tuple[float, float]]:
+        for model, (inp, out) in value.items():
+            if inp < 0 or out < 0:
+                raise ValueError(f"negative price for {model!r}")
+        return {**PRICES, **value}
+
+    @property
+    def uses_local_model(self) -> bool:
+        return not self.base_url
+
+
+class EmbeddingSettings(_Group):
+    """Empty base URL: the local all-MiniLM-L6-v2 model."""
+
+    base_url: HttpUrl = ""
+    model: str = "text-embedding-3-small"
+
+
+class SummariesSettings(_Group):
+    full_text: bool = False
+    full_text_tokens: int = Field(default=6000, ge=200, le=200_000)
+    oneliners: Literal["auto", "on", "off"] = "auto"
+
+
+class FulltextSettings(_Group):
+    """Where full texts are downloaded from (+ /<id>v<version>)."""
+
+    html_url: HttpUrl = "https://arxiv.org/html"
+    pdf_url: HttpUrl = "https://arxiv.org/pdf"
+
+
+class SiteSettings(_Group):
+    """Publishing: the archive site (out/site), its feeds, and links in the newsletter."""
+
+    title: str = Field(default="AI paper summaries", min_length=1, max_length=200)
+    # Your own Jinja templates: a file here overrides the built-in of the same name.
+    templates_dir: Path | None = None
+    # Where out/site is served (`newsletter serve` by default): feed and "read online" links.
+    public_url: str = "http://127.0.0.1:8000/"
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(
+                f"must be an http(s) URL such as https://example.org/news/, got {value!r}"
+            )
+        return value if value.endswith("/") else value + "/"
+
+
+class ScheduleSettings(_Group):
+    """The weekly schedule (`newsletter schedule`): a crontab rule in a time zone; a run
+    missed while the machine was off runs once on start-up within the grace time."""
+
+    cron: str = "0 7 * * mon"
+    timezone: str = "UTC"
+    grace_hours: int = Field(default=144, ge=1, le=24 * 30)
+    send: bool = False  # also email the issue to subscribers after each run
+
+
+class SmtpSettings(_Group):
+    """Email delivery (the password comes from env NEWSLETTER_SMTP_PASSWORD only)."""
+
+    host: str = "localhost"
+    port: int = Field(default=25, ge=1, le=65535)
+    tls: Literal["none", "starttls", "ssl"] = "none"
+    user: str = ""
+    timeout_seconds: float = Field(default=30.0, gt=0)
+    from_address: str = ""  # key smtp_from (env NEWSLETTER_FROM or NEWSLETTER_SMTP_FROM)
+    rate: float = Field(default=0.0, ge=0)  # messages per second; 0 = as fast as it goes
+    retries: int = Field(default=3, ge=0, le=20)  # per message, for 4xx and dropped links
+    list_id: str = ""  # List-Id header; default "<title> <newsletter.{host of public_url}>"
+
+
+class PodcastSettings(_Group):
+    # LLM-written narration of each highlight: "auto" = with an endpoint, not with the local
+    # model (which reads the summary instead); "on" / "off".
+    narration: Literal["auto", "on", "off"] = "auto"
+    words_per_minute: int = Field(default=150, ge=60, le=400)
+    # Words said differently, merged over the built-in table ("" removes a built-in entry).
+    replacements: Annotated[dict[str, str], BeforeValidator(_json_table)] = Field(
+        default_factory=dict
+    )
+    # Empty: espeak-ng (offline); else an OpenAI-compatible /v1/audio/speech endpoint.
+    tts_base_url: HttpUrl = ""
+    tts_model: str = "tts-1"
+    tts_voice: str = "alloy"
+    espeak_voice: str = "en-us"
+
+
+class Settings(_Group):
+    """Every knob of the pipeline. Build it once with `load_settings` and pass it down."""
 
     # What to fetch
     categories: WordList = Field(default_factory=lambda: ["cs.AI", "cs.LG", "cs.CL", "stat.ML"])
@@ -82,101 +247,20 @@ class Settings(BaseSettings):
 
     # Storage
     database_url: str = "sqlite:///db/newsletter.sqlite3"
-
-    # arXiv
-    arxiv_url: str = PUBLIC_ARXIV_URL
-    arxiv_delay_seconds: float = Field(default=3.0, ge=0)
-    arxiv_page_size: int = Field(default=1000, ge=1, le=2000)
-    arxiv_retries: int = Field(default=5, ge=0, le=20)
-    arxiv_timeout_seconds: float = Field(default=60.0, gt=0)
-    fetch_overlap_hours: int = Field(default=72, ge=0)
-
-    # LLM (empty base URL: the embedded local model)
-    llm_base_url: str = ""
-    llm_model: str = "gpt-4o-mini"
-    llm_temperature: float = Field(default=0.2, ge=0, le=2)
-    llm_max_tokens: int = Field(default=320, ge=16, le=8192)
-    llm_timeout_seconds: float = Field(default=120.0, gt=0)
-    llm_concurrency: int = Field(default=8, ge=1, le=256)
-    llm_threads: int = Field(default=0, ge=0, le=256)
-    # The embedded model's GGUF file (empty: the one `make setup` installs; it must be the
-    # pinned file, see pipeline/llm/weights.py).
-    llm_local_model_file: Path | None = None
-    llm_retries: int = Field(default=4, ge=0, le=20)
-    # USD per million tokens, [input, output], by model name; unknown models cost 0 (warned).
-    llm_prices: dict[str, tuple[float, float]] = Field(default_factory=lambda: dict(PRICES))
-
-    # Embeddings (empty base URL: the local all-MiniLM-L6-v2 model)
-    embedding_base_url: str = ""
-    embedding_model: str = "text-embedding-3-small"
-
-    # Summaries
-    summaries_full_text: bool = False
-    summaries_full_text_tokens: int = Field(default=6000, ge=200, le=200_000)
-    summaries_oneliners: Literal["auto", "on", "off"] = "auto"
-    fulltext_html_url: str = "https://arxiv.org/html"
-    fulltext_pdf_url: str = "https://arxiv.org/pdf"
     cache_dir: Path = Path("db/cache")
 
     # JSON-lines log of every run (INFO and worse); "" = none. Default: out/logs/newsletter.jsonl
     log_file: str = "default"
 
-    # Publishing: the archive site (out/site), its feeds, and links in the newsletter
-    newsletter_title: str = Field(default="AI paper summaries", min_length=1, max_length=200)
-    # Your own Jinja templates: a file here overrides the built-in of the same name.
-    templates_dir: Path | None = None
-    # Where out/site is served (`newsletter serve` by default): feed and "read online" links.
-    public_url: str = "http://127.0.0.1:8000/"
-
-    # The weekly schedule (`newsletter schedule`): a crontab rule in a time zone; a run
-    # missed while the machine was off runs once on start-up within the grace time.
-    schedule_cron: str = "0 7 * * mon"
-    schedule_timezone: str = "UTC"
-    schedule_grace_hours: int = Field(default=144, ge=1, le=24 * 30)
-    schedule_send: bool = False  # also email the issue to subscribers after each run
-
-    # Email delivery (password from env NEWSLETTER_SMTP_PASSWORD only)
-    smtp_host: str = "localhost"
-    smtp_port: int = Field(default=25, ge=1, le=65535)
-    smtp_tls: Literal["none", "starttls", "ssl"] = "none"
-    smtp_user: str = ""
-    smtp_timeout_seconds: float = Field(default=30.0, gt=0)
-    # The From address (env NEWSLETTER_FROM or NEWSLETTER_SMTP_FROM).
-    smtp_from: str = Field(
-        default="",
-        validation_alias=AliasChoices("smtp_from", "newsletter_smtp_from", "newsletter_from"),
-    )
-    smtp_rate: float = Field(default=0.0, ge=0)  # messages per second; 0 = as fast as it goes
-    smtp_retries: int = Field(default=3, ge=0, le=20)  # per message, for 4xx and dropped links
-    list_id: str = ""  # List-Id header; default "<title> <newsletter.{host of public_url}>"
-
-    # Podcast
-    # LLM-written narration of each highlight: "auto" = with an endpoint, not with the local
-    # model (which reads the summary instead); "on" / "off".
-    podcast_narration: Literal["auto", "on", "off"] = "auto"
-    podcast_words_per_minute: int = Field(default=150, ge=60, le=400)
-    # Words said differently, merged over the built-in table ("" removes a built-in entry).
-    podcast_replacements: dict[str, str] = Field(default_factory=dict)
-    # Empty: espeak-ng (offline); else an OpenAI-compatible /v1/audio/speech endpoint.
-    podcast_tts_base_url: str = ""
-    podcast_tts_model: str = "tts-1"
-    podcast_tts_voice: str = "alloy"
-    podcast_espeak_voice: str = "en-us"
-
-    @field_validator("categories", "include_terms", "exclude_terms", mode="before")
-    @classmethod
-    def _split_words(cls, value: Any) -> Any:
-        return _split(value, r"," if isinstance(value, str) and "," in value else r"\s+")
-
-    @field_validator("followed_authors", mode="before")
-    @classmethod
-    def _split_names(cls, value: Any) -> Any:
-        return _split(value, r"[;,]")  # names contain spaces
-
-    @field_validator("llm_local_model_file", mode="before")
-    @classmethod
-    def _empty_is_default(cls, value: Any) -> Any:
-        return None if isinstance(value, str) and not value.strip() else value
+    arxiv: ArxivSettings = Field(default_factory=ArxivSettings)
+    llm: LLMSettings = Field(default_factory=LLMSettings)
+    embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
+    summaries: SummariesSettings = Field(default_factory=SummariesSettings)
+    fulltext: FulltextSettings = Field(default_factory=FulltextSettings)
+    site: SiteSettings = Field(default_factory=SiteSettings)
+    schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
+    smtp: SmtpSettings = Field(default_factory=SmtpSettings)
+    podcast: PodcastSettings = Field(default_factory=PodcastSettings)
 
     @field_validator("seed_papers")
     @classmethod
@@ -192,57 +276,6 @@ class Settings(BaseSettings):
         if not value:
             raise ValueError("needs at least one arXiv category, e.g. cs.LG")
         return value
-
-    @field_validator(
-        "arxiv_url",
-        "llm_base_url",
-        "fulltext_html_url",
-        "fulltext_pdf_url",
-        "embedding_base_url",
-        "podcast_tts_base_url",
-    )
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        if value and not value.startswith(("http://", "https://")):
-            raise ValueError(f"must be an http(s) URL, got {value!r}")
-        return value.rstrip("/") if value.endswith("/") and value.count("/") > 3 else value
-
-    @field_validator("public_url")
-    @classmethod
-    def _public_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError(
-                f"must be an http(s) URL such as https://example.org/news/, got {value!r}"
-            )
-        return value if value.endswith("/") else value + "/"
-
-    @field_validator("podcast_replacements", mode="before")
-    @classmethod
-    def _json_table(cls, value: Any) -> Any:
-        if isinstance(value, str):  # from env or --set: '{"LLM": "L L M"}'
-            try:
-                return json.loads(value)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"not JSON: {exc}") from None
-        return value
-
-    @field_validator("llm_prices", mode="before")
-    @classmethod
-    def _json_prices(cls, value: Any) -> Any:
-        if isinstance(value, str):  # from --set llm_prices='{"model": [0.15, 0.6]}'
-            try:
-                return json.loads(value)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"not JSON: {exc}") from None
-        return value
-
-    @field_validator("llm_prices")
-    @classmethod
-    def _merge_prices(cls, value: dict[str, tuple[float, float]]) -> dict[str, tuple[float, float]]:
-        for model, (inp, out) in value.items():
-            if inp < 0 or out < 0:
-                raise ValueError(f"negative price for {model!r}")
-        return {**PRICES, **value}
 
     @field_validator("database_url")
     @classmethod
@@ -261,7 +294,7 @@ class Settings(BaseSettings):
 
     @property
     def uses_local_model(self) -> bool:
-        return not self.llm_base_url
+        return self.llm.uses_local_model
 
     @property
     def llm_rerank_k(self) -> int:
@@ -271,73 +304,79 @@ class Settings(BaseSettings):
 
     @property
     def model_name(self) -> str:
-        return LOCAL_MODEL_NAME if self.uses_local_model else self.llm_model
+        return LOCAL_MODEL_NAME if self.uses_local_model else self.llm.model
 
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        toml_path = _CONFIG_PATH.get("path")
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        if toml_path is not None:
-            sources.append(_TomlSource(settings_cls, toml_path))
-        return tuple(sources)
+    def flat(self) -> dict[str, Any]:
+        """Every setting by its flat key, as `load_settings` takes them."""
+        values: dict[str, Any] = {}
+        for key, path in SETTING_PATHS.items():
+            value: Any = self
+            for part in path.split("."):
+                value = getattr(value, part)
+            values[key] = value
+        return values
 
-
-def _split(value: Any, separator: str) -> Any:
-    """A list given as one string (env, --set): JSON, or items split on `separator`."""
-    if not isinstance(value, str):
-        return value
-    text = value.strip()
-    if text.startswith("["):
-        return json.loads(text)
-    return [item.strip() for item in re.split(separator, text) if item.strip()]
+    def with_values(self, changes: Mapping[str, Any]) -> Settings:
+        """A copy with some settings changed, by flat key, validated like a loaded one."""
+        return _validated({**self.flat(), **_canonical(changes)}, None)
 
 
-# `settings_customise_sources` is a classmethod with a fixed signature, so the file
-# chosen by `load_settings` reaches it through this one-slot holder.
-_CONFIG_PATH: dict[str, Path | None] = {}
+# The flat keys (TOML, env NEWSLETTER_<KEY>, --set) that are not "<group>_<field>".
+RENAMED: dict[str, str] = {
+    "fetch_overlap_hours": "arxiv.overlap_hours",
+    "newsletter_title": "site.title",
+    "templates_dir": "site.templates_dir",
+    "public_url": "site.public_url",
+    "smtp_from": "smtp.from_address",
+    "list_id": "smtp.list_id",
+}
+# More keys for one setting, the first given wins; env names are these keys in upper case.
+ALIASES: dict[str, str] = {"newsletter_smtp_from": "smtp_from", "newsletter_from": "smtp_from"}
+# Settings whose value is a TOML table, kept as a dict rather than flattened.
+DICT_SETTINGS = frozenset({"llm_prices", "podcast_replacements"})
 
 
-class _TomlSource(PydanticBaseSettingsSource):
-    def __init__(self, settings_cls: type[BaseSettings], path: Path) -> None:
-        super().__init__(settings_cls)
-        self.path = path
-        try:
-            raw = tomllib.loads(path.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-        except OSError as exc:
-            raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
-        self.values = _flatten(raw, dict_keys=_DICT_SETTINGS)
-
-    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
-        return self.values.get(field_name), field_name, False
-
-    def __call__(self) -> dict[str, Any]:
-        return dict(self.values)
+def _setting_paths() -> dict[str, str]:
+    flat_key = {path: key for key, path in RENAMED.items()}
+    paths: dict[str, str] = {}
+    for name, field in Settings.model_fields.items():
+        group = field.annotation
+        if not (isinstance(group, type) and issubclass(group, _Group)):
+            paths[name] = name
+            continue
+        for sub in group.model_fields:
+            path = f"{name}.{sub}"
+            paths[flat_key.get(path, f"{name}_{sub}")] = path
+    return paths
 
 
-_DICT_SETTINGS = {"llm_prices", "podcast_replacements"}
+# Every flat key -> its dotted place in Settings: {"llm_base_url": "llm.base_url", ...}
+SETTING_PATHS: dict[str, str] = _setting_paths()
+_FLAT_KEY = {path: key for key, path in SETTING_PATHS.items()}
 
 
-def _flatten(
-    table: Mapping[str, Any],
-    prefix: str = "",
-    *,
-    dict_keys: frozenset[str] | set[str] = frozenset(),
-) -> dict[str, Any]:
+def env_names(key: str) -> list[str]:
+    """The environment variables of a flat key, the first set wins."""
+    aliases = [alias.upper() for alias, target in ALIASES.items() if target == key]
+    return [ENV_PREFIX + key.upper(), *(a for a in aliases if a != ENV_PREFIX + key.upper())]
+
+
+def _canonical(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Aliases replaced by their key (the key itself, then the first alias, wins)."""
+    out = {k: v for k, v in values.items() if k not in ALIASES}
+    for alias, key in ALIASES.items():
+        if alias in values:
+            out.setdefault(key, values[alias])
+    return out
+
+
+def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     """`[llm] base_url` -> `llm_base_url`; a table that is itself a setting stays a dict."""
     flat: dict[str, Any] = {}
     for key, value in table.items():
         name = f"{prefix}{key}".replace("-", "_").replace(".", "_")
-        if isinstance(value, dict) and name not in dict_keys:
-            flat.update(_flatten(value, f"{name}_", dict_keys=dict_keys))
+        if isinstance(value, dict) and name not in DICT_SETTINGS:
+            flat.update(_flatten(value, f"{name}_"))
         else:
             flat[name] = value
     return flat
@@ -354,10 +393,66 @@ def parse_sets(items: list[str]) -> dict[str, Any]:
     return overrides
 
 
+def _from_toml(path: Path) -> dict[str, Any]:
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    return _canonical(_flatten(raw))
+
+
+def _from_env() -> dict[str, Any]:
+    """Every setting given as NEWSLETTER_<KEY> (names are case-insensitive)."""
+    present = {name.upper(): name for name in names()}
+    values: dict[str, Any] = {}
+    for key in SETTING_PATHS:
+        given = [present[n] for n in env_names(key) if n in present]
+        if given:
+            values[key] = env(given[0])
+    return values
+
+
+def _validated(flat: Mapping[str, Any], path: Path | None) -> Settings:
+    nested: dict[str, Any] = {}
+    for key, value in flat.items():
+        if key in SETTING_PATHS:
+            *group, field = SETTING_PATHS[key].split(".")
+            (nested.setdefault(group[0], {}) if group else nested)[field] = value
+    try:
+        settings = Settings.model_validate(nested)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = [str(p) for p in err["loc"]]
+        head = 2 if loc[0] in _GROUPS and len(loc) > 1 else 1
+        key = ".".join([_FLAT_KEY.get(".".join(loc[:head]), loc[0]), *loc[head:]])
+        raise ConfigError(_describe(key, err["msg"], path)) from None
+    unknown = [key for key in flat if key not in SETTING_PATHS]
+    if unknown:
+        raise ConfigError(_describe(unknown[0], None, path))
+    return settings
+
+
+_GROUPS = {path.split(".")[0] for path in SETTING_PATHS.values() if "." in path}
+
+
+def _describe(key: str, msg: str | None, path: Path | None) -> str:
+    var = f"env {ENV_PREFIX}{key.upper()}"
+    where = f" (in {path}, or {var})" if path else f" ({var})"
+    if msg is None:
+        secret = f"{ENV_PREFIX}{key.upper()}"
+        if secret in SECRETS or key.upper() in SECRETS:
+            return f"'{key}' is a secret: set it in the environment only, not in settings"
+        return f"unknown setting '{key}'{where}; see newsletter.example.toml for the valid keys"
+    return f"bad setting '{key}'{where}: {msg.removeprefix('Value error, ')}"
+
+
 def load_settings(
     config: Path | None = None, overrides: Mapping[str, Any] | None = None
 ) -> Settings:
-    """Build the one Settings object; a bad value raises ConfigError naming the key."""
+    """Build the one Settings object from flat keys; a bad value raises ConfigError naming
+    the key."""
     path = config
     if path is None:
         env_path = env(CONFIG_PATH)
@@ -368,47 +463,23 @@ def load_settings(
         raise ConfigError(f"config file {path} does not exist (copy newsletter.example.toml)")
     if path is not None and not path.exists():
         raise ConfigError(f"config file {path} (NEWSLETTER_CONFIG) does not exist")
-    _CONFIG_PATH["path"] = path
-    clean = {k: v for k, v in (overrides or {}).items() if v is not None}
-    try:
-        settings = Settings(**clean)
-    except ValidationError as exc:
-        raise ConfigError(_describe(exc, path)) from None
-    finally:
-        _CONFIG_PATH.pop("path", None)
+    given = _canonical({k: v for k, v in (overrides or {}).items() if v is not None})
+    from_file = _from_toml(path) if path is not None else {}
+    settings = _validated({**from_file, **_from_env(), **given}, path)
     check_paths(settings)
     _warn_unknown_env()
     return settings
 
 
 # Read from the environment by other parts of the program, not settings.
-_NON_SETTING_ENV = {
-    CONFIG_PATH,
-    SMTP_PASSWORD,
-    SECRET_KEY,
-    "NEWSLETTER_FROM",
-}
+_NON_SETTING_ENV = {CONFIG_PATH, *SECRETS}
 
 
 def _warn_unknown_env() -> None:
-    known = {f"NEWSLETTER_{name.upper()}" for name in Settings.model_fields} | _NON_SETTING_ENV
+    known = {n for key in SETTING_PATHS for n in env_names(key)} | _NON_SETTING_ENV
     for name in names():
-        if name.startswith("NEWSLETTER_") and name not in known:
+        if name.startswith(ENV_PREFIX) and name not in known:
             log.warning("ignoring %s: not a setting (see newsletter.example.toml)", name)
-
-
-def _describe(exc: ValidationError, path: Path | None) -> str:
-    err = exc.errors()[0]
-    key = ".".join(str(p) for p in err["loc"]) or "?"
-    where = (
-        f" (in {path}, or env NEWSLETTER_{key.upper()})"
-        if path
-        else (f" (env NEWSLETTER_{key.upper()})")
-    )
-    if err["type"] == "extra_forbidden":
-        return f"unknown setting '{key}'{where}; see newsletter.example.toml for the valid keys"
-    msg = err["msg"].removeprefix("Value error, ")
-    return f"bad setting '{key}'{where}: {msg}"
 
 
 def sqlite_path(database_url: str) -> Path | None:
@@ -421,9 +492,10 @@ def sqlite_path(database_url: str) -> Path | None:
 
 def check_paths(settings: Settings) -> None:
     """Fail at start, naming the key, when a configured path cannot be used."""
-    if settings.templates_dir is not None and not settings.templates_dir.is_dir():
+    templates = settings.site.templates_dir
+    if templates is not None and not templates.is_dir():
         raise ConfigError(
-            f"bad setting 'templates_dir': {settings.templates_dir} is not a directory "
+            f"bad setting 'templates_dir': {templates} is not a directory "
             "(copy the files of templates/ you want to change into one)"
         )
     db_file = sqlite_path(settings.database_url)

@@ -1,8 +1,10 @@
 """The process environment: the only module that reads or changes `os.environ`.
 
-Settings come from `NEWSLETTER_*` variables through `config.py` (pydantic-settings reads
-those itself); everything else the program takes from the environment (secrets, the
-config file's path, a cache folder, a child process's environment) goes through here.
+Settings come from `NEWSLETTER_*` variables through `config.py`, which reads them with
+`env` and `names`; everything else the program takes from the environment (the config
+file's path, a cache folder, a child process's environment) goes through here too. Secrets
+(`SECRETS`) are read only by the three functions below, where they are used, and never
+become settings, so they are in no settings dump or log.
 Every function reads the environment when it is called, never at import, so a test's
 `monkeypatch.setenv` is seen.
 """
@@ -16,6 +18,7 @@ CONFIG_PATH = "NEWSLETTER_CONFIG"
 SMTP_PASSWORD = "NEWSLETTER_SMTP_PASSWORD"
 SECRET_KEY = "NEWSLETTER_SECRET_KEY"
 CACHE_DIR = "NEWSLETTER_CACHE_DIR"
+SECRETS = (OPENAI_API_KEY, SMTP_PASSWORD, SECRET_KEY)
 
 
 def env(name: str) -> str | None:
@@ -23,14 +26,24 @@ def env(name: str) -> str | None:
     return os.environ.get(name)
 
 
-def secret(name: str) -> str:
+def _secret(name: str) -> str:
     """A secret's value, "" when it is not set (callers say what is missing)."""
     return os.environ.get(name, "")
 
 
 def openai_api_key() -> str:
     """The key for OpenAI-compatible endpoints; local servers take any key."""
-    return secret(OPENAI_API_KEY) or "not-needed"
+    return _secret(OPENAI_API_KEY) or "not-needed"
+
+
+def smtp_password() -> str:
+    """The SMTP login password, "" when not set."""
+    return _secret(SMTP_PASSWORD)
+
+
+def secret_key() -> str:
+    """The key that signs subscribe / unsubscribe / feedback links, "" when not set."""
+    return _secret(SECRET_KEY)
 
 
 def names() -> list[str]:

@@ -25,7 +25,7 @@ def serve(
     NEWSLETTER_SECRET_KEY set the subscribe, confirm, unsubscribe and feedback links."""
     import uvicorn
 
-    from pipeline.env import secret
+    from pipeline.env import secret_key
     from pipeline.mail.tokens import SECRET_ENV, Signer, secret_from_env
     from pipeline.render.site import build_site
     from pipeline.web.app import create_app
@@ -33,7 +33,7 @@ def serve(
     settings = ctx.obj.settings(output_dir=output_dir, database_url=database_url)
     with pipeline_for(settings) as p:
         site = build_site(p.engine, settings, templates=settings.templates_dir)
-        if secret(SECRET_ENV):
+        if secret_key():
             web = create_app(
                 site, engine=p.engine, settings=settings, signer=Signer(secret_from_env())
             )

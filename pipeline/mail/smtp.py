@@ -13,7 +13,7 @@ from email.headerregistry import Address
 from email.utils import parseaddr
 
 from pipeline.config import Settings
-from pipeline.env import SMTP_PASSWORD, secret
+from pipeline.env import SMTP_PASSWORD, smtp_password
 from pipeline.errors import ConfigError, SMTPUnavailable
 
 PASSWORD_ENV = SMTP_PASSWORD
@@ -64,7 +64,7 @@ def connect(settings: Settings) -> smtplib.SMTP:
             conn.starttls(context=context)
             conn.ehlo()
         if settings.smtp_user:
-            password = secret(PASSWORD_ENV)
+            password = smtp_password()
             if not password:
                 raise ConfigError(f"smtp_user is set but {PASSWORD_ENV} is empty")
             conn.login(settings.smtp_user, password)

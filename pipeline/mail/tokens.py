@@ -13,7 +13,7 @@ from typing import Any
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-from pipeline.env import SECRET_KEY, secret
+from pipeline.env import SECRET_KEY, secret_key
 from pipeline.errors import BadToken, ConfigError
 
 SECRET_ENV = SECRET_KEY
@@ -27,7 +27,7 @@ SIGNALS = ("like", "dislike")
 
 
 def secret_from_env() -> str:
-    key = secret(SECRET_ENV)
+    key = secret_key()
     if len(key) < MIN_SECRET:
         raise ConfigError(
             f"{SECRET_ENV} must be set to a random string of at least {MIN_SECRET} characters "
