@@ -26,8 +26,8 @@ from pipeline.render.publish import AUDIO, drop_stale_audio, load_view, write_au
 def script_for(view: IssueView, settings: Settings) -> Script:
     return podcast_script(
         view,
-        replacements=settings.podcast_replacements,
-        words_per_minute=settings.podcast_words_per_minute,
+        replacements=settings.podcast.replacements,
+        words_per_minute=settings.podcast.words_per_minute,
     )
 
 

@@ -148,7 +148,7 @@ def default_window(p: Pipeline) -> Window:
     if mark is None:
         since = week_window(last_complete_week(now)).since
     else:
-        since = min(mark, now) - timedelta(hours=p.settings.fetch_overlap_hours)
+        since = min(mark, now) - timedelta(hours=p.settings.arxiv.overlap_hours)
     return Window(since, now)
 
 
@@ -161,7 +161,7 @@ class FetchResult:
 def fetch(p: Pipeline, window: Window | None = None) -> FetchResult:
     window = window or default_window(p)
     terms = TermFilter.of(p.settings.include_terms, p.settings.exclude_terms)
-    batch_size = p.settings.arxiv_page_size
+    batch_size = p.settings.arxiv.page_size
 
     def body(_run_id: int) -> FetchResult:
         counts = IngestCounts()
@@ -208,15 +208,15 @@ def llm_ratings(
     s = p.settings
     extra = {"interests": s.interest_description}
     jobs = [
-        make_job(x, RELEVANCE, max_tokens=s.llm_max_tokens, temperature=0.0, extra=extra)
+        make_job(x, RELEVANCE, max_tokens=s.llm.max_tokens, temperature=0.0, extra=extra)
         for x in papers
     ]
     model = p.chat()
     options = Options(
         temperature=0.0,
-        concurrency=1 if s.uses_local_model else s.llm_concurrency,
-        retry=RetryPolicy(retries=s.llm_retries),
-        prices=PriceTable(s.llm_prices),
+        concurrency=1 if s.uses_local_model else s.llm.concurrency,
+        retry=RetryPolicy(retries=s.llm.retries),
+        prices=PriceTable(s.llm.prices),
         run_id=run_id,
     )
     spent = run_jobs(p.engine, model, jobs, options)
@@ -315,7 +315,7 @@ def summary_jobs(p: Pipeline, week: str) -> list[Job]:
 def estimate_summaries(p: Pipeline, week: str) -> Estimate:
     """`--dry-run`: the calls, tokens and cost the summarize stage would spend; sends nothing."""
     return estimate(
-        p.engine, p.settings.model_name, summary_jobs(p, week), PriceTable(p.settings.llm_prices)
+        p.engine, p.settings.model_name, summary_jobs(p, week), PriceTable(p.settings.llm.prices)
     )
 
 
@@ -329,10 +329,10 @@ def summarize(
         jobs = summary_jobs(p, week)
         model = p.chat()
         options = Options(
-            temperature=s.llm_temperature,
-            concurrency=1 if s.uses_local_model else s.llm_concurrency,
-            retry=RetryPolicy(retries=s.llm_retries),
-            prices=PriceTable(s.llm_prices),
+            temperature=s.llm.temperature,
+            concurrency=1 if s.uses_local_model else s.llm.concurrency,
+            retry=RetryPolicy(retries=s.llm.retries),
+            prices=PriceTable(s.llm.prices),
             budget=Budget(budget_usd),
             run_id=run_id,
             force=force,
@@ -353,7 +353,7 @@ def render(
     """The issue's files and the archive site, from stored data (no LLM call); `audio` also
     makes podcast.mp3 (text-to-speech, cached per chunk)."""
 
-    templates = templates or p.settings.templates_dir
+    templates = templates or p.settings.site.templates_dir
 
     def body(_run_id: int) -> list[Path]:
         rendered = render_week(

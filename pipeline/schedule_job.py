@@ -26,10 +26,10 @@ def weekly_run(config: str | None = None, overrides: dict[str, Any] | None = Non
 
     settings = load_settings(Path(config) if config else None, overrides)
     wiring.check_llm(settings)
-    if settings.schedule_send:
+    if settings.schedule.send:
         wiring.check_smtp(settings)
     with wiring.pipeline_for(settings) as p:
-        result = runner.run(p, send=settings.schedule_send)
+        result = runner.run(p, send=settings.schedule.send)
     s = result.summarized
     log.warning(
         "weekly run of %s: %d candidates, %d summaries made, %d failed, %d files",

@@ -49,42 +49,42 @@ def chat_model(settings: Settings) -> ChatModel:
     """An OpenAI-compatible endpoint when configured, else the embedded local model."""
     if settings.uses_local_model:
         return embedded_chat(
-            settings.llm_local_model_file, settings.llm_threads, settings.llm_timeout_seconds
+            settings.llm.local_model_file, settings.llm.threads, settings.llm.timeout_seconds
         )
     client = openai.AsyncOpenAI(
-        base_url=settings.llm_base_url,
+        base_url=settings.llm.base_url,
         # Local servers (Ollama, vLLM, llama.cpp) accept any key; OpenAI needs a real one.
         api_key=openai_api_key(),
-        timeout=settings.llm_timeout_seconds,
+        timeout=settings.llm.timeout_seconds,
         max_retries=0,  # our RetryPolicy retries, so every attempt is logged
     )
-    return OpenAIChat(client, settings.llm_model)
+    return OpenAIChat(client, settings.llm.model)
 
 
 def embedder(settings: Settings) -> Embedder:
     """An OpenAI-compatible embeddings endpoint when configured, else local MiniLM (lazy)."""
-    if not settings.embedding_base_url:
+    if not settings.embedding.base_url:
         return LocalMiniLM()
     client = openai.OpenAI(
-        base_url=settings.embedding_base_url,
+        base_url=settings.embedding.base_url,
         api_key=openai_api_key(),
-        timeout=settings.llm_timeout_seconds,
+        timeout=settings.llm.timeout_seconds,
         max_retries=3,  # the client retries 408/409/429/5xx and dropped connections
     )
-    return OpenAIEmbedder(client, settings.embedding_model)
+    return OpenAIEmbedder(client, settings.embedding.model)
 
 
 def speech_for(settings: Settings, api_key: str) -> Speech:
-    if settings.podcast_tts_base_url:
+    if settings.podcast.tts_base_url:
         return OpenAISpeech(
-            settings.podcast_tts_base_url,
+            settings.podcast.tts_base_url,
             api_key,
-            model=settings.podcast_tts_model,
-            voice=settings.podcast_tts_voice,
-            timeout=settings.llm_timeout_seconds,
-            retries=settings.llm_retries,
+            model=settings.podcast.tts_model,
+            voice=settings.podcast.tts_voice,
+            timeout=settings.llm.timeout_seconds,
+            retries=settings.llm.retries,
         )
-    return EspeakSpeech(voice=settings.podcast_espeak_voice)
+    return EspeakSpeech(voice=settings.podcast.espeak_voice)
 
 
 @contextmanager
@@ -96,23 +96,23 @@ def pipeline_for(settings: Settings, progress: Reporter | None = None) -> Iterat
         engine = open_database(settings.database_url)
         stack.callback(engine.dispose)
         http = stack.enter_context(
-            httpx.Client(timeout=settings.arxiv_timeout_seconds, follow_redirects=True)
+            httpx.Client(timeout=settings.arxiv.timeout_seconds, follow_redirects=True)
         )
 
         def source() -> ArxivSource:
             return ArxivSource(
-                settings.arxiv_url,
+                settings.arxiv.url,
                 http=http,
-                page_size=settings.arxiv_page_size,
-                delay_seconds=settings.arxiv_delay_seconds,
-                retries=settings.arxiv_retries,
+                page_size=settings.arxiv.page_size,
+                delay_seconds=settings.arxiv.delay_seconds,
+                retries=settings.arxiv.retries,
             )
 
         def fulltext() -> FullTextFetcher:
             return FullTextFetcher(
                 http,
-                html_base=settings.fulltext_html_url,
-                pdf_base=settings.fulltext_pdf_url,
+                html_base=settings.fulltext.html_url,
+                pdf_base=settings.fulltext.pdf_url,
                 cache_dir=settings.cache_dir / "fulltext",
             )
 
@@ -138,9 +138,9 @@ def check_llm(settings: Settings) -> None:
         _check_embedded(settings)
         return
     client = openai.OpenAI(
-        base_url=settings.llm_base_url,
+        base_url=settings.llm.base_url,
         api_key=openai_api_key(),
-        timeout=min(CHECK_TIMEOUT_SECONDS, settings.llm_timeout_seconds),
+        timeout=min(CHECK_TIMEOUT_SECONDS, settings.llm.timeout_seconds),
         max_retries=0,
     )
     try:
@@ -150,12 +150,12 @@ def check_llm(settings: Settings) -> None:
             if exc.status_code not in (404, 405, 501):  # lists no models: ask for one token
                 raise
             client.chat.completions.create(
-                model=settings.llm_model,
+                model=settings.llm.model,
                 messages=[{"role": "user", "content": "Say OK."}],
                 max_tokens=1,
             )
     except openai.OpenAIError as exc:
-        raise _fatal(translate(exc, client, settings.llm_model)) from None
+        raise _fatal(translate(exc, client, settings.llm.model)) from None
     finally:
         client.close()
 
@@ -178,7 +178,7 @@ def _fatal(error: LLMError) -> LLMConfigError:
 
 
 def _check_embedded(settings: Settings) -> None:
-    path = settings.llm_local_model_file or weights.default_path()
+    path = settings.llm.local_model_file or weights.default_path()
     problem = ""
     if not path.is_file() or path.stat().st_size != weights.DEFAULT.size:
         problem = f"the embedded model's weights are not installed at {path}"

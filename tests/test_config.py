@@ -14,7 +14,7 @@ def test_defaults() -> None:
     s = load_settings()
     assert s.categories == ["cs.AI", "cs.LG", "cs.CL", "stat.ML"]
     assert s.database_url == "sqlite:///db/newsletter.sqlite3"
-    assert s.arxiv_url == "https://export.arxiv.org/api/query"
+    assert s.arxiv.url == "https://export.arxiv.org/api/query"
     assert s.uses_local_model and s.model_name == "Qwen2.5-Coder-1.5B-Instruct-Q4_K_M"
     assert Path("db").is_dir() and Path("out").is_dir()  # created at start
 
@@ -26,15 +26,15 @@ def test_precedence_toml_env_flags(monkeypatch: pytest.MonkeyPatch) -> None:
     )
     s = load_settings()
     assert (s.highlights, s.also_this_week, s.categories) == (7, 11, ["cs.CL"])
-    assert s.llm_base_url == "http://127.0.0.1:9/v1" and s.llm_model == "from-toml"
+    assert s.llm.base_url == "http://127.0.0.1:9/v1" and s.llm.model == "from-toml"
     monkeypatch.setenv("NEWSLETTER_HIGHLIGHTS", "8")
     monkeypatch.setenv("NEWSLETTER_LLM_MODEL", "from-env")
     monkeypatch.setenv("NEWSLETTER_CATEGORIES", "cs.AI stat.ML")
     s = load_settings()
-    assert (s.highlights, s.llm_model, s.categories) == (8, "from-env", ["cs.AI", "stat.ML"])
+    assert (s.highlights, s.llm.model, s.categories) == (8, "from-env", ["cs.AI", "stat.ML"])
     assert s.also_this_week == 11
     s = load_settings(overrides={"highlights": "9"})
-    assert s.highlights == 9 and s.llm_model == "from-env"
+    assert s.highlights == 9 and s.llm.model == "from-env"
 
 
 def test_explicit_config_file(tmp_path: Path) -> None:
@@ -100,14 +100,14 @@ def test_example_config_is_valid() -> None:
     example = Path(__file__).resolve().parents[1] / "newsletter.example.toml"
     s = load_settings(example)
     assert s.highlights >= 1
-    assert s.llm_local_model_file is None  # "" there means the installed default
+    assert s.llm.local_model_file is None  # "" there means the installed default
 
 
 def test_local_model_file_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NEWSLETTER_LLM_LOCAL_MODEL_FILE", "/models/q.gguf")
-    assert load_settings().llm_local_model_file == Path("/models/q.gguf")
+    assert load_settings().llm.local_model_file == Path("/models/q.gguf")
     monkeypatch.setenv("NEWSLETTER_LLM_LOCAL_MODEL_FILE", " ")
-    assert load_settings().llm_local_model_file is None
+    assert load_settings().llm.local_model_file is None
 
 
 def test_unknown_env_variable_is_warned_about(

@@ -161,7 +161,7 @@ def test_embedding_settings_from_toml_and_validated(tmp_path: Path) -> None:
     cfg = tmp_path / "n.toml"
     cfg.write_text('[embedding]\nbase_url = "http://127.0.0.1:1/v1/"\nmodel = "nomic"\n')
     s = load_settings(cfg)
-    assert (s.embedding_base_url, s.embedding_model) == ("http://127.0.0.1:1/v1", "nomic")
+    assert (s.embedding.base_url, s.embedding.model) == ("http://127.0.0.1:1/v1", "nomic")
     with pytest.raises(ConfigError, match="embedding_base_url"):
         load_settings(overrides={"embedding_base_url": "localhost:11434"})
 

@@ -194,7 +194,7 @@ def test_hostile_title_and_name_cannot_add_headers(
     engine: Engine, world: tuple[Settings, dict[str, int]], smtp: tuple[Controller, Recorder]
 ) -> None:
     settings, _ = world
-    hostile = settings.model_copy(update={"newsletter_title": "AI\r\nBcc: evil@x\r\n\r\nbody"})
+    hostile = settings.with_values({"newsletter_title": "AI\r\nBcc: evil@x\r\n\r\nbody"})
     send_stage(engine, hostile, WEEK, signer=SIGNER)
     for (_, rcpts, raw), msg in zip(smtp[1].messages, smtp[1].parsed(), strict=True):
         head = raw.split(b"\r\n\r\n", 1)[0]
@@ -343,8 +343,8 @@ def test_templates_and_links_are_checked(
     mine.mkdir()
     (mine / "newsletter.txt.j2").write_text("{{ title }}: no way out\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="does not show `unsubscribe_url`"):
-        send_stage(engine, settings.model_copy(update={"templates_dir": mine}), WEEK, signer=SIGNER)
-    spaced = settings.model_copy(update={"public_url": "https://news.example.org/a b/"})
+        send_stage(engine, settings.with_values({"templates_dir": mine}), WEEK, signer=SIGNER)
+    spaced = settings.with_values({"public_url": "https://news.example.org/a b/"})
     with pytest.raises(ConfigError, match="public_url"):
         send_stage(engine, spaced, WEEK, signer=SIGNER)
     assert deliveries(engine) == {}
@@ -420,7 +420,7 @@ def cli_env(
         "NEWSLETTER_PUBLIC_URL": PUBLIC,
         "NEWSLETTER_NEWSLETTER_TITLE": "AI papers",
         "NEWSLETTER_SMTP_HOST": "127.0.0.1",
-        "NEWSLETTER_SMTP_PORT": str(settings.smtp_port),
+        "NEWSLETTER_SMTP_PORT": str(settings.smtp.port),
         "NEWSLETTER_FROM": "AI papers <news@example.org>",
     }
     for k, v in values.items():

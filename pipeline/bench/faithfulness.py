@@ -194,15 +194,15 @@ def evaluate(settings: Settings, papers: Sequence[Paper]) -> Report:
     """Summaries of `papers` by the configured model, in a temporary database."""
     jobs = [
         make_job(
-            p, SUMMARY, max_tokens=settings.llm_max_tokens, temperature=settings.llm_temperature
+            p, SUMMARY, max_tokens=settings.llm.max_tokens, temperature=settings.llm.temperature
         )
         for p in papers
     ]
     options = Options(
-        temperature=settings.llm_temperature,
-        concurrency=1 if settings.uses_local_model else settings.llm_concurrency,
-        retry=RetryPolicy(retries=settings.llm_retries),
-        prices=PriceTable(settings.llm_prices),
+        temperature=settings.llm.temperature,
+        concurrency=1 if settings.uses_local_model else settings.llm.concurrency,
+        retry=RetryPolicy(retries=settings.llm.retries),
+        prices=PriceTable(settings.llm.prices),
     )
     with tempfile.TemporaryDirectory(prefix="eval-faithfulness-") as tmp:
         engine = open_database(f"sqlite:///{Path(tmp) / 'eval.sqlite3'}")

@@ -23,7 +23,7 @@ def schedule(ctx: typer.Context, output_dir: OutOpt = None, database_url: DbOpt 
     """
     state = ctx.obj
     settings = state.settings(output_dir=output_dir, database_url=database_url)
-    trigger = cron_trigger(settings.schedule_cron, settings.schedule_timezone)
+    trigger = cron_trigger(settings.schedule.cron, settings.schedule.timezone)
     overrides = state.overrides()
     if output_dir is not None:
         overrides["output_dir"] = str(output_dir)
@@ -33,13 +33,13 @@ def schedule(ctx: typer.Context, output_dir: OutOpt = None, database_url: DbOpt 
         database_url=settings.database_url,
         trigger=trigger,
         kwargs={"config": str(state.config) if state.config else None, "overrides": overrides},
-        misfire_grace=timedelta(hours=settings.schedule_grace_hours),
+        misfire_grace=timedelta(hours=settings.schedule.grace_hours),
     )
 
     def started(when: datetime | None) -> None:
         next_run = f"{when:%a %Y-%m-%d %H:%M %Z}" if when else "never"
         out.print(
-            f"scheduled '{settings.schedule_cron}' ({settings.schedule_timezone}): "
+            f"scheduled '{settings.schedule.cron}' ({settings.schedule.timezone}): "
             f"next run {next_run}; SIGTERM or Ctrl-C stops",
             markup=False,
         )

@@ -32,7 +32,7 @@ def serve(
 
     settings = ctx.obj.settings(output_dir=output_dir, database_url=database_url)
     with pipeline_for(settings) as p:
-        site = build_site(p.engine, settings, templates=settings.templates_dir)
+        site = build_site(p.engine, settings, templates=settings.site.templates_dir)
         if secret_key():
             web = create_app(
                 site, engine=p.engine, settings=settings, signer=Signer(secret_from_env())

@@ -30,7 +30,7 @@ def status(ctx: typer.Context, database_url: DbOpt = None) -> None:
     now = utcnow()
     nxt = stored_next_fire_time(settings.database_url)
     out.print(
-        f"schedule: next run {nxt:%a %Y-%m-%d %H:%M %Z} ('{settings.schedule_cron}')"
+        f"schedule: next run {nxt:%a %Y-%m-%d %H:%M %Z} ('{settings.schedule.cron}')"
         if nxt
         else "schedule: none stored (start `newsletter schedule`, or use cron/systemd)",
         markup=False,

@@ -114,7 +114,7 @@ class Batch:
         self.retries: list[_Retry] = []
         self.seq = 0
         self.pending: tuple[Todo, smtplib.SMTP] | None = None  # terminator sent, reply unread
-        self.interval = 1.0 / settings.smtp_rate if settings.smtp_rate else 0.0
+        self.interval = 1.0 / settings.smtp.rate if settings.smtp.rate else 0.0
         self.next_start = time.monotonic()
 
     # -- the loop ----------------------------------------------------------------------------
@@ -244,7 +244,7 @@ class Batch:
             self._transient(item, str(reply))
 
     def _transient(self, item: Todo, error: str) -> None:
-        if item.tries > self.settings.smtp_retries:
+        if item.tries > self.settings.smtp.retries:
             self._fail(item, f"gave up after {item.tries} attempts: {error}")
             return
         self._set(item, status="sending", sent_at=None, error=error)
@@ -282,7 +282,7 @@ class Batch:
                 tries += 1
                 if first:
                     raise
-                if tries > self.settings.smtp_retries:
+                if tries > self.settings.smtp.retries:
                     raise _Stop(str(exc)) from None
                 time.sleep(backoff_delay(tries, None, base=self.retry_base, rng=self.rng))
         self.eight_bit = self.conn.has_extn("8bitmime")

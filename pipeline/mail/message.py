@@ -86,17 +86,17 @@ def _phrase(text: str) -> str:
 
 def list_id(settings: Settings) -> str:
     """The List-Id header value (RFC 2919): `"Title" <label.namespace>`."""
-    raw = one_line(settings.list_id)
+    raw = one_line(settings.smtp.list_id)
     if not raw:
-        ident = f"newsletter.{_host(settings.public_url)}"
+        ident = f"newsletter.{_host(settings.site.public_url)}"
         if not _DOT_ATOM.fullmatch(ident):
             ident = "newsletter.localhost"
-        return f"{_phrase(one_line(settings.newsletter_title))} <{ident}>"
+        return f"{_phrase(one_line(settings.site.title))} <{ident}>"
     m = re.fullmatch(r"(.*?)\s*<([^<>]*)>", raw)
     name, ident = (m.group(1).strip().strip('"'), m.group(2)) if m else ("", raw)
     if not _DOT_ATOM.fullmatch(ident) or len(ident) > 255:
         raise ConfigError(
-            f"bad setting 'list_id': {settings.list_id!r} needs an id like "
+            f"bad setting 'list_id': {settings.smtp.list_id!r} needs an id like "
             "'news.example.org' or 'AI papers <news.example.org>' (RFC 2919)"
         )
     return f"{_phrase(name)} <{ident}>" if name else f"<{ident}>"
@@ -150,14 +150,14 @@ class IssueMail:
     ) -> None:
         self.week = view.week
         self.signer = signer
-        self.host = _host(settings.public_url)
-        base = _link_base(settings.public_url)
+        self.host = _host(settings.site.public_url)
+        base = _link_base(settings.site.public_url)
         self.unsubscribe_base = f"{base}unsubscribe?t="
         self.feedback_base = f"{base}feedback?t="
         self.nonce = secrets.token_hex(12)
         self.slots: dict[str, tuple[str, str]] = {}  # key -> (paper id, signal)
         self._keys: dict[tuple[str, str], str] = {}
-        self.text, self.html = self._render(view, templates or settings.templates_dir)
+        self.text, self.html = self._render(view, templates or settings.site.templates_dir)
         self.boundary = f"=_{secrets.token_hex(16)}"
         for piece in [*self.text.pieces, *self.html.pieces, base]:
             if self.boundary in piece:  # pragma: no cover - 128 random bits

@@ -75,7 +75,7 @@ def issue_mail(
         settings,
         signer or Signer(secret_from_env()),
         sender=sender_address(settings),
-        templates=settings.templates_dir,
+        templates=settings.site.templates_dir,
     )
 
 

@@ -30,48 +30,50 @@ def close(conn: smtplib.SMTP) -> None:
 
 def sender_address(settings: Settings) -> str:
     """The From address, checked: `News <news@example.org>` or `news@example.org`."""
-    if not settings.smtp_from:
+    if not settings.smtp.from_address:
         raise ConfigError(
             "no From address: set NEWSLETTER_FROM (e.g. 'AI papers <news@example.org>') "
             "or [smtp] from in newsletter.toml"
         )
-    name, addr = parseaddr(settings.smtp_from)
-    if "@" not in addr or any(c in settings.smtp_from for c in "\r\n"):
-        raise ConfigError(f"bad setting 'smtp_from': {settings.smtp_from!r} is not an address")
+    name, addr = parseaddr(settings.smtp.from_address)
+    if "@" not in addr or any(c in settings.smtp.from_address for c in "\r\n"):
+        raise ConfigError(
+            f"bad setting 'smtp_from': {settings.smtp.from_address!r} is not an address"
+        )
     return str(Address(display_name=name, addr_spec=addr)) if name else addr
 
 
 def connect(settings: Settings) -> smtplib.SMTP:
     """A logged-in connection (the caller closes it with `quit()`); on failure nothing is
     left open."""
-    where = f"{settings.smtp_host}:{settings.smtp_port}"
+    where = f"{settings.smtp.host}:{settings.smtp.port}"
     context = ssl.create_default_context()
     conn: smtplib.SMTP | None = None
     try:
-        if settings.smtp_tls == "ssl":
+        if settings.smtp.tls == "ssl":
             conn = smtplib.SMTP_SSL(
-                settings.smtp_host,
-                settings.smtp_port,
-                timeout=settings.smtp_timeout_seconds,
+                settings.smtp.host,
+                settings.smtp.port,
+                timeout=settings.smtp.timeout_seconds,
                 context=context,
             )
         else:
             conn = smtplib.SMTP(
-                settings.smtp_host, settings.smtp_port, timeout=settings.smtp_timeout_seconds
+                settings.smtp.host, settings.smtp.port, timeout=settings.smtp.timeout_seconds
             )
         conn.ehlo()
-        if settings.smtp_tls == "starttls":
+        if settings.smtp.tls == "starttls":
             conn.starttls(context=context)
             conn.ehlo()
-        if settings.smtp_user:
+        if settings.smtp.user:
             password = smtp_password()
             if not password:
                 raise ConfigError(f"smtp_user is set but {PASSWORD_ENV} is empty")
-            conn.login(settings.smtp_user, password)
+            conn.login(settings.smtp.user, password)
     except smtplib.SMTPAuthenticationError as exc:
         _close_quietly(conn)
         raise SMTPUnavailable(
-            f"the SMTP server {where} refused the login of {settings.smtp_user!r} "
+            f"the SMTP server {where} refused the login of {settings.smtp.user!r} "
             f"({exc.smtp_code}); check smtp_user and {PASSWORD_ENV}"
         ) from None
     except (OSError, smtplib.SMTPException) as exc:

@@ -39,8 +39,8 @@ def load_view(engine: Engine, settings: Settings, week: str) -> IssueView:
         model=issue.model or "",
         candidates=issue.candidates,
         published=issue.created,
-        public_url=settings.public_url,
-        title=settings.newsletter_title,
+        public_url=settings.site.public_url,
+        title=settings.site.title,
     )
 
 

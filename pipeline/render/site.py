@@ -61,7 +61,7 @@ def build_site(engine: Engine, settings: Settings, *, templates: Path | None = N
     for issue in list_issues(engine):
         view = load_view(engine, settings, issue.week)
         audio = audio_info(settings.output_dir / "issues" / issue.week)
-        page_url = f"{settings.public_url}issues/{issue.week}/"
+        page_url = f"{settings.site.public_url}issues/{issue.week}/"
         entries.append(Entry(view, audio, page_url, page_url + AUDIO if audio else ""))
         page = env.get_template("newsletter.html.j2").render(
             **view.as_context(), web=True, archive_url="../../"
@@ -72,8 +72,8 @@ def build_site(engine: Engine, settings: Settings, *, templates: Path | None = N
         else:
             (site / "issues" / issue.week / AUDIO).unlink(missing_ok=True)
     context = {
-        "title": settings.newsletter_title,
-        "public_url": settings.public_url,
+        "title": settings.site.title,
+        "public_url": settings.site.public_url,
         "entries": entries,
         "episodes": [e for e in entries if e.audio],
         "updated": entries[0].updated if entries else f"{date(1970, 1, 1).isoformat()}T00:00:00Z",

@@ -13,17 +13,17 @@ from pipeline.summarize.texts import ONELINER, PODCAST, SUMMARY, Job, SourceText
 def oneliners_enabled(settings: Settings) -> bool:
     """'auto': from an endpoint yes; the small local model writes worse one-liners than the
     abstract's own first sentence, so not from it."""
-    if settings.summaries_oneliners == "auto":
+    if settings.summaries.oneliners == "auto":
         return not settings.uses_local_model
-    return settings.summaries_oneliners == "on"
+    return settings.summaries.oneliners == "on"
 
 
 def narration_enabled(settings: Settings) -> bool:
     """'auto': from an endpoint yes; the small local model's narration is no better than its
     summary, so the podcast reads the summary instead."""
-    if settings.podcast_narration == "auto":
+    if settings.podcast.narration == "auto":
         return not settings.uses_local_model
-    return settings.podcast_narration == "on"
+    return settings.podcast.narration == "on"
 
 
 def issue_jobs(
@@ -38,20 +38,20 @@ def issue_jobs(
         paper = loaded.paper
         if loaded.item.section == HIGHLIGHT:
             source = None
-            if s.summaries_full_text and fulltext is not None:
+            if s.summaries.full_text and fulltext is not None:
                 full = fulltext().fetch(
                     paper.id,
                     paper.version,
                     fallback=paper.abstract,
-                    budget_tokens=s.summaries_full_text_tokens,
+                    budget_tokens=s.summaries.full_text_tokens,
                 )
                 source = SourceText(full.text, full.source, full.note or None)
             jobs.append(
                 make_job(
                     paper,
                     SUMMARY,
-                    max_tokens=s.llm_max_tokens,
-                    temperature=s.llm_temperature,
+                    max_tokens=s.llm.max_tokens,
+                    temperature=s.llm.temperature,
                     source=source,
                 )
             )
@@ -60,15 +60,15 @@ def issue_jobs(
                     make_job(
                         paper,
                         PODCAST,
-                        max_tokens=s.llm_max_tokens,
-                        temperature=s.llm_temperature,
+                        max_tokens=s.llm.max_tokens,
+                        temperature=s.llm.temperature,
                         source=source,
                     )
                 )
         elif loaded.item.section == ALSO and oneliners_enabled(s):
             jobs.append(
                 make_job(
-                    paper, ONELINER, max_tokens=s.llm_max_tokens, temperature=s.llm_temperature
+                    paper, ONELINER, max_tokens=s.llm.max_tokens, temperature=s.llm.temperature
                 )
             )
     return jobs

@@ -173,12 +173,12 @@ class Endpoints:
         subscriber = subscribe_pending(self.engine, email, name=name, source="web")
         if subscriber.status == "active":
             assert subscriber.id is not None
-            unsubscribe_url = f"{self.settings.public_url}unsubscribe?t="
+            unsubscribe_url = f"{self.settings.site.public_url}unsubscribe?t="
             message = self.pages.confirmation_email(
                 email, unsubscribe_url=unsubscribe_url + self.signer.unsubscribe(subscriber.id)
             )
         else:
-            confirm_url = f"{self.settings.public_url}confirm?t={self.signer.confirm(email)}"
+            confirm_url = f"{self.settings.site.public_url}confirm?t={self.signer.confirm(email)}"
             message = self.pages.confirmation_email(email, confirm_url=confirm_url)
         conn = connect(self.settings)
         try:

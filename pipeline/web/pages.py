@@ -41,12 +41,12 @@ class Pages:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.env = environment(settings.templates_dir)
+        self.env = environment(settings.site.templates_dir)
         self.sender = sender_address(settings)  # a missing From fails at start, not per request
 
     def page(self, template: str, status: int = 200, **context: Any) -> HTMLResponse:
         html = self.env.get_template(f"web/{template}").render(
-            title=self.settings.newsletter_title, **context
+            title=self.settings.site.title, **context
         )
         return HTMLResponse(html, status_code=status, headers=HEADERS)
 
@@ -59,7 +59,7 @@ class Pages:
         self, email: str, *, confirm_url: str = "", unsubscribe_url: str = ""
     ) -> EmailMessage:
         """The double opt-in email; with `unsubscribe_url` instead, "you're already subscribed"."""
-        title = self.settings.newsletter_title
+        title = self.settings.site.title
         already = bool(unsubscribe_url)
         text = self.env.get_template("email/confirm.txt.j2").render(
             title=title,
@@ -68,7 +68,7 @@ class Pages:
             confirm_url=confirm_url,
             unsubscribe_url=unsubscribe_url,
             valid_days=CONFIRM_MAX_AGE // 86400,
-            public_url=self.settings.public_url,
+            public_url=self.settings.site.public_url,
         )
         msg = EmailMessage()
         msg["From"] = self.sender
