@@ -253,3 +253,14 @@ def test_secrets_are_read_from_the_environment_only(monkeypatch: pytest.MonkeyPa
     Path("newsletter.toml").write_text('[smtp]\npassword = "x"\n', encoding="utf-8")
     with pytest.raises(ConfigError, match="'smtp_password' is a secret"):
         load_settings()
+
+
+def test_only_env_py_reads_the_environment_and_its_secrets() -> None:
+    readers = []
+    for path in sorted((ROOT / "pipeline").rglob("*.py")):
+        if path.name == "env.py" and path.parent.name == "pipeline":
+            continue
+        text = path.read_text(encoding="utf-8")
+        if re.search(r"\bos\.environ\b|\bgetenv\(|\b_secret\b|import environ\b", text):
+            readers.append(str(path.relative_to(ROOT)))
+    assert readers == []
