@@ -19,16 +19,7 @@ from pipeline.llm.cost import PriceTable
 from pipeline.llm.openai_compat import OpenAIChat
 from pipeline.llm.retry import RetryPolicy
 from pipeline.store.models import LLMCall, Paper, Summary, SummaryFailure
-from pipeline.summarize.texts import (
-    RELEVANCE,
-    SUMMARY,
-    Job,
-    Options,
-    SummarizeResult,
-    estimate,
-    make_job,
-    run_jobs,
-)
+from pipeline.summarize import texts as tx
 from pipeline.summarize.validate import RATING_FORMAT
 from tests import factories
 from tests.helpers import openai_chat, stored_rows
@@ -71,7 +62,7 @@ def chat(server: OpenAIServer) -> Chat:
     return functools.partial(openai_chat, server.base_url, timeout=600.0)
 
 
-def options(**kw: object) -> Options:
+def options(**kw: object) -> tx.Options:
     base: dict[str, object] = {
         "temperature": 0.0,
         "concurrency": 1,
@@ -79,16 +70,20 @@ def options(**kw: object) -> Options:
         "retry": RetryPolicy(retries=2, base_seconds=0.0),
     }
     base.update(kw)
-    return Options(**base)  # type: ignore[arg-type]
+    return tx.Options(**base)  # type: ignore[arg-type]
 
 
-def ratings(papers: list[Paper]) -> list[Job]:
+def ratings(papers: list[Paper]) -> list[tx.Job]:
     extra = {"interests": "LLM agents"}
-    return [make_job(p, RELEVANCE, max_tokens=200, temperature=0.0, extra=extra) for p in papers]
+    return [
+        tx.make_job(p, tx.RELEVANCE, max_tokens=200, temperature=0.0, extra=extra) for p in papers
+    ]
 
 
-def rate(engine: Engine, model: OpenAIChat, papers: list[Paper], **kw: object) -> SummarizeResult:
-    return run_jobs(engine, model, ratings(papers), options(**kw))
+def rate(
+    engine: Engine, model: OpenAIChat, papers: list[Paper], **kw: object
+) -> tx.SummarizeResult:
+    return tx.run_jobs(engine, model, ratings(papers), options(**kw))
 
 
 def texts(engine: Engine) -> dict[str, str]:
@@ -124,8 +119,8 @@ def test_the_dev_servers_own_schema_answers_are_read(engine: Engine, stored: lis
 
 def test_prose_jobs_ask_for_no_shape(engine: Engine, stored: list[Paper]) -> None:
     with OpenAIServer() as srv:  # the default responder
-        job = make_job(stored[0], SUMMARY, max_tokens=200, temperature=0.2)
-        assert run_jobs(engine, openai_chat(srv.base_url, "m"), [job], options()).made == 1
+        job = tx.make_job(stored[0], tx.SUMMARY, max_tokens=200, temperature=0.2)
+        assert tx.run_jobs(engine, openai_chat(srv.base_url, "m"), [job], options()).made == 1
         assert "response_format" not in srv.requests[-1].body
 
 
@@ -178,7 +173,7 @@ def test_an_unusable_answer_is_stored_and_not_asked_again(
     again = rate(engine, chat(), stored)
     assert (again.cached, again.known_failed, again.calls, again.failed) == (2, 1, 0, 0)
     assert server.chat_calls == 4  # nothing asked again
-    est = estimate(engine, "test-model", ratings(stored), PRICES)
+    est = tx.estimate(engine, "test-model", ratings(stored), PRICES)
     assert (est.calls, est.cached) == (0, 3)
     assert stored[0].id not in texts(engine)  # no rating: the ranker keeps its own score
 
@@ -259,13 +254,13 @@ def test_a_failure_stored_for_a_prose_text_is_kept_out_of_the_issue(
 ) -> None:
     """Summaries fail the same way: the stored failure is not a text (the abstract shows)."""
     client = openai.AsyncOpenAI(base_url=openai_server.base_url, api_key="t", max_retries=0)
-    job = make_job(stored[0], SUMMARY, max_tokens=200, temperature=0.2)
+    job = tx.make_job(stored[0], tx.SUMMARY, max_tokens=200, temperature=0.2)
     openai_server.enqueue("Too short.", "Also short.")
-    assert run_jobs(engine, OpenAIChat(client, "m"), [job], options()).failed == 1
+    assert tx.run_jobs(engine, OpenAIChat(client, "m"), [job], options()).failed == 1
     assert texts(engine) == {} and list(failures(engine)) == [stored[0].id]
     openai_server.enqueue(GOOD_SUMMARY)
     client = openai.AsyncOpenAI(base_url=openai_server.base_url, api_key="t", max_retries=0)
-    forced = run_jobs(engine, OpenAIChat(client, "m"), [job], options(force=True))
+    forced = tx.run_jobs(engine, OpenAIChat(client, "m"), [job], options(force=True))
     assert forced.made == 1 and failures(engine) == {}
     with Session(engine) as s:
         kinds = s.exec(select(Summary.kind).order_by(col(Summary.id))).all()

@@ -46,29 +46,19 @@ def issue_jobs(
                     budget_tokens=s.summaries.full_text_tokens,
                 )
                 source = SourceText(full.text, full.source, full.note or None)
-            jobs.append(
-                make_job(
-                    paper,
-                    SUMMARY,
-                    max_tokens=s.llm.max_tokens,
-                    temperature=s.llm.temperature,
-                    source=source,
-                )
-            )
-            if narration_enabled(s):
-                jobs.append(
-                    make_job(
-                        paper,
-                        PODCAST,
-                        max_tokens=s.llm.max_tokens,
-                        temperature=s.llm.temperature,
-                        source=source,
-                    )
-                )
+            kinds = [SUMMARY, PODCAST] if narration_enabled(s) else [SUMMARY]
         elif loaded.item.section == ALSO and oneliners_enabled(s):
-            jobs.append(
-                make_job(
-                    paper, ONELINER, max_tokens=s.llm.max_tokens, temperature=s.llm.temperature
-                )
+            source, kinds = None, [ONELINER]
+        else:
+            continue
+        jobs += [
+            make_job(
+                paper,
+                kind,
+                max_tokens=s.llm.max_tokens,
+                temperature=s.llm.temperature,
+                source=source,
             )
+            for kind in kinds
+        ]
     return jobs
