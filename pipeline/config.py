@@ -27,7 +27,7 @@ from pydantic_settings import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from pipeline.env import CONFIG_PATH, SECRET_KEY, SMTP_PASSWORD, env, names
+from pipeline.env import CONFIG_PATH, EDITOR_PASSWORD, SECRET_KEY, SMTP_PASSWORD, env, names
 from pipeline.errors import ConfigError
 from pipeline.llm import weights
 from pipeline.records import is_arxiv_id
@@ -134,6 +134,12 @@ class Settings(BaseSettings):
     schedule_timezone: str = "UTC"
     schedule_grace_hours: int = Field(default=144, ge=1, le=24 * 30)
     schedule_send: bool = False  # also email the issue to subscribers after each run
+
+    # The editor's desk: "required" holds each issue until `newsletter approve WEEK` (or the
+    # desk's approve button); `send` refuses before. The scheduled run emails `editor_email`
+    # a link to the desk. The desk's password: env NEWSLETTER_EDITOR_PASSWORD only.
+    approval: Literal["auto", "required"] = "auto"
+    editor_email: str = ""
 
     # Email delivery (password from env NEWSLETTER_SMTP_PASSWORD only)
     smtp_host: str = "localhost"
@@ -375,6 +381,7 @@ _NON_SETTING_ENV = {
     CONFIG_PATH,
     SMTP_PASSWORD,
     SECRET_KEY,
+    EDITOR_PASSWORD,
     "NEWSLETTER_FROM",
 }
 

@@ -16,6 +16,7 @@ CONFIG_PATH = "NEWSLETTER_CONFIG"
 SMTP_PASSWORD = "NEWSLETTER_SMTP_PASSWORD"
 SECRET_KEY = "NEWSLETTER_SECRET_KEY"
 CACHE_DIR = "NEWSLETTER_CACHE_DIR"
+EDITOR_PASSWORD = "NEWSLETTER_EDITOR_PASSWORD"
 
 
 def env(name: str) -> str | None:
@@ -31,6 +32,11 @@ def secret(name: str) -> str:
 def openai_api_key() -> str:
     """The key for OpenAI-compatible endpoints; local servers take any key."""
     return secret(OPENAI_API_KEY) or "not-needed"
+
+
+def editor_password() -> str:
+    """The editor's desk password; "" = not set (the desk is not mounted)."""
+    return secret(EDITOR_PASSWORD)
 
 
 def names() -> list[str]:

@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 
 from pipeline.clock import utcnow
 from pipeline.config import Settings
+from pipeline.desk.layout import desk_layout
 from pipeline.errors import NewsletterError, NotFoundError
 from pipeline.fetch.filters import TermFilter
 from pipeline.fetch.fulltext import FullTextFetcher
@@ -28,6 +29,7 @@ from pipeline.podcast.speech import Speech
 from pipeline.records import PaperRecord, Window, last_complete_week, week_window
 from pipeline.render.publish import render_week
 from pipeline.render.site import build_site
+from pipeline.store.editor import mark_rendered, save_candidates
 from pipeline.store.feedback import training_history
 from pipeline.store.issues import (
     ALSO,
@@ -41,7 +43,7 @@ from pipeline.store.issues import (
     save_issue,
     set_status,
 )
-from pipeline.store.models import Paper
+from pipeline.store.models import Candidate, Paper
 from pipeline.store.papers import IngestCounts, apply_terms, papers_by_ids, store_page
 from pipeline.store.runs import advance_watermark, finish_run, get_watermark, start_run
 from pipeline.store.summaries import find_summary
@@ -261,12 +263,26 @@ def rank(p: Pipeline, week: str, *, llm: bool = True) -> RankResult:
                 rate_top=s.llm_rerank_k if llm else 0,
             )
         version = {x.id: x.version for x in papers}
-        placements = [
-            Placement(x.id, version[x.id], section, pos, round(x.score, 6), x.explanation)
+        proposed = {
+            x.id: (section, pos)
             for section, picked in ((HIGHLIGHT, ranked.highlights), (ALSO, ranked.also))
             for pos, x in enumerate(picked)
+        }
+        listed = [
+            Candidate(
+                week=week,
+                paper_id=x.id,
+                version=version[x.id],
+                rank=n,
+                score=round(x.score, 6),
+                explanation=x.explanation,
+                section=proposed.get(x.id, ("", 0))[0],
+                position=proposed.get(x.id, ("", 0))[1],
+            )
+            for n, x in enumerate(ranked.order)
         ]
-        placements += [
+        save_candidates(p.engine, week, listed)
+        updated = [
             Placement(
                 r.paper.id,
                 r.paper.version,
@@ -280,7 +296,7 @@ def rank(p: Pipeline, week: str, *, llm: bool = True) -> RankResult:
         save_issue(
             p.engine,
             week,
-            placements,
+            desk_layout(p.engine, week, listed, updated),
             created=p.now(),
             candidates=len(papers),
             categories=list(s.categories),
@@ -311,13 +327,19 @@ def estimate_summaries(p: Pipeline, week: str) -> Estimate:
 
 
 def summarize(
-    p: Pipeline, week: str, *, budget_usd: float | None = None, force: bool = False
+    p: Pipeline,
+    week: str,
+    *,
+    budget_usd: float | None = None,
+    force: bool = False,
+    only: frozenset[str] | None = None,
 ) -> SummarizeResult:
-    """`force`: write every text again even when cached (`regenerate --resummarize`)."""
+    """`force`: write every text again even when cached (`regenerate --resummarize`);
+    `only`: just the texts of these papers (the desk's "re-summarize this paper")."""
 
     def body(run_id: int) -> SummarizeResult:
         s = p.settings
-        jobs = summary_jobs(p, week)
+        jobs = [j for j in summary_jobs(p, week) if only is None or j.paper.id in only]
         model = p.chat()
         options = Options(
             temperature=s.llm_temperature,
@@ -356,6 +378,7 @@ def render(
             progress=p.progress,
         )
         set_status(p.engine, week, "rendered")
+        mark_rendered(p.engine, week)
         build_site(p.engine, p.settings, templates=templates)
         return rendered.paths
 

@@ -56,7 +56,7 @@ def test_0007_adds_stored_failures_without_touching_summaries(tmp_path: Path) ->
         rows = conn.execute(text("SELECT paper_id, kind, text, cost_usd FROM summary")).all()
         version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
     assert [tuple(r) for r in rows] == [("2606.00001", "relevance", "7", 0.5)]
-    assert version == "0007"
+    assert version == "0008"  # the newest migration
     _to(engine, "0006", down=True)
     assert "summary_failure" not in inspect(engine).get_table_names()
     migrate(engine)

@@ -23,6 +23,7 @@ from pipeline.podcast.script import Script, podcast_script
 from pipeline.podcast.speech import Speech
 from pipeline.render.files import render_issue, write_atomic
 from pipeline.render.issue import IssueView, issue_view
+from pipeline.store.editor import latest_revisions
 from pipeline.store.issues import load_issue
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,7 @@ def load_view(engine: Engine, settings: Settings, week: str) -> IssueView:
         published=issue.created,
         public_url=settings.public_url,
         title=settings.newsletter_title,
+        revisions=latest_revisions(engine, week),
     )
 
 

@@ -1,0 +1,54 @@
+"""Approving an issue: the texts it still lacks are written, its files rendered again if the
+editor changed anything since, and only then is it marked approved. With the setting
+`approval = "required"`, `send` refuses an issue that is not (see `check_approved`)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+
+from pipeline import runner
+from pipeline.clock import utcnow
+from pipeline.config import Settings
+from pipeline.errors import NotApproved, NotFoundError
+from pipeline.store import editor
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Approved:
+    week: str
+    texts_written: int  # missing texts the LLM wrote first (e.g. of a newly pinned paper)
+    rendered: bool  # whether the files were rendered again
+
+
+def approve(p: runner.Pipeline, week: str, *, author: str) -> Approved:
+    """Write missing texts, re-render when anything changed since the last render, then
+    mark the issue approved by `author`. Another editor change clears the approval."""
+    issue = editor.get_issue(p.engine, week)
+    if issue is None:
+        raise NotFoundError(f"no issue {week} yet: run `newsletter run --week {week}` first")
+    with runner.locked(p, week, "approve"):
+        made = 0
+        if runner.estimate_summaries(p, week).calls:
+            made = runner.summarize(p, week).made
+        issue = editor.get_issue(p.engine, week)
+        assert issue is not None
+        render = bool(made) or issue.stale or issue.status not in ("rendered", "sent")
+        if render:
+            runner.render(p, week)
+        editor.set_approved(p.engine, week, author=author, now=utcnow())
+    log.info("issue %s approved by %s", week, author)
+    return Approved(week, made, render)
+
+
+def check_approved(engine: Engine, settings: Settings, week: str) -> None:
+    """Raise NotApproved when approval is required and the issue is not approved."""
+    if settings.approval != "required":
+        return
+    issue = editor.get_issue(engine, week)
+    if issue is not None and issue.approved_at is None:
+        raise NotApproved(week)

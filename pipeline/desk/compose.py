@@ -1,0 +1,127 @@
+"""Composing an issue: pin, order, drop and restore its papers; revise its texts.
+
+Each change is stored with its author and time (`store.editor`), clears the issue's
+approval, and lays the issue out again at once (no ranking, no LLM call). Texts are
+revisions: the newest one per target is what the issue shows, whatever the LLM writes later.
+"""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import Engine
+
+from pipeline.clock import utcnow
+from pipeline.desk.layout import relayout
+from pipeline.errors import NotFoundError, UserInputError
+from pipeline.records import is_arxiv_id
+from pipeline.store import editor
+from pipeline.store.issues import load_issue
+
+INTRO, OUTRO = "intro", "outro"
+PAPER_TEXTS = {"summary": "summary", "narration": "podcast", "oneliner": "oneliner"}
+_TARGET = re.compile(r"(summary|narration|oneliner):(.+)")
+MAX_TEXT = 20_000  # characters of one revision
+
+
+def parse_target(target: str) -> tuple[str, str | None]:
+    """("intro", None), ("summary", "2501.00001"), ...; a UserInputError for anything else."""
+    if target in (INTRO, OUTRO):
+        return target, None
+    m = _TARGET.fullmatch(target)
+    if m is None or not is_arxiv_id(m.group(2)):
+        raise UserInputError(
+            f"unknown text {target!r}: use intro, outro, summary:ID, narration:ID or oneliner:ID"
+        )
+    return m.group(1), m.group(2)
+
+
+def _require_candidate(engine: Engine, week: str, paper_id: str) -> None:
+    if editor.get_issue(engine, week) is None:
+        raise NotFoundError(f"no issue {week} yet: run `newsletter run --week {week}` first")
+    if not editor.candidates(engine, week):
+        raise NotFoundError(
+            f"issue {week} has no stored candidate list: run `newsletter rank --week {week}`"
+        )
+    if not editor.is_candidate(engine, week, paper_id):
+        raise NotFoundError(f"{paper_id} is not among the candidates of {week}")
+
+
+def _pins(engine: Engine, week: str) -> list[str]:
+    return [p.paper_id for p in editor.placements(engine, week) if p.pinned]
+
+
+def pin(
+    engine: Engine, week: str, paper_id: str, position: int | None = None, *, author: str
+) -> None:
+    """Make the paper a highlight at `position` among the pins (0 = first; None = after
+    the pins there are). A dropped paper is restored."""
+    _require_candidate(engine, week, paper_id)
+    order = [p for p in _pins(engine, week) if p != paper_id]
+    at = len(order) if position is None else max(0, min(position, len(order)))
+    order.insert(at, paper_id)
+    editor.set_pins(engine, week, order, author=author, now=utcnow())
+    relayout(engine, week)
+
+
+def move(engine: Engine, week: str, paper_id: str, position: int, *, author: str) -> None:
+    """Move a paper to `position` among the pins (pinning it if it was not)."""
+    pin(engine, week, paper_id, position, author=author)
+
+
+def unpin(engine: Engine, week: str, paper_id: str, *, author: str) -> None:
+    """The ranker decides again where the paper goes."""
+    _require_candidate(engine, week, paper_id)
+    order = [p for p in _pins(engine, week) if p != paper_id]
+    editor.set_pins(engine, week, order, author=author, now=utcnow())
+    relayout(engine, week)
+
+
+def drop(engine: Engine, week: str, paper_id: str, *, author: str) -> None:
+    """Take the paper out of the issue (highlights and also-this-week alike)."""
+    _require_candidate(engine, week, paper_id)
+    editor.set_dropped(engine, week, paper_id, True, author=author, now=utcnow())
+    relayout(engine, week)
+
+
+def restore(engine: Engine, week: str, paper_id: str, *, author: str) -> None:
+    """Undo a drop: the ranker decides again where the paper goes."""
+    _require_candidate(engine, week, paper_id)
+    editor.set_dropped(engine, week, paper_id, False, author=author, now=utcnow())
+    relayout(engine, week)
+
+
+def edit(engine: Engine, week: str, target: str, text: str, *, author: str) -> None:
+    """Store the editor's text for `target` ("intro", "outro", "summary:<id>",
+    "narration:<id>", "oneliner:<id>"); it wins over any LLM text, now and after reruns.
+    Surrounding whitespace is dropped; an empty text is refused."""
+    kind, paper_id = parse_target(target)
+    if editor.get_issue(engine, week) is None:
+        raise NotFoundError(f"no issue {week} yet: run `newsletter run --week {week}` first")
+    if paper_id is not None:
+        _require_candidate(engine, week, paper_id)
+    clean = text.replace("\r\n", "\n").replace("\r", "\n").strip()
+    if not clean:
+        raise UserInputError(f"the new text of {target} is empty: nothing changed")
+    if len(clean) > MAX_TEXT:
+        raise UserInputError(f"the new text of {target} is longer than {MAX_TEXT} characters")
+    editor.add_revision(engine, week, target, clean, author=author, now=utcnow())
+
+
+def current_text(engine: Engine, week: str, target: str) -> str | None:
+    """What the issue shows for `target` now: the editor's newest revision, else the LLM's
+    text (None when there is neither, e.g. an intro never edited)."""
+    kind, paper_id = parse_target(target)
+    revised = editor.latest_revisions(engine, week).get(target)
+    if revised is not None or paper_id is None:
+        return revised
+    _issue, items = load_issue(engine, week)
+    for loaded in items:
+        if loaded.paper.id == paper_id:
+            text = {
+                "summary": loaded.summary,
+                "narration": loaded.narration,
+                "oneliner": loaded.oneliner,
+            }[kind]
+            return text.text if text is not None else None
+    return None
