@@ -56,6 +56,8 @@ def pin(
 ) -> None:
     """Make the paper a highlight at `position` among the pins (0 = first; None = after
     the pins there are). A dropped paper is restored."""
+    if position is not None and position < 0:
+        raise UserInputError(f"position {position}: positions count from 0 (the first)")
     _require_candidate(engine, week, paper_id)
     order = [p for p in _pins(engine, week) if p != paper_id]
     at = len(order) if position is None else max(0, min(position, len(order)))

@@ -10,6 +10,7 @@ from typing import Literal
 from sqlalchemy import Engine
 
 from pipeline.config import Settings
+from pipeline.errors import NotFoundError
 from pipeline.store import editor
 
 SOURCE = "desk"  # the feedback source of everything screened at the desk
@@ -43,8 +44,15 @@ def strongest(signals: set[str]) -> str | None:
     return next((s for s in _STRENGTH if s in signals), None)
 
 
+def _require_issue(engine: Engine, week: str) -> None:
+    if editor.get_issue(engine, week) is None:
+        raise NotFoundError(f"no issue {week} yet: run `newsletter run --week {week}` first")
+
+
 def candidates(engine: Engine, week: str) -> list[CandidateView]:
-    """The week's candidates in ranked order (empty before the rank stage has run)."""
+    """The week's candidates in ranked order (NotFoundError when there is no such issue;
+    empty for an issue ranked before the desk existed: rank it again)."""
+    _require_issue(engine, week)
     placed = {i.paper_id: i for i in editor.issue_items(engine, week)}
     decided = {p.paper_id: p for p in editor.placements(engine, week)}
     labels = editor.week_signals(engine, week, SOURCE)
@@ -77,6 +85,7 @@ def candidates(engine: Engine, week: str) -> list[CandidateView]:
 
 def progress(engine: Engine, week: str) -> tuple[int, int]:
     """(screened, total): candidates with any screening label, and all candidates."""
+    _require_issue(engine, week)
     total = len(editor.candidates(engine, week))
     return len(editor.week_signals(engine, week, SOURCE)), total
 
