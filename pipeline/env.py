@@ -39,6 +39,16 @@ def editor_password() -> str:
     return secret(EDITOR_PASSWORD)
 
 
+def user_name() -> str:
+    """Who runs the command (the author of desk changes made from the command line)."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no login name and no passwd entry (some containers)
+        return "editor"
+
+
 def names() -> list[str]:
     """The names of all variables set, sorted."""
     return sorted(os.environ)

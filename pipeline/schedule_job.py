@@ -1,4 +1,5 @@
-"""The job the scheduler fires: the weekly run, then `send` when `schedule_send`.
+"""The job the scheduler fires: the weekly run, then `send` when `schedule_send` -- or, when
+`approval = "required"`, an email to the editor that the issue awaits approval.
 
 Keep this module's name and the function's: `newsletter schedule` stores the job in the
 database by reference, as "pipeline.schedule_job:weekly_run" (`WEEKLY_JOB` in
@@ -30,7 +31,11 @@ def weekly_run(config: str | None = None, overrides: dict[str, Any] | None = Non
         wiring.check_smtp(settings)
     with wiring.pipeline_for(settings) as p:
         result = runner.run(p)
-        if settings.schedule_send:
+        if settings.approval == "required":
+            from pipeline.mail.editor import notify_editor
+
+            notify_editor(settings, result.week)  # `send` waits for `newsletter approve`
+        elif settings.schedule_send:
             from pipeline.mail.send import send_issue
 
             log.warning("%s", send_issue(p.engine, settings, result.week).summary())

@@ -1,18 +1,16 @@
 """Approving an issue: the texts it still lacks are written, its files rendered again if the
 editor changed anything since, and only then is it marked approved. With the setting
-`approval = "required"`, `send` refuses an issue that is not (see `check_approved`)."""
+`approval = "required"`, `send` refuses an issue that is not
+(`pipeline.desk.review.check_approved`)."""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
 
-from sqlalchemy import Engine
-
 from pipeline import runner
 from pipeline.clock import utcnow
-from pipeline.config import Settings
-from pipeline.errors import NotApproved, NotFoundError
+from pipeline.errors import NotFoundError
 from pipeline.store import editor
 
 log = logging.getLogger(__name__)
@@ -43,12 +41,3 @@ def approve(p: runner.Pipeline, week: str, *, author: str) -> Approved:
         editor.set_approved(p.engine, week, author=author, now=utcnow())
     log.info("issue %s approved by %s", week, author)
     return Approved(week, made, render)
-
-
-def check_approved(engine: Engine, settings: Settings, week: str) -> None:
-    """Raise NotApproved when approval is required and the issue is not approved."""
-    if settings.approval != "required":
-        return
-    issue = editor.get_issue(engine, week)
-    if issue is not None and issue.approved_at is None:
-        raise NotApproved(week)

@@ -10,7 +10,7 @@ from typing import Literal
 from sqlalchemy import Engine
 
 from pipeline.config import Settings
-from pipeline.errors import NotFoundError
+from pipeline.errors import NotApproved, NotFoundError
 from pipeline.store import editor
 
 SOURCE = "desk"  # the feedback source of everything screened at the desk
@@ -95,3 +95,11 @@ def approval_state(engine: Engine, settings: Settings, week: str) -> ApprovalSta
         return "not required"
     issue = editor.get_issue(engine, week)
     return "approved" if issue is not None and issue.approved_at else "awaiting approval"
+
+
+def check_approved(engine: Engine, settings: Settings, week: str) -> None:
+    """Raise NotApproved when approval is required and the issue is not approved."""
+    if editor.get_issue(engine, week) is None:
+        return  # the caller says there is no such issue
+    if approval_state(engine, settings, week) == "awaiting approval":
+        raise NotApproved(week)

@@ -47,6 +47,7 @@ from sqlalchemy import Connection, Engine
 
 from pipeline.clock import utcnow
 from pipeline.config import Settings
+from pipeline.desk.review import check_approved
 from pipeline.errors import BadAddress, SMTPUnavailable, UserInputError
 from pipeline.mail.batch import Batch, SendResult, Todo
 from pipeline.mail.message import IssueMail, Recipient
@@ -113,7 +114,9 @@ def send_issue(
     progress: Reporter | None = None,
 ) -> SendResult:
     """Email the issue to every active subscriber not yet sent it (see the module doc),
-    recorded as a `send` run (partial when some deliveries failed)."""
+    recorded as a `send` run (partial when some deliveries failed). NotApproved when the
+    setting `approval = "required"` and the editor has not approved the issue."""
+    check_approved(engine, settings, week)
     mail = _issue_mail(engine, settings, week, signer)
     result = SendResult(week)
     run_id = start_run(engine, "send", week)
