@@ -111,19 +111,20 @@ def test_revisions_reach_every_rendering_and_regenerate_is_byte_identical(
     with built_week() as engine:
         hl = [c for c in review.candidates(engine, WEEK) if c.section == HIGHLIGHT]
         target = hl[1].id
-        compose.edit(engine, WEEK, f"summary:{target}", "Edited <b>summary</b> & more.", author="ed")
+        edited_text = "Edited <b>summary</b> & more."
+        compose.edit(engine, WEEK, f"summary:{target}", edited_text, author="ed")
         compose.edit(engine, WEEK, "intro", "Editor's intro.\n\nSecond paragraph.", author="ed")
         compose.edit(engine, WEEK, "outro", "Editor's goodbye.", author="ed")
         invoke("render", "--week", WEEK)
         files = issue_files()
-        html, txt, md = (files[n].decode() for n in ("newsletter.html", "newsletter.txt", "newsletter.md"))
+        html, txt, md = (files[f"newsletter.{ext}"].decode() for ext in ("html", "txt", "md"))
         assert "Edited &lt;b&gt;summary&lt;/b&gt; &amp; more." in html and "<b>summary" not in html
         assert "Editor's intro.</p>" in html and "Second paragraph.</p>" in html
         assert "Editor's goodbye." in txt and "Welcome to this week" not in txt
         assert "Edited \\<b\\>summary\\</b\\> \\& more." in md
         doc = json.loads(files["issue.json"])
         edited = next(i for i in doc["items"] if i["id"] == target)
-        assert edited["summary"] == "Edited <b>summary</b> & more." and edited["flags"]["loops"] == 0
+        assert edited["summary"] == edited_text and edited["flags"]["loops"] == 0
         podcast = files["podcast.md"].decode()
         assert "Editor's intro." in podcast and "Editor's goodbye." in podcast
         out = invoke("regenerate", WEEK)
