@@ -36,7 +36,6 @@ from pipeline.store.issues import (
     HIGHLIGHT,
     UPDATED,
     LoadedItem,
-    Placement,
     candidates_for_week,
     load_issue,
     revised_highlights,
@@ -281,22 +280,28 @@ def rank(p: Pipeline, week: str, *, llm: bool = True) -> RankResult:
             )
             for n, x in enumerate(ranked.order)
         ]
-        save_candidates(p.engine, week, listed)
-        updated = [
-            Placement(
-                r.paper.id,
-                r.paper.version,
-                UPDATED,
-                pos,
-                0.0,
-                f"highlighted in {r.featured_week} (v{r.featured_version}); now v{r.paper.version}",
+        revised = revised_highlights(p.engine, win.since, win.until, week)
+        listed += [
+            Candidate(
+                week=week,
+                paper_id=r.paper.id,
+                version=r.paper.version,
+                rank=len(listed) + pos,
+                score=0.0,
+                explanation=(
+                    f"highlighted in {r.featured_week} (v{r.featured_version}); "
+                    f"now v{r.paper.version}"
+                ),
+                section=UPDATED,
+                position=pos,
             )
-            for pos, r in enumerate(revised_highlights(p.engine, win.since, win.until, week))
+            for pos, r in enumerate(revised)
         ]
+        save_candidates(p.engine, week, listed)
         save_issue(
             p.engine,
             week,
-            desk_layout(p.engine, week, listed, updated),
+            desk_layout(p.engine, week, listed),
             created=p.now(),
             candidates=len(papers),
             categories=list(s.categories),

@@ -63,9 +63,10 @@ def test_lay_out_pins_first_in_the_editors_order_and_drops_nowhere() -> None:
 
 
 def test_lay_out_tops_up_highlights_after_a_drop_and_keeps_updates_unless_dropped() -> None:
-    updated = [Placement("u", 2, UPDATED, 0, 0.0, "v2"), Placement("v", 3, UPDATED, 1, 0.0, "v3")]
-    laid = sections(lay_out(RANKED, [], {"a", "u"}, updated))
-    assert laid == {HIGHLIGHT: ["b", "c"], ALSO: ["d", "e"], UPDATED: ["v"]}
+    updated = [cand("u", 6, UPDATED, 0), cand("v", 7, UPDATED, 1), cand("w", 8, UPDATED, 2)]
+    laid = sections(lay_out(RANKED + updated, ["w"], {"a", "u"}))
+    # w, a new version of an earlier highlight, pinned: a highlight, no longer "updated"
+    assert laid == {HIGHLIGHT: ["w", "b"], ALSO: ["c", "d"], UPDATED: ["v"]}
 
 
 def test_pin_drop_and_edit_survive_reruns_of_rank_and_summarize(env: dict[str, str]) -> None:

@@ -86,7 +86,7 @@ def candidates(engine: Engine, week: str) -> list[CandidateView]:
 def progress(engine: Engine, week: str) -> tuple[int, int]:
     """(screened, total): candidates with any screening label, and all candidates."""
     _require_issue(engine, week)
-    total = len(editor.candidates(engine, week))
+    total = editor.count_candidates(engine, week)
     return len(editor.week_signals(engine, week, SOURCE)), total
 
 

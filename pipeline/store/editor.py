@@ -11,7 +11,7 @@ from sqlalchemy import Engine, delete
 from sqlmodel import Session, col, select
 
 from pipeline.store.db import session
-from pipeline.store.issues import Placement
+from pipeline.store.issues import UPDATED, Placement
 from pipeline.store.models import (
     Candidate,
     EditorPlacement,
@@ -38,15 +38,26 @@ def candidates(engine: Engine, week: str) -> list[Candidate]:
 
 
 def candidate_papers(engine: Engine, week: str) -> list[tuple[Candidate, Paper]]:
-    """The week's candidates with their papers, best first (one query)."""
+    """The week's new candidates with their papers, best first (one query; not the new
+    versions of earlier highlights)."""
     with session(engine) as s:
         rows = s.exec(
             select(Candidate, Paper)
             .join(Paper, col(Paper.id) == col(Candidate.paper_id))
-            .where(Candidate.week == week)
+            .where(Candidate.week == week, Candidate.section != UPDATED)
             .order_by(col(Candidate.rank))
         ).all()
     return [(c, p) for c, p in rows]
+
+
+def count_candidates(engine: Engine, week: str) -> int:
+    """How many new candidates the week has (not counting updated papers)."""
+    from sqlalchemy import func  # local: only this count needs it
+
+    with session(engine) as s:
+        q = select(func.count()).select_from(Candidate)
+        q = q.where(Candidate.week == week, Candidate.section != UPDATED)
+        return int(s.exec(q).one())
 
 
 def is_candidate(engine: Engine, week: str, paper_id: str) -> bool:
@@ -211,10 +222,10 @@ def replace_items(engine: Engine, week: str, items: Sequence[Placement]) -> None
 
 
 def week_signals(engine: Engine, week: str, source: str) -> dict[str, set[str]]:
-    """The feedback signals from `source` on each of the week's candidates that has any."""
+    """The feedback signals from `source` on each of the week's new candidates that has any."""
     from pipeline.store.models import Feedback  # local: only the desk's labels need it
 
-    listed = select(Candidate.paper_id).where(Candidate.week == week)
+    listed = select(Candidate.paper_id).where(Candidate.week == week, Candidate.section != UPDATED)
     out: dict[str, set[str]] = {}
     with session(engine) as s:
         for paper_id, signal in s.exec(
