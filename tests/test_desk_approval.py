@@ -150,3 +150,13 @@ def test_without_editor_email_one_log_line_says_where_the_issue_waits(
     assert len(lines) == 1
     assert "awaits approval at http://127.0.0.1:8000/desk/" in lines[0]
     assert "no editor_email is set" in lines[0]
+
+
+def test_a_rank_that_changes_the_issue_clears_the_approval(required: Recorder) -> None:
+    with built_week() as engine:
+        settings = load_settings()
+        invoke("approve", WEEK)
+        invoke("rank", "--week", WEEK)  # the same papers in the same places: still approved
+        assert review.approval_state(engine, settings, WEEK) == "approved"
+        invoke("--set", "highlights=2", "rank", "--week", WEEK)
+        assert review.approval_state(engine, settings, WEEK) == "awaiting approval"

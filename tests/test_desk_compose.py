@@ -8,12 +8,15 @@ from datetime import UTC, datetime
 
 import pytest
 
-from pipeline.desk import compose, review
+from pipeline.config import load_settings
+from pipeline.desk import compose, resummarize, review
 from pipeline.desk.layout import lay_out
+from pipeline.devservers.openai_api import OpenAIServer
 from pipeline.errors import NotFoundError, UserInputError
 from pipeline.store import editor
 from pipeline.store.issues import ALSO, HIGHLIGHT, UPDATED, Placement, load_issue
 from pipeline.store.models import Candidate
+from pipeline.wiring import pipeline_for
 from tests.desk_helpers import WEEK, built_week, issue_files
 from tests.helpers import invoke
 
@@ -190,3 +193,41 @@ def test_pins_keep_their_order_and_move_unpin_restore(env: dict[str, str]) -> No
         issue = editor.get_issue(engine, WEEK)
         assert issue is not None and issue.stale and issue.edited_at is not None
         assert issue.edited_at <= datetime.now(UTC)
+
+
+FRESH = (
+    "A fresh summary of this paper, written again on the editor's request: the method, "
+    "what it was tested on, and what it found, in enough words to pass the output checks."
+)
+
+
+def test_resummarize_asks_again_for_one_paper_and_an_edit_still_wins(
+    env: dict[str, str], openai_server: OpenAIServer
+) -> None:
+    with built_week() as engine:
+        hl = [c.id for c in review.candidates(engine, WEEK) if c.section == HIGHLIGHT]
+        compose.edit(engine, WEEK, f"summary:{hl[1]}", "The editor's text.", author="ed")
+        before = openai_server.chat_calls
+        openai_server.enqueue(FRESH, FRESH)
+        with pipeline_for(load_settings()) as p:
+            assert resummarize(p, WEEK, hl[0]) == 1
+            assert resummarize(p, WEEK, hl[1]) == 1
+            with pytest.raises(NotFoundError):
+                resummarize(p, WEEK, review.candidates(engine, WEEK)[-1].id)  # not placed
+        assert openai_server.chat_calls == before + 2
+        assert compose.current_text(engine, WEEK, f"summary:{hl[0]}") == FRESH
+        assert compose.current_text(engine, WEEK, f"summary:{hl[1]}") == "The editor's text."
+        issue = editor.get_issue(engine, WEEK)
+        assert issue is not None and issue.stale  # the files predate the new text
+
+
+def test_an_edited_narration_is_what_the_podcast_says(env: dict[str, str]) -> None:
+    with built_week() as engine:
+        hl = next(c.id for c in review.candidates(engine, WEEK) if c.section == HIGHLIGHT)
+        said = "In plain words, this paper makes models faster."
+        compose.edit(engine, WEEK, f"narration:{hl}", said, author="ed")
+        assert compose.current_text(engine, WEEK, f"narration:{hl}") == said
+        invoke("render", "--week", WEEK)
+        podcast = issue_files()["podcast.md"].decode()
+        assert said in podcast
+        assert said not in issue_files()["newsletter.md"].decode()  # the newsletter: summary
