@@ -50,13 +50,13 @@ def cold_start_round(engine: Engine, week: str, n: int = 20) -> list[str]:
     about (scores nearest the week's median), taken in turn from every primary category
     (largest first) so that the round covers the week's range."""
     screened = editor.week_signals(engine, week, SOURCE)
-    pool = [(c, p) for c, p in editor.candidate_papers(engine, week) if c.paper_id not in screened]
+    pool = [c for c in editor.listed(engine, week) if c.paper_id not in screened]
     if not pool or n <= 0:
         return []
-    middle = median(c.score for c, _ in pool)
+    middle = median(c.score for c in pool)
     by_category: dict[str, list[str]] = defaultdict(list)
-    for c, paper in sorted(pool, key=lambda cp: (abs(cp[0].score - middle), cp[0].rank)):
-        by_category[paper.primary_category].append(c.paper_id)
+    for c in sorted(pool, key=lambda c: (abs(c.score - middle), c.rank)):
+        by_category[c.primary_category].append(c.paper_id)
     queues = sorted(by_category.values(), key=lambda ids: -len(ids))
     picked: list[str] = []
     depth = 0

@@ -3,7 +3,6 @@ screening have said about it, the screening progress, and the approval state."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -57,20 +56,20 @@ def candidates(engine: Engine, week: str) -> list[CandidateView]:
     decided = {p.paper_id: p for p in editor.placements(engine, week)}
     labels = editor.week_signals(engine, week, SOURCE)
     out = []
-    for c, paper in editor.candidate_papers(engine, week):
+    for c in editor.listed(engine, week):
         item = placed.get(c.paper_id)
         d = decided.get(c.paper_id)
         out.append(
             CandidateView(
                 id=c.paper_id,
                 rank=c.rank,
-                title=re.sub(r"\s+", " ", paper.title).strip(),
-                authors=list(paper.authors),
-                categories=list(paper.categories),
-                primary_category=paper.primary_category,
+                title=" ".join(c.title.split()),
+                authors=list(c.authors),
+                categories=list(c.categories),
+                primary_category=c.primary_category,
                 score=c.score,
                 why=c.explanation,
-                abstract=re.sub(r"\s+", " ", paper.abstract).strip(),
+                abstract=" ".join(c.abstract.split()),
                 abs_url=f"https://arxiv.org/abs/{c.paper_id}v{c.version}",
                 pdf_url=f"https://arxiv.org/pdf/{c.paper_id}v{c.version}",
                 section=item.section if item else None,

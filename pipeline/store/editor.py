@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import Engine, delete
+from sqlalchemy import select as sa_select  # typed past sqlmodel's four columns
 from sqlmodel import Session, col, select
 
 from pipeline.store.db import session
@@ -37,17 +38,28 @@ def candidates(engine: Engine, week: str) -> list[Candidate]:
         )
 
 
-def candidate_papers(engine: Engine, week: str) -> list[tuple[Candidate, Paper]]:
-    """The week's new candidates with their papers, best first (one query; not the new
-    versions of earlier highlights)."""
+def listed(engine: Engine, week: str) -> list[Listed]:
+    """The week's new candidates with their papers' text, best first: one query reading only
+    the columns shown (the desk lists thousands)."""
     with session(engine) as s:
-        rows = s.exec(
-            select(Candidate, Paper)
+        rows = s.execute(
+            sa_select(
+                col(Candidate.paper_id),
+                col(Candidate.version),
+                col(Candidate.rank),
+                col(Candidate.score),
+                col(Candidate.explanation),
+                col(Paper.title),
+                col(Paper.authors),
+                col(Paper.categories),
+                col(Paper.primary_category),
+                col(Paper.abstract),
+            )
             .join(Paper, col(Paper.id) == col(Candidate.paper_id))
-            .where(Candidate.week == week, Candidate.section != UPDATED)
+            .where(col(Candidate.week) == week, col(Candidate.section) != UPDATED)
             .order_by(col(Candidate.rank))
         ).all()
-    return [(c, p) for c, p in rows]
+    return [Listed(*row) for row in rows]
 
 
 def count_candidates(engine: Engine, week: str) -> int:
