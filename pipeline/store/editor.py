@@ -5,6 +5,7 @@ edited: its approval is cleared and its files are stale until the next render.""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Engine, delete
@@ -36,6 +37,22 @@ def candidates(engine: Engine, week: str) -> list[Candidate]:
         return list(
             s.exec(select(Candidate).where(Candidate.week == week).order_by(col(Candidate.rank)))
         )
+
+
+@dataclass(frozen=True)
+class Listed:
+    """One new candidate with what the desk shows of its paper (plain values)."""
+
+    paper_id: str
+    version: int
+    rank: int
+    score: float
+    explanation: str
+    title: str
+    authors: list[str]
+    categories: list[str]
+    primary_category: str
+    abstract: str
 
 
 def listed(engine: Engine, week: str) -> list[Listed]:
