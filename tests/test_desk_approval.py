@@ -8,6 +8,7 @@ import email
 import logging
 from email import policy
 from email.message import EmailMessage
+from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -60,12 +61,16 @@ def test_send_waits_for_approve_and_delivers_the_pinned_paper_first(required: Re
     assert refused.count("\n") <= 1 and f"`newsletter approve {WEEK}`" in refused
     assert "awaiting approval" in invoke("run", "--week", WEEK, "--send", code=1)
     assert required.messages == []
+    page = Path("out/site/issues") / WEEK / "index.html"
+    assert not page.exists()  # not on the public archive either
+    assert WEEK not in Path("out/site/index.html").read_text()
 
     assert f"pinned {low} in {WEEK}" in invoke("pin", WEEK, low, "--position", "1")
     out = invoke("approve", WEEK, "--author", "ed")
     # the pinned paper's summary, and a one-liner for the highlight it pushed to "also"
     assert f"approved {WEEK} (2 texts written, re-rendered)" in out
     assert "approved by ed" in invoke("status")
+    assert page.exists() and WEEK in Path("out/site/index.html").read_text()
     md = issue_files()["newsletter.md"].decode()
     assert md.index(low) < md.index("### 2.")  # rendered again with the pin first
 

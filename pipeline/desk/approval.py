@@ -1,5 +1,6 @@
 """Approving an issue: the texts it still lacks are written, its files rendered again if the
-editor changed anything since, and only then is it marked approved. With the setting
+editor changed anything since, and only then is it marked approved (and published on the
+archive site, which holds issues awaiting approval back). With the setting
 `approval = "required"`, `send` refuses an issue that is not
 (`pipeline.desk.review.check_approved`)."""
 
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 from pipeline import runner
 from pipeline.clock import utcnow
 from pipeline.errors import NotFoundError
+from pipeline.render.site import build_site
 from pipeline.store import editor
 
 log = logging.getLogger(__name__)
@@ -39,5 +41,6 @@ def approve(p: runner.Pipeline, week: str, *, author: str) -> Approved:
         if render:
             runner.render(p, week)
         editor.set_approved(p.engine, week, author=author, now=utcnow())
+        build_site(p.engine, p.settings, templates=p.settings.templates_dir)  # now public
     log.info("issue %s approved by %s", week, author)
     return Approved(week, made, render)
