@@ -119,6 +119,8 @@ def test_revisions_reach_every_rendering_and_regenerate_is_byte_identical(
         compose.edit(engine, WEEK, f"summary:{target}", edited_text, author="ed")
         compose.edit(engine, WEEK, "intro", "Editor's intro.\n\nSecond paragraph.", author="ed")
         compose.edit(engine, WEEK, "outro", "Editor's goodbye.", author="ed")
+        also = next(c.id for c in review.candidates(engine, WEEK) if c.section == ALSO)
+        compose.edit(engine, WEEK, f"oneliner:{also}", "One line by the editor.", author="ed")
         invoke("render", "--week", WEEK)
         files = issue_files()
         html, txt, md = (files[f"newsletter.{ext}"].decode() for ext in ("html", "txt", "md"))
@@ -126,6 +128,7 @@ def test_revisions_reach_every_rendering_and_regenerate_is_byte_identical(
         assert "Editor's intro.</p>" in html and "Second paragraph.</p>" in html
         assert "Editor's goodbye." in txt and "Welcome to this week" not in txt
         assert "Edited \\<b\\>summary\\</b\\> \\& more." in md
+        assert "One line by the editor." in md and "One line by the editor." in html
         doc = json.loads(files["issue.json"])
         edited = next(i for i in doc["items"] if i["id"] == target)
         assert edited["summary"] == edited_text and edited["flags"]["loops"] == 0
