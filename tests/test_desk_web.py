@@ -414,3 +414,54 @@ def test_an_editors_week_in_the_browser(site: DeskSite, monkeypatch: pytest.Monk
     assert compose.current_text(site.engine, WEEK, f"summary:{first.id}") == EDITED
     rendered = site.settings.output_dir / "issues" / WEEK
     assert EDITED in flat((rendered / "newsletter.txt").read_text(encoding="utf-8"))
+
+
+@NEEDS_CHROMIUM
+def test_paper_text_is_inert_and_the_desk_fits_a_phone(site: DeskSite, tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    compose.pin(site.engine, WEEK, HOSTILE_ID, author="test")
+    shown_title = " ".join(HOSTILE_TITLE.split())
+    with sync_playwright() as p:
+        browser = launch(p)
+        try:
+            context = browser.new_context(viewport={"width": 1280, "height": 900})
+            page = context.new_page()
+            problems = watch(page)
+            browser_sign_in(site, page)
+            page.keyboard.press("o")
+            page.screenshot(path=str(tmp_path / "desk-1280.png"))
+            hostile = row(HOSTILE_ID)
+            assert page.text_content(f"{hostile} .title") == shown_title
+            page.click(f"{hostile} .meta")  # the abstract, on demand
+            assert "<iframe src=" in (page.text_content(f"{hostile} .abstract") or "")
+            for tag in ("img", "script", "b", "iframe"):
+                assert page.locator(f"#list {tag}").count() == 0
+
+            for path, where in (("/compose", "main"), ("/preview", "#email-text")):
+                page.goto(site.desk(path))
+                assert shown_title[:60] in flat(page.text_content(where))
+                for tag in ("img", "script", "b", "iframe:not(.email)"):
+                    assert page.locator(f"main {tag}").count() == 0
+                assert page.title().startswith(("Compose", "Preview"))
+            email = page.frame_locator("iframe.email")
+            assert shown_title[:60] in flat(email.locator("body").text_content())
+            assert email.locator("img, script, iframe").count() == 0
+            page.goto(site.desk("/compose"))
+            page.screenshot(path=str(tmp_path / "desk-compose-1280.png"), full_page=False)
+
+            phone = context.new_page()  # signed in too
+            phone.set_viewport_size({"width": 390, "height": 844})
+            problems += watch(phone)
+            for path in ("", "/compose", "/preview"):
+                phone.goto(site.desk(path))
+                scroll = phone.locator("html").evaluate("e => e.scrollWidth")
+                assert scroll <= 390, path  # nothing wider than the phone
+                name = "desk-390.png" if not path else f"desk{path.replace('/', '-')}-390.png"
+                phone.screenshot(path=str(tmp_path / name))
+            assert phone.title() != "pwned" and page.title() != "pwned"
+            assert problems == []
+        finally:
+            browser.close()
+    for name in ("desk-1280.png", "desk-390.png", "desk-compose-390.png"):
+        assert (tmp_path / name).stat().st_size > 5000
