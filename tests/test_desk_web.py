@@ -7,7 +7,10 @@ OpenAI-compatible servers, with approval required."""
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -205,6 +208,17 @@ def test_the_desk_refuses_without_a_session_or_csrf_token(site: DeskSite) -> Non
         assert pinned.headers["location"] == f"/desk/{WEEK}/compose?done=pin#p-{first}"
         assert [c.id for c in review.candidates(site.engine, WEEK) if c.pinned] == [first]
         assert labels(site) == {first: "kept"}  # pinned into the letter: kept
+
+        bib = editor.get(site.desk("/kept.bib"))
+        assert bib.status_code == 200 and bib.text.startswith("@misc{")
+        assert f"arxiv.org/abs/{first}v" in bib.text and bib.text.count("@misc{") == 1
+        assert "attachment" in bib.headers["content-disposition"]
+        everything = editor.get(site.desk())
+        assert "rate 20 varied papers first" in everything.text
+        assert everything.text.count('<li class="cand"') == total
+        cold = editor.get(site.desk("?round=cold"))
+        assert cold.text.count('<li class="cand"') == 20
+        assert f'id="p-{first}"' not in cold.text  # screened already: not offered again
 
         bad = editor.post(
             site.desk("/label"),
@@ -465,3 +479,42 @@ def test_paper_text_is_inert_and_the_desk_fits_a_phone(site: DeskSite, tmp_path:
             browser.close()
     for name in ("desk-1280.png", "desk-390.png", "desk-compose-390.png"):
         assert (tmp_path / name).stat().st_size > 5000
+
+
+def serve_desk(tmp_path: Path, **env: str) -> tuple[int, str, str]:
+    """`newsletter serve` in a subprocess: the status and text of GET /desk/login, and its
+    stderr."""
+    port = free_port()
+    base = {k: v for k, v in os.environ.items() if not k.startswith("NEWSLETTER_")}
+    base.update(NEWSLETTER_SECRET_KEY=SECRET, NEWSLETTER_FROM="news@example.org", **env)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pipeline.cli", "serve", "--port", str(port)],
+        cwd=tmp_path,
+        env=base,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    status, text = 0, ""
+    try:
+        deadline = time.monotonic() + 60
+        while proc.poll() is None and time.monotonic() < deadline:
+            try:
+                answer = httpx.get(f"http://127.0.0.1:{port}/desk/login")
+                status, text = answer.status_code, answer.text
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+    finally:
+        proc.terminate()
+        _, stderr = proc.communicate(timeout=10)
+    return status, text, stderr
+
+
+def test_serve_mounts_the_desk_only_with_an_editor_password(tmp_path: Path) -> None:
+    status, text, stderr = serve_desk(tmp_path)
+    assert status == 404 and "NEWSLETTER_EDITOR_PASSWORD" in text
+    assert "NEWSLETTER_EDITOR_PASSWORD is not set: the editor's desk (/desk) is off" in stderr
+    status, text, stderr = serve_desk(tmp_path, NEWSLETTER_EDITOR_PASSWORD=PASSWORD)
+    assert status == 200 and "Sign in to the desk" in text
+    assert "warning" not in stderr and "is off" not in stderr

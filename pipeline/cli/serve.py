@@ -27,18 +27,18 @@ def serve(
     NEWSLETTER_EDITOR_PASSWORD set too, the editor's desk at /desk."""
     import uvicorn
 
-    from pipeline.env import secret
+    from pipeline.env import EDITOR_PASSWORD, editor_password, secret
     from pipeline.mail.tokens import SECRET_ENV, Signer, secret_from_env
     from pipeline.render.site import build_site
     from pipeline.web.app import create_app
-    from pipeline.web.deskgate import EDITOR_PASSWORD, DeskAccess
+    from pipeline.web.deskgate import DeskAccess
 
     settings = ctx.obj.settings(output_dir=output_dir, database_url=database_url)
     with pipeline_for(settings) as p:
         site = build_site(p.engine, settings, templates=settings.templates_dir)
         if secret(SECRET_ENV):
             key = secret_from_env()
-            password = secret(EDITOR_PASSWORD)
+            password = editor_password()
             desk = DeskAccess(p, password, key) if password else None
             web = create_app(
                 site, engine=p.engine, settings=settings, signer=Signer(key), desk=desk

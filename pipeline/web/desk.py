@@ -11,6 +11,7 @@
                                        re-summarize, approve), then back to the page (303)
     GET  /desk/{week}/preview          the email (HTML in a sandboxed frame, text) and the
                                        podcast script; GET .../preview/email.html is the frame
+    GET  /desk/{week}/kept.bib         the week's kept papers as BibTeX (a download)
 
 Decisions:
 - Every page and action needs a session (pipeline.web.auth); without one, pages redirect to
@@ -42,7 +43,7 @@ from starlette.routing import BaseRoute, Route
 
 from pipeline import desk
 from pipeline.config import Settings
-from pipeline.desk import approval, compose, learning, review
+from pipeline.desk import approval, compose, export, learning, review
 from pipeline.errors import ConfigError, NewsletterError, NotFoundError, UserInputError
 from pipeline.records import parse_week
 from pipeline.resources import resource_dir
@@ -147,6 +148,7 @@ class Desk:
             Route("/desk/{week}/compose", self.compose_action, methods=["POST"]),
             Route("/desk/{week}/preview", self.preview_page, methods=["GET"]),
             Route("/desk/{week}/preview/email.html", self.preview_email, methods=["GET"]),
+            Route("/desk/{week}/kept.bib", self.bibtex, methods=["GET"]),
         ]
 
     # -- signing in ----------------------------------------------------------------------------
@@ -344,6 +346,13 @@ class Desk:
         headers = {**HEADERS, "Content-Security-Policy": EMAIL_CSP}
         headers["X-Frame-Options"] = "SAMEORIGIN"
         return HTMLResponse(shown.email_html, headers=headers)
+
+    @_editor(page=True)
+    async def bibtex(self, request: Request, session: Session) -> Response:
+        week = _week(request)
+        text = await run_in_threadpool(export.bibtex, self.engine, week)
+        headers = {**HEADERS, "Content-Disposition": f'attachment; filename="{week}-kept.bib"'}
+        return Response(text, media_type="text/plain; charset=utf-8", headers=headers)
 
     # -- shared --------------------------------------------------------------------------------
 

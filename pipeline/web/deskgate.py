@@ -18,8 +18,6 @@ from pipeline.render.files import environment
 if TYPE_CHECKING:
     from pipeline.runner import Pipeline
 
-# The editor's password (a secret, so read through pipeline.env, never a setting).
-EDITOR_PASSWORD = "NEWSLETTER_EDITOR_PASSWORD"
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
     "connect-src 'self'; frame-src 'self'; form-action 'self'; frame-ancestors 'none'; "
