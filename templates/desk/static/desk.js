@@ -7,7 +7,7 @@
  *   k / ArrowUp     previous paper
  *   y / space       pick ("downloaded"), then next
  *   n               skip ("seen"), then next
- *   o / Enter       show or hide the abstract
+ *   o / Enter       show or hide the abstract (it closes when the cursor moves on)
  *   u               undo the last decision
  *
  * Decisions are POSTed one after another (in order) with the session's CSRF token;
@@ -118,7 +118,12 @@
 
   function moveTo(i) {
     if (!visible(i)) return;
-    if (cursor >= 0 && rows[cursor]) rows[cursor].classList.remove("current");
+    var left = cursor >= 0 ? rows[cursor] : null;
+    if (left && i !== cursor) {
+      left.classList.remove("current");
+      var more = left.querySelector(".more");
+      if (more) more.hidden = true; /* an abstract closes when the cursor moves on */
+    }
     cursor = i;
     rows[i].classList.add("current");
     rows[i].scrollIntoView({ block: "nearest" });
