@@ -518,3 +518,55 @@ def test_serve_mounts_the_desk_only_with_an_editor_password(tmp_path: Path) -> N
     status, text, stderr = serve_desk(tmp_path, NEWSLETTER_EDITOR_PASSWORD=PASSWORD)
     assert status == 200 and "Sign in to the desk" in text
     assert "warning" not in stderr and "is off" not in stderr
+
+
+def test_compose_actions_over_http(site: DeskSite) -> None:
+    ranked = review.candidates(site.engine, WEEK)
+    a, b, c = ranked[40].id, ranked[42].id, ranked[1].id
+    with httpx.Client() as editor:
+        sign_in(site, editor)
+        token = csrf_of(editor.get(site.desk("/compose")).text)
+
+        def act(action: str, status: int = 303, **fields: str) -> httpx.Response:
+            done = editor.post(
+                site.desk("/compose"), data={"action": action, "csrf": token, **fields}
+            )
+            assert done.status_code == status, done.text
+            return done
+
+        def pins() -> list[str]:
+            views = [v for v in review.candidates(site.engine, WEEK) if v.pinned]
+            return [v.id for v in sorted(views, key=lambda v: v.position or 0)]
+
+        act("pin", paper_id=a)
+        act("pin", paper_id=b)
+        assert pins() == [a, b]
+        act("move", paper_id=b, position="1")  # the page counts from 1
+        assert pins() == [b, a]
+        act("unpin", paper_id=b)
+        assert pins() == [a]
+        act("drop", paper_id=c)
+        page = editor.get(site.desk("/compose")).text
+        assert "Removed <span" in page and f'id="p-{c}"' in page
+        assert [v.id for v in review.candidates(site.engine, WEEK) if v.dropped] == [c]
+        act("restore", paper_id=c)
+        assert not any(v.dropped for v in review.candidates(site.engine, WEEK))
+        act("edit", target="intro", text="Hello <b>readers</b>\r\nof this week.")
+        assert compose.current_text(site.engine, WEEK, "intro") == (
+            "Hello <b>readers</b>\nof this week."
+        )
+        shown = editor.get(site.desk("/compose?done=edit")).text
+        assert "Hello &lt;b&gt;readers&lt;/b&gt;" in shown and "Saved." in shown
+        assert "Hello <b>" not in shown
+
+        assert "a whole number" in act("move", 400, paper_id=a, position="0").text
+        assert "a whole number" in act("pin", 400, paper_id=a, position="x").text
+        assert "empty" in act("edit", 400, target="intro", text="   ").text
+        assert "unknown text" in act("edit", 400, target="title:1", text="x").text
+        assert "not a paper id" in act("pin", 400, paper_id="<script>").text
+        assert "not among the candidates" in act("pin", 404, paper_id="2601.00001").text
+        wrong_week = editor.post(
+            f"{site.url}desk/2026-W99/compose", data={"action": "pin", "csrf": token}
+        )
+        assert wrong_week.status_code == 404
+        assert pins() == [a]
