@@ -16,7 +16,8 @@
 Decisions:
 - Every page and action needs a session (pipeline.web.auth); without one, pages redirect to
   the sign-in form and actions answer 403.  Every POST but sign-in carries the session's CSRF
-  token, else 403 and nothing changes.
+  token, else 403 and nothing changes.  (Signing in needs none: a forged sign-in would
+  need the password.)
 - Paper text is only ever text: Jinja autoescapes every page, the script sets `textContent`
   and never `innerHTML`, and the CSP allows scripts and styles from this app only (no inline
   script or style).  The email preview is the one document with inline styles (an email needs
@@ -64,7 +65,6 @@ STATIC = {
 FORM_LIMITS = {"max_files": 0, "max_fields": 12, "max_part_size": 256 * 1024}
 LABELS = ("seen", "downloaded", "kept")
 ALL_STATUSES = ("ranked", "summarized", "rendered", "sent")
-MAX_TEXT = 20_000  # characters of an edited text
 _PAPER_ID = re.compile(r"[A-Za-z0-9._/-]{1,64}")
 _NEXT = re.compile(r"/desk(/[0-9]{4}-W[0-9]{2}(/compose|/preview)?)?")
 ACTIONS = ("pin", "unpin", "move", "drop", "restore", "keep", "edit", "resummarize", "approve")
@@ -79,11 +79,6 @@ DONE = {  # what the page says after an action (never text from the request)
     "resummarize": "Asked the model again.",
     "approve": "Approved: the issue can be sent.",
 }
-
-
-class _Stop(Exception):
-    def __init__(self, response: Response) -> None:
-        self.response = response
 
 
 Handler = Callable[["Desk", Request, Session], Awaitable[Response]]
@@ -112,8 +107,6 @@ def _editor(*, page: bool) -> Callable[[Handler], Callable[[Desk, Request], Awai
                             request, 403, "Refused: the form is out of date (no CSRF token)."
                         )
                 return await handler(self, request, session)
-            except _Stop as stop:
-                return stop.response
             except NotFoundError as exc:
                 return self._refuse(request, 404, str(exc))
             except UserInputError as exc:
@@ -303,11 +296,7 @@ class Desk:
             return
         if action == "edit":
             target = str(form.get("target") or "")
-            text = str(form.get("text") or "").replace("\r\n", "\n")
-            if len(text) > MAX_TEXT:
-                raise UserInputError(f"the text is too long (at most {MAX_TEXT} characters)")
-            if not text.strip():
-                raise UserInputError("the text is empty: nothing was saved")
+            text = str(form.get("text") or "")  # compose.edit refuses empty or huge texts
             compose.edit(engine, week, target, text, author=author)
             return
         paper_id = _paper_id(form)
