@@ -51,7 +51,8 @@ def test_edit_opens_the_current_text_and_survives_an_llm_rerun(
         # an editor that saves nothing changes nothing
         use_editor(monkeypatch, tmp_path, None)
         assert "no change" in invoke("edit", WEEK, "intro")
-        assert compose.current_text(engine, WEEK, "intro") is None
+        assert editor.revision_history(engine, WEEK, "intro") == []
+        assert seen.read_text().startswith("Welcome to this week's digest")
         assert len(editor.revision_history(engine, WEEK, f"summary:{hl.id}")) == 1
 
 

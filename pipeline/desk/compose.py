@@ -15,6 +15,7 @@ from pipeline.clock import utcnow
 from pipeline.desk.layout import relayout
 from pipeline.errors import NotFoundError, UserInputError
 from pipeline.records import is_arxiv_id
+from pipeline.render.issue import issue_view
 from pipeline.store import editor
 from pipeline.store.issues import load_issue
 
@@ -112,12 +113,24 @@ def edit(engine: Engine, week: str, target: str, text: str, *, author: str) -> N
 
 def current_text(engine: Engine, week: str, target: str) -> str | None:
     """What the issue shows for `target` now: the editor's newest revision, else the LLM's
-    text (None when there is neither, e.g. an intro never edited)."""
+    text, else (intro, outro) the newsletter's built-in words; None when the paper has no
+    such text (e.g. a one-liner of a highlight) or there is no such issue."""
     kind, paper_id = parse_target(target)
     revised = editor.latest_revisions(engine, week).get(target)
-    if revised is not None or paper_id is None:
+    if revised is not None:
         return revised
-    _issue, items = load_issue(engine, week)
+    issue, items = load_issue(engine, week)
+    if paper_id is None:
+        if issue is None:
+            return None
+        view = issue_view(
+            week,
+            items,
+            categories=list(issue.categories),
+            model=issue.model or "",
+            candidates=issue.candidates,
+        )
+        return view.default_intro if kind == INTRO else view.default_outro
     for loaded in items:
         if loaded.paper.id == paper_id:
             text = {

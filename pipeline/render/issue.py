@@ -196,6 +196,25 @@ class IssueView:
         return len(self.also)
 
     @property
+    def default_intro(self) -> str:
+        """The newsletter's built-in intro (the templates write the same words)."""
+        cats = ", ".join(self.categories)
+        return (
+            f"Welcome to this week's digest of new arXiv papers. Out of {self.candidates} new "
+            f"submissions in {cats}, here are the {len(self.highlights)} we think matter most "
+            f"to you, each with a dense summary, followed by {self.also_count} more worth a look."
+        )
+
+    @property
+    def default_outro(self) -> str:
+        """The newsletter's built-in closing words (the templates write the same words)."""
+        read_from = "full texts" if set(self.sources) - {"abstract"} else "abstracts"
+        return (
+            f"Summaries were written by {self.model} from the papers' {read_from}; always "
+            "check the paper before you cite it. See you next week."
+        )
+
+    @property
     def issue_url(self) -> str:
         return f"{self.public_url}issues/{self.week}/" if self.public_url else ""
 
