@@ -151,6 +151,9 @@ def test_latest_revision_wins_and_history_is_kept(env: dict[str, str]) -> None:
         compose.edit(engine, WEEK, f"summary:{hl.id}", "first", author="ann")
         compose.edit(engine, WEEK, f"summary:{hl.id}", "  second\r\n", author="bob")
         assert compose.current_text(engine, WEEK, f"summary:{hl.id}") == "second"
+        intro = compose.current_text(engine, WEEK, "intro")
+        assert intro and not compose.edit(engine, WEEK, "intro", intro + "\n", author="x")
+        assert not compose.edit(engine, WEEK, f"summary:{hl.id}", "second", author="x")
         history = editor.revision_history(engine, WEEK, f"summary:{hl.id}")
         assert [(r.text, r.author) for r in history] == [("first", "ann"), ("second", "bob")]
 

@@ -94,10 +94,11 @@ def restore(engine: Engine, week: str, paper_id: str, *, author: str) -> None:
     relayout(engine, week)
 
 
-def edit(engine: Engine, week: str, target: str, text: str, *, author: str) -> None:
+def edit(engine: Engine, week: str, target: str, text: str, *, author: str) -> bool:
     """Store the editor's text for `target` ("intro", "outro", "summary:<id>",
     "narration:<id>", "oneliner:<id>"); it wins over any LLM text, now and after reruns.
-    Surrounding whitespace is dropped; an empty text is refused."""
+    Surrounding whitespace is dropped; an empty text is refused; the text the issue shows
+    already changes nothing (False: no revision stored, the approval stands)."""
     kind, paper_id = parse_target(target)
     if editor.get_issue(engine, week) is None:
         raise NotFoundError(f"no issue {week} yet: run `newsletter run --week {week}` first")
@@ -108,7 +109,10 @@ def edit(engine: Engine, week: str, target: str, text: str, *, author: str) -> N
         raise UserInputError(f"the new text of {target} is empty: nothing changed")
     if len(clean) > MAX_TEXT:
         raise UserInputError(f"the new text of {target} is longer than {MAX_TEXT} characters")
+    if clean == (current_text(engine, week, target) or "").strip():
+        return False
     editor.add_revision(engine, week, target, clean, author=author, now=utcnow())
+    return True
 
 
 def current_text(engine: Engine, week: str, target: str) -> str | None:
