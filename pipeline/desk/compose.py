@@ -20,7 +20,6 @@ from pipeline.store import editor
 from pipeline.store.issues import load_issue
 
 INTRO, OUTRO = "intro", "outro"
-PAPER_TEXTS = {"summary": "summary", "narration": "podcast", "oneliner": "oneliner"}
 _TARGET = re.compile(r"(summary|narration|oneliner):(.+)")
 MAX_TEXT = 20_000  # characters of one revision
 
@@ -40,12 +39,13 @@ def parse_target(target: str) -> tuple[str, str | None]:
 def _require_candidate(engine: Engine, week: str, paper_id: str) -> None:
     if editor.get_issue(engine, week) is None:
         raise NotFoundError(f"no issue {week} yet: run `newsletter run --week {week}` first")
-    if not editor.candidates(engine, week):
+    if editor.is_candidate(engine, week, paper_id):
+        return
+    if not editor.count_candidates(engine, week):
         raise NotFoundError(
             f"issue {week} has no stored candidate list: run `newsletter rank --week {week}`"
         )
-    if not editor.is_candidate(engine, week, paper_id):
-        raise NotFoundError(f"{paper_id} is not among the candidates of {week}")
+    raise NotFoundError(f"{paper_id} is not among the candidates of {week}")
 
 
 def _pins(engine: Engine, week: str) -> list[str]:
