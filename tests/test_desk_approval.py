@@ -52,6 +52,8 @@ def required(
 
 
 def test_send_waits_for_approve_and_delivers_the_pinned_paper_first(required: Recorder) -> None:
+    built = invoke("run", "--week", WEEK)
+    assert f"issue {WEEK} awaits approval: review it at http://127.0.0.1:8000/desk/{WEEK}" in built
     with built_week() as engine:
         low = review.candidates(engine, WEEK)[-1].id  # the ranker's last: in no section
         title = next(v.title for v in review.candidates(engine, WEEK) if v.id == low)

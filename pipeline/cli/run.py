@@ -65,6 +65,14 @@ def run(
             wiring.check_smtp(p.settings)
         result = runner.run(p, target, budget_usd=budget, audio=audio)
         print_run(result)
+        if p.settings.approval == "required" and not send:
+            from pipeline.mail.editor import desk_url
+
+            out.print(
+                f"issue {result.week} awaits approval: review it at "
+                f"{desk_url(p.settings, result.week)}, then `newsletter approve {result.week}`",
+                markup=False,
+            )
         if send:
             from pipeline.mail.send import send_issue
 
