@@ -65,6 +65,10 @@ def test_pin_unpin_drop_restore_from_the_command_line(env: dict[str, str]) -> No
         view = {v.id: v for v in review.candidates(engine, WEEK)}
         assert view[low].pinned and (view[low].section, view[low].position) == (HIGHLIGHT, 0)
         assert view[also].dropped and view[also].section is None
+        invoke("pin", WEEK, listed[-2].id, "--also")
+        view = {v.id: v for v in review.candidates(engine, WEEK)}
+        assert (view[listed[-2].id].section, view[listed[-2].id].position) == (ALSO, 0)
+        invoke("unpin", WEEK, listed[-2].id)
         invoke("unpin", WEEK, low)
         invoke("restore", WEEK, also)
         view = {v.id: v for v in review.candidates(engine, WEEK)}

@@ -65,6 +65,13 @@ def test_lay_out_pins_first_in_the_editors_order_and_drops_nowhere() -> None:
     assert laid[ALSO] == ["a", "b"]
 
 
+def test_lay_out_puts_also_pins_first_in_also() -> None:
+    laid = sections(lay_out(RANKED, ["e"], set(), ["f", "b"]))
+    assert laid == {HIGHLIGHT: ["e", "a"], ALSO: ["f", "b"]}  # b: from highlight to also
+    laid = sections(lay_out(RANKED, [], {"f"}, ["f", "e", "d"]))
+    assert laid == {HIGHLIGHT: ["b", "a"], ALSO: ["e", "d"]}  # a drop wins over a pin
+
+
 def test_lay_out_tops_up_highlights_after_a_drop_and_keeps_updates_unless_dropped() -> None:
     updated = [cand("u", 6, UPDATED, 0), cand("v", 7, UPDATED, 1), cand("w", 8, UPDATED, 2)]
     laid = sections(lay_out(RANKED + updated, ["w"], {"a", "u"}))
@@ -199,6 +206,14 @@ def test_pins_keep_their_order_and_move_unpin_restore(env: dict[str, str]) -> No
         assert not view[c].pinned
         compose.restore(engine, WEEK, b, author="ed")
         assert [p.paper_id for p in editor.placements(engine, WEEK)] == [a]
+        compose.pin(engine, WEEK, c, author="ed", section=ALSO)
+        compose.pin(engine, WEEK, a, 0, author="ed", section=ALSO)  # moves from highlights
+        view = {v.id: v for v in review.candidates(engine, WEEK)}
+        assert [(view[x].section, view[x].position) for x in (a, c)] == [(ALSO, 0), (ALSO, 1)]
+        with pytest.raises(UserInputError):
+            compose.pin(engine, WEEK, b, author="ed", section="updated")
+        compose.unpin(engine, WEEK, a, author="ed")
+        assert [(p.paper_id, p.section) for p in editor.placements(engine, WEEK)] == [(c, ALSO)]
         issue = editor.get_issue(engine, WEEK)
         assert issue is not None and issue.stale and issue.edited_at is not None
         assert issue.edited_at <= datetime.now(UTC)

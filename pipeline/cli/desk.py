@@ -47,8 +47,11 @@ def pin(
     paper_id: IdArg,
     position: Annotated[
         int | None,
-        typer.Option("--position", min=1, help="Place among the pinned highlights (1 = first)."),
+        typer.Option("--position", min=1, help="Place among the pinned papers (1 = first)."),
     ] = None,
+    also: Annotated[
+        bool, typer.Option("--also", help="Pin it among 'also this week', not the highlights.")
+    ] = False,
     author: AuthorOpt = None,
     database_url: DbOpt = None,
 ) -> None:
@@ -60,7 +63,8 @@ def pin(
     engine = open_database(settings.database_url)
     try:
         at = None if position is None else position - 1
-        compose.pin(engine, target, paper_id, at, author=author or user_name())
+        section = "also" if also else "highlight"
+        compose.pin(engine, target, paper_id, at, author=author or user_name(), section=section)
     finally:
         engine.dispose()
     out.print(f"pinned {paper_id} in {target}", markup=False)

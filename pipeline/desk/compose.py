@@ -17,7 +17,7 @@ from pipeline.errors import NotFoundError, UserInputError
 from pipeline.records import is_arxiv_id
 from pipeline.render.issue import issue_view
 from pipeline.store import editor
-from pipeline.store.issues import load_issue
+from pipeline.store.issues import ALSO, HIGHLIGHT, load_issue
 
 INTRO, OUTRO = "intro", "outro"
 _TARGET = re.compile(r"(summary|narration|oneliner):(.+)")
@@ -48,35 +48,58 @@ def _require_candidate(engine: Engine, week: str, paper_id: str) -> None:
     raise NotFoundError(f"{paper_id} is not among the candidates of {week}")
 
 
-def _pins(engine: Engine, week: str) -> list[str]:
-    return [p.paper_id for p in editor.placements(engine, week) if p.pinned]
+def _pins(engine: Engine, week: str, section: str) -> list[str]:
+    return [
+        p.paper_id for p in editor.placements(engine, week) if p.pinned and p.section == section
+    ]
 
 
 def pin(
-    engine: Engine, week: str, paper_id: str, position: int | None = None, *, author: str
+    engine: Engine,
+    week: str,
+    paper_id: str,
+    position: int | None = None,
+    *,
+    author: str,
+    section: str = HIGHLIGHT,
 ) -> None:
-    """Make the paper a highlight at `position` among the pins (0 = first; None = after
-    the pins there are). A dropped paper is restored."""
+    """Pin the paper in `section` ("highlight", the default, or "also") at `position` among
+    that section's pins (0 = first; None = after the pins there are). A dropped paper is
+    restored; a paper pinned in the other section moves."""
+    if section not in (HIGHLIGHT, ALSO):
+        raise UserInputError(f"section {section!r}: pin to {HIGHLIGHT!r} or {ALSO!r}")
     if position is not None and position < 0:
         raise UserInputError(f"position {position}: positions count from 0 (the first)")
     _require_candidate(engine, week, paper_id)
-    order = [p for p in _pins(engine, week) if p != paper_id]
-    at = len(order) if position is None else max(0, min(position, len(order)))
+    order = [p for p in _pins(engine, week, section) if p != paper_id]
+    at = len(order) if position is None else min(position, len(order))
     order.insert(at, paper_id)
-    editor.set_pins(engine, week, order, author=author, now=utcnow())
+    editor.set_pins(engine, week, order, author=author, now=utcnow(), section=section)
     relayout(engine, week)
 
 
-def move(engine: Engine, week: str, paper_id: str, position: int, *, author: str) -> None:
-    """Move a paper to `position` among the pins (pinning it if it was not)."""
-    pin(engine, week, paper_id, position, author=author)
+def move(
+    engine: Engine,
+    week: str,
+    paper_id: str,
+    position: int,
+    *,
+    author: str,
+    section: str = HIGHLIGHT,
+) -> None:
+    """Move a paper to `position` among the pins of `section` (pinning it if it was not)."""
+    pin(engine, week, paper_id, position, author=author, section=section)
 
 
 def unpin(engine: Engine, week: str, paper_id: str, *, author: str) -> None:
     """The ranker decides again where the paper goes."""
     _require_candidate(engine, week, paper_id)
-    order = [p for p in _pins(engine, week) if p != paper_id]
-    editor.set_pins(engine, week, order, author=author, now=utcnow())
+    now = utcnow()
+    for section in (HIGHLIGHT, ALSO):
+        order = _pins(engine, week, section)
+        if paper_id in order:
+            order.remove(paper_id)
+            editor.set_pins(engine, week, order, author=author, now=now, section=section)
     relayout(engine, week)
 
 

@@ -18,18 +18,26 @@ from pipeline.store.issues import ALSO, HIGHLIGHT, UPDATED, Placement
 from pipeline.store.models import Candidate
 
 
-def lay_out(ranked: Sequence[Candidate], pins: Sequence[str], dropped: Set[str]) -> list[Placement]:
+def lay_out(
+    ranked: Sequence[Candidate],
+    pins: Sequence[str],
+    dropped: Set[str],
+    also_pins: Sequence[str] = (),
+) -> list[Placement]:
     """Highlights: the pins in the editor's order, then the ranker's highlights (as many as
     it proposed, or all the pins if there are more), topped up from the best remaining
-    candidates when drops leave a gap. Also: the best of the rest, as many as the ranker
-    proposed. Updated papers stay unless dropped."""
+    candidates when drops leave a gap. Also: the papers pinned there in the editor's order,
+    then the best of the rest, as many as the ranker proposed (or all those pins). Updated
+    papers stay unless dropped."""
     new = [c for c in ranked if c.section != UPDATED]
     by_id = {c.paper_id: c for c in ranked}  # an updated paper may be pinned too
     proposed = sorted((c for c in new if c.section == HIGHLIGHT), key=lambda c: c.position)
-    n_highlights = max(len(proposed), len([p for p in pins if p in by_id]))
-    n_also = sum(1 for c in new if c.section == ALSO)
+    valid_pins = [p for p in pins if p in by_id and p not in dropped]
+    valid_also_pins = [p for p in also_pins if p in by_id and p not in dropped]
+    n_highlights = max(len(proposed), len(valid_pins))
+    n_also = max(sum(1 for c in new if c.section == ALSO), len(valid_also_pins))
     highlights: list[Candidate] = []
-    seen = set(dropped)
+    seen = set(dropped) | set(also_pins)
 
     def take(into: list[Candidate], c: Candidate, limit: int) -> None:
         if len(into) < limit and c.paper_id not in seen:
@@ -42,7 +50,8 @@ def lay_out(ranked: Sequence[Candidate], pins: Sequence[str], dropped: Set[str])
     for c in [*proposed, *new]:
         take(highlights, c, n_highlights)
     also: list[Candidate] = []
-    for c in new:
+    seen -= set(also_pins) - set(dropped)
+    for c in [*(by_id[p] for p in also_pins if p in by_id), *new]:
         take(also, c, n_also)
     updated = sorted((c for c in ranked if c.section == UPDATED), key=lambda c: c.position)
     kept_updates = [c for c in updated if c.paper_id not in seen]
@@ -55,9 +64,10 @@ def lay_out(ranked: Sequence[Candidate], pins: Sequence[str], dropped: Set[str])
 
 def desk_layout(engine: Engine, week: str, ranked: Sequence[Candidate]) -> list[Placement]:
     """`lay_out` with the editor's stored pins and drops for the week."""
-    decided = placements(engine, week)
-    pins = [p.paper_id for p in decided if p.pinned]
-    return lay_out(ranked, pins, {p.paper_id for p in decided if p.dropped})
+    decided = placements(engine, week)  # pins in their order
+    pins = [p.paper_id for p in decided if p.pinned and p.section == HIGHLIGHT]
+    also_pins = [p.paper_id for p in decided if p.pinned and p.section == ALSO]
+    return lay_out(ranked, pins, {p.paper_id for p in decided if p.dropped}, also_pins)
 
 
 def relayout(engine: Engine, week: str) -> list[Placement]:

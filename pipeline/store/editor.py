@@ -13,7 +13,7 @@ from sqlalchemy import select as sa_select  # typed past sqlmodel's four columns
 from sqlmodel import Session, col, select
 
 from pipeline.store.db import session
-from pipeline.store.issues import UPDATED, Placement
+from pipeline.store.issues import HIGHLIGHT, UPDATED, Placement
 from pipeline.store.models import (
     Candidate,
     EditorPlacement,
@@ -98,7 +98,7 @@ def placements(engine: Engine, week: str) -> list[EditorPlacement]:
     """The editor's pins (in their order) and drops for the week."""
     with session(engine) as s:
         rows = s.exec(select(EditorPlacement).where(EditorPlacement.week == week)).all()
-    return sorted(rows, key=lambda r: (not r.pinned, r.position or 0, r.paper_id))
+    return sorted(rows, key=lambda r: (not r.pinned, r.section, r.position or 0, r.paper_id))
 
 
 def _mark_edited(s: Session, week: str, now: datetime) -> None:
@@ -126,20 +126,27 @@ def _keep_or_delete(s: Session, row: EditorPlacement) -> None:
 
 
 def set_pins(
-    engine: Engine, week: str, order: Sequence[str], *, author: str, now: datetime
+    engine: Engine,
+    week: str,
+    order: Sequence[str],
+    *,
+    author: str,
+    now: datetime,
+    section: str = HIGHLIGHT,
 ) -> None:
-    """The pinned papers are exactly `order`, in that order (a pinned paper is not dropped)."""
+    """The papers pinned in `section` are exactly `order`, in that order (a pinned paper is
+    not dropped; one pinned in the other section moves here)."""
     with session(engine) as s:
         rows = s.exec(select(EditorPlacement).where(EditorPlacement.week == week)).all()
         for row in rows:
-            if row.pinned and row.paper_id not in order:
+            if row.pinned and row.section == section and row.paper_id not in order:
                 row.pinned, row.position = False, None
                 row.author, row.updated = author, now
                 _keep_or_delete(s, row)
         s.flush()
         for pos, paper_id in enumerate(order):
             row = _placement(s, week, paper_id, author, now)
-            row.pinned, row.position, row.dropped = True, pos, False
+            row.pinned, row.section, row.position, row.dropped = True, section, pos, False
             s.add(row)
         _mark_edited(s, week, now)
 

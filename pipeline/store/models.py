@@ -278,14 +278,16 @@ class Candidate(SQLModel, table=True):
 
 
 class EditorPlacement(SQLModel, table=True):
-    """What the editor decided about one paper of a week: pinned as a highlight (at
-    `position` among the pins) or dropped from the issue. Ranker reruns never undo it."""
+    """What the editor decided about one paper of a week: pinned in a section ("highlight"
+    or "also", at `position` among that section's pins) or dropped from the issue. Ranker
+    reruns never undo it."""
 
     __tablename__ = "editor_placement"
 
     week: str = Field(primary_key=True)
     paper_id: str = Field(primary_key=True)
     pinned: bool = False
+    section: str = "highlight"  # where a pinned paper goes
     position: int | None = None
     dropped: bool = False
     author: str

@@ -38,6 +38,7 @@ def upgrade() -> None:
         sa.Column("week", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column("paper_id", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column("pinned", sa.Boolean(), nullable=False),
+        sa.Column("section", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column("position", sa.Integer(), nullable=True),
         sa.Column("dropped", sa.Boolean(), nullable=False),
         sa.Column("author", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
