@@ -5,6 +5,7 @@ progress; the cold-start round."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
@@ -17,6 +18,7 @@ from pipeline.store.feedback import Imported, add_imported, remove_feedback, tra
 from pipeline.store.issues import save_issue
 from pipeline.store.models import Candidate, Feedback
 from tests import factories
+from tests.helpers import invoke
 
 WEEK = "2026-W25"
 CATEGORIES = ["cs.LG", "cs.LG", "cs.LG", "cs.CL", "cs.CL", "cs.CV", "stat.ML", "cs.LG"]
@@ -133,3 +135,23 @@ def test_cold_start_round_is_uncertain_diverse_and_unscreened(engine: Engine) ->
     assert round_[0] not in learning.cold_start_round(engine, WEEK, n=8)
     assert len(learning.cold_start_round(engine, WEEK, n=20)) == 7  # all the unscreened
     assert learning.cold_start_round(engine, WEEK, n=0) == []
+
+
+def test_a_seen_log_imports_like_the_desks_seen(engine: Engine, db_url: str) -> None:
+    ids = week_of(engine)
+    Path("log.csv").write_text(
+        "Title,ArXiv Link,Paper Date,Date Added\n"
+        f"Paper {ids[0]},https://arxiv.org/abs/{ids[0]},2026-06-16,2026-06-20\n"
+        f"Paper {ids[1]},https://arxiv.org/abs/{ids[1]},2026-06-16,2026-06-20\n",
+        encoding="utf-8",
+    )
+    invoke("feedback", "import", "log.csv", "--label", "seen", "--database-url", db_url)
+    Path("kept.csv").write_text(
+        "\n".join(Path("log.csv").read_text(encoding="utf-8").splitlines()[:2]) + "\n",
+        encoding="utf-8",
+    )
+    invoke("feedback", "import", "kept.csv", "--label", "kept", "--database-url", db_url)
+    learning.record(engine, WEEK, ids[2], "seen")
+    history = {h.paper_id: h.label for h in training_history(engine)}
+    # seen then kept: positive; seen only (imported or at the desk): negative
+    assert history == {ids[0]: 1, ids[1]: 0, ids[2]: 0}
