@@ -319,9 +319,11 @@ def _require_issue(p: Pipeline, week: str) -> list[LoadedItem]:
     return items
 
 
-def summary_jobs(p: Pipeline, week: str) -> list[Job]:
-    """The LLM texts the issue needs (see pipeline.summarize.issue_jobs)."""
-    return issue_jobs(_require_issue(p, week), p.settings, p.fulltext)
+def summary_jobs(p: Pipeline, week: str, only: frozenset[str] | None = None) -> list[Job]:
+    """The LLM texts the issue needs (see pipeline.summarize.issue_jobs); `only`: of these
+    papers alone."""
+    items = [i for i in _require_issue(p, week) if only is None or i.paper.id in only]
+    return issue_jobs(items, p.settings, p.fulltext)
 
 
 def estimate_summaries(p: Pipeline, week: str) -> Estimate:
@@ -344,7 +346,7 @@ def summarize(
 
     def body(run_id: int) -> SummarizeResult:
         s = p.settings
-        jobs = [j for j in summary_jobs(p, week) if only is None or j.paper.id in only]
+        jobs = summary_jobs(p, week, only)
         model = p.chat()
         options = Options(
             temperature=s.llm_temperature,
