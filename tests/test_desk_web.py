@@ -535,9 +535,15 @@ def test_compose_actions_over_http(site: DeskSite) -> None:
             return done
 
         def pins() -> list[str]:
-            views = [v for v in review.candidates(site.engine, WEEK) if v.pinned]
-            return [v.id for v in sorted(views, key=lambda v: v.position or 0)]
+            views = review.candidates(site.engine, WEEK)
+            highlights = [v for v in views if v.pinned and v.section == "highlight"]
+            return [v.id for v in sorted(highlights, key=lambda v: v.position or 0)]
 
+        act("also", paper_id=ranked[44].id)
+        also = [v for v in review.candidates(site.engine, WEEK) if v.section == "also"]
+        also.sort(key=lambda v: v.position or 0)
+        assert also[0].id == ranked[44].id and also[0].pinned  # first: also-pins lead
+        assert labels(site) == {ranked[44].id: "kept"}
         act("pin", paper_id=a)
         act("pin", paper_id=b)
         assert pins() == [a, b]

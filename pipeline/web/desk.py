@@ -7,8 +7,9 @@
     GET  /desk/{week}                  screening: the ranked candidates, keyboard first
     POST /desk/{week}/label            one screening decision (seen / downloaded / kept / undo)
     GET  /desk/{week}/compose          highlights, "also this week", texts, approval
-    POST /desk/{week}/compose          one change (pin, unpin, move, drop, restore, keep, edit,
-                                       re-summarize, approve), then back to the page (303)
+    POST /desk/{week}/compose          one change (pin as a highlight or in "also this week",
+                                       unpin, move, drop, restore, keep, edit, re-summarize,
+                                       approve), then back to the page (303)
     GET  /desk/{week}/preview          the email (HTML in a sandboxed frame, text) and the
                                        podcast script; GET .../preview/email.html is the frame
     GET  /desk/{week}/kept.bib         the week's kept papers as BibTeX (a download)
@@ -67,9 +68,21 @@ LABELS = ("seen", "downloaded", "kept")
 ALL_STATUSES = ("ranked", "summarized", "rendered", "sent")
 _PAPER_ID = re.compile(r"[A-Za-z0-9._/-]{1,64}")
 _NEXT = re.compile(r"/desk(/[0-9]{4}-W[0-9]{2}(/compose|/preview)?)?")
-ACTIONS = ("pin", "unpin", "move", "drop", "restore", "keep", "edit", "resummarize", "approve")
+ACTIONS = (
+    "pin",
+    "also",
+    "unpin",
+    "move",
+    "drop",
+    "restore",
+    "keep",
+    "edit",
+    "resummarize",
+    "approve",
+)
 DONE = {  # what the page says after an action (never text from the request)
     "pin": "Pinned as a highlight.",
+    "also": "Added to also this week.",
     "unpin": "Unpinned: the ranking places it again.",
     "move": "Moved.",
     "drop": "Removed from the issue.",
@@ -302,6 +315,9 @@ class Desk:
         paper_id = _paper_id(form)
         if action == "pin":
             compose.pin(engine, week, paper_id, _position(form), author=author)
+            learning.record(engine, week, paper_id, "kept", source="desk")
+        elif action == "also":
+            compose.pin(engine, week, paper_id, None, author=author, section="also")
             learning.record(engine, week, paper_id, "kept", source="desk")
         elif action == "move":
             position = _position(form)
