@@ -220,6 +220,16 @@ class PodcastSettings(_Group):
     espeak_voice: str = "en-us"
 
 
+class DeskSettings(_Group):
+    """The editor's desk: "required" holds each issue until `newsletter approve WEEK` (or the
+    desk's approve button) and `send` refuses before; the scheduled run then emails
+    `editor_email` a link to the desk. The desk's password: env NEWSLETTER_EDITOR_PASSWORD
+    only."""
+
+    approval: Literal["auto", "required"] = "auto"
+    editor_email: str = ""
+
+
 class Settings(_Group):
     """Every knob of the pipeline. Build it once with `load_settings` and pass it down."""
 
@@ -261,6 +271,7 @@ class Settings(_Group):
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
     podcast: PodcastSettings = Field(default_factory=PodcastSettings)
+    desk: DeskSettings = Field(default_factory=DeskSettings)
 
     @field_validator("seed_papers")
     @classmethod
@@ -329,6 +340,8 @@ RENAMED: dict[str, str] = {
     "public_url": "site.public_url",
     "smtp_from": "smtp.from_address",
     "list_id": "smtp.list_id",
+    "approval": "desk.approval",
+    "editor_email": "desk.editor_email",
 }
 # More keys for one setting, the first given wins; env names are these keys in upper case.
 ALIASES: dict[str, str] = {"newsletter_smtp_from": "smtp_from", "newsletter_from": "smtp_from"}

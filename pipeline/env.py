@@ -18,7 +18,8 @@ CONFIG_PATH = "NEWSLETTER_CONFIG"
 SMTP_PASSWORD = "NEWSLETTER_SMTP_PASSWORD"
 SECRET_KEY = "NEWSLETTER_SECRET_KEY"
 CACHE_DIR = "NEWSLETTER_CACHE_DIR"
-SECRETS = (OPENAI_API_KEY, SMTP_PASSWORD, SECRET_KEY)
+EDITOR_PASSWORD = "NEWSLETTER_EDITOR_PASSWORD"
+SECRETS = (OPENAI_API_KEY, SMTP_PASSWORD, SECRET_KEY, EDITOR_PASSWORD)
 
 
 def env(name: str) -> str | None:
@@ -44,6 +45,21 @@ def smtp_password() -> str:
 def secret_key() -> str:
     """The key that signs subscribe / unsubscribe / feedback links, "" when not set."""
     return _secret(SECRET_KEY)
+
+
+def editor_password() -> str:
+    """The editor's desk password; "" = not set (the desk is not mounted)."""
+    return _secret(EDITOR_PASSWORD)
+
+
+def user_name() -> str:
+    """Who runs the command (the author of desk changes made from the command line)."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no login name and no passwd entry (some containers)
+        return "editor"
 
 
 def names() -> list[str]:

@@ -14,6 +14,7 @@
     ├── SpeechError          a speech engine failed on some text
     ├── SMTPUnavailable      the SMTP server cannot be reached or refuses us (login, TLS)
     ├── LockHeld             another process is building the same issue (exit code 75)
+    ├── NotApproved          approval is required and the issue is not approved yet
     ├── NotFoundError        an issue, paper or file the user named does not exist
     └── UserInputError       a file or argument the user gave is not usable
         ├── BadToken            a link that is forged, tampered with, expired or misused
@@ -104,3 +105,14 @@ class LockHeld(NewsletterError):
     """Another process is building the same issue."""
 
     exit_code = 75  # EX_TEMPFAIL: try again later
+
+
+class NotApproved(NewsletterError):
+    """The issue waits for the editor's approval (setting `approval = "required"`)."""
+
+    def __init__(self, week: str) -> None:
+        super().__init__(
+            f"issue {week} is awaiting approval: review it at the desk, then run "
+            f"`newsletter approve {week}`"
+        )
+        self.week = week

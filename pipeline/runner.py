@@ -17,6 +17,8 @@ from sqlalchemy import Engine
 
 from pipeline.clock import utcnow
 from pipeline.config import Settings
+from pipeline.desk.layout import desk_layout
+from pipeline.desk.review import check_approved
 from pipeline.errors import NewsletterError, NotFoundError
 from pipeline.fetch.filters import TermFilter
 from pipeline.fetch.fulltext import FullTextFetcher
@@ -33,20 +35,20 @@ from pipeline.ops.progress import Quiet, Reporter
 from pipeline.podcast.speech import Speech
 from pipeline.records import PaperRecord, Window, last_complete_week, week_window
 from pipeline.render.site import build_site
+from pipeline.store.editor import mark_rendered, save_candidates
 from pipeline.store.feedback import training_history
 from pipeline.store.issues import (
     ALSO,
     HIGHLIGHT,
     UPDATED,
     LoadedItem,
-    Placement,
     candidates_for_week,
     load_issue,
     revised_highlights,
     save_issue,
     set_status,
 )
-from pipeline.store.models import Paper
+from pipeline.store.models import Candidate, Paper
 from pipeline.store.papers import IngestCounts, apply_terms, papers_by_ids, store_page
 from pipeline.store.runs import advance_watermark, finish_run, get_watermark, start_run
 from pipeline.store.summaries import find_summary
@@ -270,26 +272,46 @@ def rank(p: Pipeline, week: str, *, llm: bool = True) -> RankResult:
                 rate_top=s.llm_rerank_k if llm else 0,
             )
         version = {x.id: x.version for x in papers}
-        placements = [
-            Placement(x.id, version[x.id], section, pos, round(x.score, 6), x.explanation)
+        proposed = {
+            x.id: (section, pos)
             for section, picked in ((HIGHLIGHT, ranked.highlights), (ALSO, ranked.also))
             for pos, x in enumerate(picked)
-        ]
-        placements += [
-            Placement(
-                r.paper.id,
-                r.paper.version,
-                UPDATED,
-                pos,
-                0.0,
-                f"highlighted in {r.featured_week} (v{r.featured_version}); now v{r.paper.version}",
+        }
+        listed = [
+            Candidate(
+                week=week,
+                paper_id=x.id,
+                version=version[x.id],
+                rank=n,
+                score=round(x.score, 6),
+                explanation=x.explanation,
+                section=proposed.get(x.id, ("", 0))[0],
+                position=proposed.get(x.id, ("", 0))[1],
             )
-            for pos, r in enumerate(revised_highlights(p.engine, win.since, win.until, week))
+            for n, x in enumerate(ranked.order)
         ]
+        revised = revised_highlights(p.engine, win.since, win.until, week)
+        listed += [
+            Candidate(
+                week=week,
+                paper_id=r.paper.id,
+                version=r.paper.version,
+                rank=len(listed) + pos,
+                score=0.0,
+                explanation=(
+                    f"highlighted in {r.featured_week} (v{r.featured_version}); "
+                    f"now v{r.paper.version}"
+                ),
+                section=UPDATED,
+                position=pos,
+            )
+            for pos, r in enumerate(revised)
+        ]
+        save_candidates(p.engine, week, listed)
         save_issue(
             p.engine,
             week,
-            placements,
+            desk_layout(p.engine, week, listed),
             created=p.now(),
             candidates=len(papers),
             categories=list(s.categories),
@@ -307,9 +329,11 @@ def _require_issue(p: Pipeline, week: str) -> list[LoadedItem]:
     return items
 
 
-def summary_jobs(p: Pipeline, week: str) -> list[Job]:
-    """The LLM texts the issue needs (see pipeline.summarize.issue_jobs)."""
-    return issue_jobs(_require_issue(p, week), p.settings, p.fulltext)
+def summary_jobs(p: Pipeline, week: str, only: frozenset[str] | None = None) -> list[Job]:
+    """The LLM texts the issue needs (see pipeline.summarize.issue_jobs); `only`: of these
+    papers alone."""
+    items = [i for i in _require_issue(p, week) if only is None or i.paper.id in only]
+    return issue_jobs(items, p.settings, p.fulltext)
 
 
 def estimate_summaries(p: Pipeline, week: str) -> Estimate:
@@ -320,13 +344,19 @@ def estimate_summaries(p: Pipeline, week: str) -> Estimate:
 
 
 def summarize(
-    p: Pipeline, week: str, *, budget_usd: float | None = None, force: bool = False
+    p: Pipeline,
+    week: str,
+    *,
+    budget_usd: float | None = None,
+    force: bool = False,
+    only: frozenset[str] | None = None,
 ) -> SummarizeResult:
-    """`force`: write every text again even when cached (`regenerate --resummarize`)."""
+    """`force`: write every text again even when cached (`regenerate --resummarize`);
+    `only`: just the texts of these papers (the desk's "re-summarize this paper")."""
 
     def body(run_id: int) -> SummarizeResult:
         s = p.settings
-        jobs = summary_jobs(p, week)
+        jobs = summary_jobs(p, week, only)
         model = p.chat()
         options = Options(
             temperature=s.llm.temperature,
@@ -365,6 +395,7 @@ def render(
             progress=p.progress,
         )
         set_status(p.engine, week, "rendered")
+        mark_rendered(p.engine, week)
         build_site(p.engine, p.settings, templates=templates)
         return rendered.paths
 
@@ -399,8 +430,9 @@ def send(
 def _send(
     p: Pipeline, week: str, *, signer: Signer | None = None, retry_base: float = 1.0
 ) -> SendResult:
-    # Checked before the run row: an issue not rendered yet or a missing secret key is
-    # the user's to fix, not a send that failed.
+    # Checked before the run row: an issue awaiting the editor's approval, not rendered yet,
+    # or a missing secret key is the user's to fix, not a send that failed.
+    check_approved(p.engine, p.settings, week)
     mail = issue_mail(p.engine, p.settings, week, signer)
 
     def body(_run_id: int) -> SendResult:

@@ -1,4 +1,5 @@
-"""The job the scheduler fires: the weekly run, then `send` when `schedule_send`.
+"""The job the scheduler fires: the weekly run, then `send` when `schedule_send` -- or, when
+`approval = "required"`, an email to the editor that the issue awaits approval.
 
 Keep this module's name and the function's: `newsletter schedule` stores the job in the
 database by reference, as "pipeline.schedule_job:weekly_run" (`WEEKLY_JOB` in
@@ -23,13 +24,17 @@ def weekly_run(config: str | None = None, overrides: dict[str, Any] | None = Non
     started with (re-read each time, so an edited newsletter.toml applies next week)."""
     from pipeline import runner, wiring
     from pipeline.config import load_settings
+    from pipeline.mail.editor import notify_editor
 
     settings = load_settings(Path(config) if config else None, overrides)
     wiring.check_llm(settings)
     if settings.schedule.send:
         wiring.check_smtp(settings)
     with wiring.pipeline_for(settings) as p:
-        result = runner.run(p, send=settings.schedule.send)
+        required = settings.desk.approval == "required"
+        result = runner.run(p, send=settings.schedule.send and not required)
+        if required:
+            notify_editor(settings, result.week)  # `send` waits for `newsletter approve`
     s = result.summarized
     log.warning(
         "weekly run of %s: %d candidates, %d summaries made, %d failed, %d files",

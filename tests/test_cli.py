@@ -50,6 +50,13 @@ def test_the_console_script_resolves_and_every_command_is_registered() -> None:
             "serve",
             "schedule",
             "status",
+            "pin",
+            "unpin",
+            "drop",
+            "restore",
+            "edit",
+            "approve",
+            "export",
             "arxiv-server",
             "rank-csv",
         ]

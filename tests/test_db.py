@@ -56,8 +56,33 @@ def test_0007_adds_stored_failures_without_touching_summaries(tmp_path: Path) ->
         rows = conn.execute(text("SELECT paper_id, kind, text, cost_usd FROM summary")).all()
         version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
     assert [tuple(r) for r in rows] == [("2606.00001", "relevance", "7", 0.5)]
-    assert version == "0007"
+    assert version == "0008"  # the newest migration
     _to(engine, "0006", down=True)
     assert "summary_failure" not in inspect(engine).get_table_names()
+    migrate(engine)
+    engine.dispose()
+
+
+def test_0008_adds_the_desk_and_keeps_issues_unapproved_and_current(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.sqlite3'}")
+    _to(engine, "0007")  # a database from before the editor's desk, with an issue in it
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO issue (week, status, created, model, candidates, categories)"
+                " VALUES ('2026-W25', 'sent', '2026-06-22 07:00:00', 'm', 40, '[\"cs.LG\"]')"
+            )
+        )
+    migrate(engine)
+    tables = set(inspect(engine).get_table_names())
+    assert {"candidate", "editor_placement", "editor_revision"} <= tables
+    with engine.connect() as conn:
+        row = conn.execute(
+            text("SELECT status, approved_at, approved_by, edited_at, stale FROM issue")
+        ).one()
+    assert tuple(row) == ("sent", None, None, None, 0)
+    _to(engine, "0007", down=True)
+    assert "candidate" not in inspect(engine).get_table_names()
+    assert "approved_at" not in {c["name"] for c in inspect(engine).get_columns("issue")}
     migrate(engine)
     engine.dispose()

@@ -38,6 +38,8 @@ SAMPLES: dict[str, tuple[str, Any]] = {
     "output_dir": ("output_dir", "out2"),
     "templates_dir": ("site.templates_dir", "my-templates"),
     "list_id": ("smtp.list_id", "News <news.example.org>"),
+    "approval": ("desk.approval", "required"),
+    "editor_email": ("desk.editor_email", "editor@example.org"),
     "log_file": ("log_file", ""),
     "public_url": ("site.public_url", "https://example.org/news/"),
     "database_url": ("database_url", "sqlite:///db2/news.sqlite3"),

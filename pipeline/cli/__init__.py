@@ -14,6 +14,7 @@ the order `newsletter --help` shows (Typer lists the two with subcommands last):
     serve         serve: the archive site and the links in emails
     schedule      schedule: the weekly job on a cron rule
     status        status
+    desk          pin, unpin, drop, restore, edit, approve, export: the editor's desk
     devtools      arxiv-server, rank-csv: for demos and benchmarks
 
 What the commands share is in `common` (flags, settings, errors) and `report` (what the
@@ -27,6 +28,7 @@ from collections.abc import Callable
 import typer
 
 from pipeline.cli import (
+    desk,
     devtools,
     feedback,
     run,
@@ -48,6 +50,7 @@ GROUPS: tuple[Callable[[typer.Typer], None], ...] = (
     serve.register,
     schedule.register,
     status.register,
+    desk.register,
     devtools.register,
 )
 

@@ -18,7 +18,14 @@ from pipeline.records import ARXIV_ID
 from pipeline.store.db import open_database
 from pipeline.store.feedback import Imported
 
-IMPORT_LABELS = {"downloaded": "downloaded", "kept": "kept", "liked": "like", "disliked": "dislike"}
+# "seen": titles shown and not picked (the editor's desk logs these too): negative examples.
+IMPORT_LABELS = {
+    "seen": "seen",
+    "downloaded": "downloaded",
+    "kept": "kept",
+    "liked": "like",
+    "disliked": "dislike",
+}
 _LINK_ID = re.compile(rf"arxiv\.org/(?:abs|pdf|html)/({ARXIV_ID})(?:v\d+)?(?:\.pdf)?/?$")
 
 
@@ -60,7 +67,8 @@ def feedback_import(
     ctx: typer.Context,
     path: Annotated[Path, typer.Argument(metavar="FILE.csv", help="Title,ArXiv Link,... CSV.")],
     label: Annotated[
-        str, typer.Option(help="What the rows mean: downloaded, kept, liked or disliked.")
+        str,
+        typer.Option(help="What the rows mean: seen, downloaded, kept, liked or disliked."),
     ],
     database_url: DbOpt = None,
 ) -> None:

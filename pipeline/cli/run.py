@@ -20,6 +20,7 @@ from pipeline.cli.common import (
     user_errors,
 )
 from pipeline.cli.report import exit_partial, print_dry_run, print_run
+from pipeline.mail.editor import desk_url
 from pipeline.records import parse_week
 
 
@@ -53,6 +54,12 @@ def run(
             wiring.check_smtp(p.settings)
         result = runner.run(p, target, budget_usd=budget, audio=audio, send=send)
     print_run(result)
+    if p.settings.desk.approval == "required" and not send:
+        out.print(
+            f"issue {result.week} awaits approval: review it at "
+            f"{desk_url(p.settings, result.week)}, then `newsletter approve {result.week}`",
+            markup=False,
+        )
     exit_partial(result.summarized, result.sent)
 
 

@@ -24,7 +24,7 @@ def status(ctx: typer.Context, database_url: DbOpt = None) -> None:
     settings = ctx.obj.settings(database_url=database_url)
     engine = open_database(settings.database_url)
     try:
-        rep = report(engine)
+        rep = report(engine, approval=settings.desk.approval)
     finally:
         engine.dispose()
     now = utcnow()

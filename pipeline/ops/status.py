@@ -25,6 +25,8 @@ class IssueState:
     summarized: int  # highlights with a summary
     deliveries: dict[str, int] = field(default_factory=dict)  # by delivery status
     active_subscribers: int = 0
+    # "awaiting approval" | "approved by NAME" | "" (approval = "auto" and none given)
+    approval: str = ""
 
 
 @dataclass(frozen=True)
@@ -34,7 +36,13 @@ class Report:
     issue: IssueState | None
 
 
-def _issue_state(engine: Engine, issue: Issue) -> IssueState:
+def _approval(issue: Issue, required: bool) -> str:
+    if issue.approved_at is not None:
+        return f"approved by {issue.approved_by or 'the editor'}"
+    return "awaiting approval" if required else ""
+
+
+def _issue_state(engine: Engine, issue: Issue, approval_required: bool) -> IssueState:
     counts = issue_counts(engine, issue.week, HIGHLIGHT)
     items = counts.items
     return IssueState(
@@ -46,13 +54,16 @@ def _issue_state(engine: Engine, issue: Issue) -> IssueState:
         counts.summarized,
         counts.deliveries,
         counts.active_subscribers,
+        _approval(issue, approval_required),
     )
 
 
-def report(engine: Engine) -> Report:
+def report(engine: Engine, *, approval: str = "auto") -> Report:
+    """`approval`: the setting; with "required" an unapproved issue shows "awaiting approval"."""
     seen = overview(engine, STAGES)
     newest = seen.newest
-    return Report(seen.last_runs, seen.locks, _issue_state(engine, newest) if newest else None)
+    state = _issue_state(engine, newest, approval == "required") if newest else None
+    return Report(seen.last_runs, seen.locks, state)
 
 
 def describe_issue(state: IssueState) -> str:
@@ -63,6 +74,8 @@ def describe_issue(state: IssueState) -> str:
     ]
     if state.status in ("rendered", "sent"):
         steps.append("rendered")
+    if state.approval:
+        steps.append(state.approval)
     sent = state.deliveries.get("sent", 0)
     failed = state.deliveries.get("failed", 0)
     if state.deliveries:

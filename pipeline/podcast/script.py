@@ -56,6 +56,8 @@ def _body(item: RenderedItem) -> str:
 
 
 def _intro(view: IssueView, say: Mapping[str, str]) -> str:
+    if view.intro is not None:
+        return spoken(view.intro, say)
     fields = _join([CATEGORY_NAMES.get(c, c) for c in view.categories])
     count = len(view.highlights)
     picked = "the one paper" if count == 1 else f"the {count} papers"
@@ -68,6 +70,8 @@ def _intro(view: IssueView, say: Mapping[str, str]) -> str:
 
 
 def _outro(view: IssueView, say: Mapping[str, str]) -> str:
+    if view.outro is not None:
+        return spoken(view.outro, say)
     source = "full texts" if set(view.sources) - {"abstract"} else "abstracts"
     more = f", and {view.also_count} more worth a look," if view.also_count else ""
     return spoken(

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -24,6 +24,7 @@ POOL = 4  # highlights are picked by MMR among the top POOL x highlights
 class Ranked:
     highlights: list[Scored]
     also: list[Scored]
+    order: list[Scored] = field(default_factory=list)  # every candidate, best first
 
 
 def paper_item(paper: Paper) -> Item:
@@ -102,4 +103,6 @@ def rank_week(
     picked = [pool[j] for j in mmr(scores, vectors, highlights, diversity)]
     chosen = set(picked)
     rest = [i for i in order if i not in chosen][:also]
-    return Ranked([scored[i] for i in picked], [scored[i] for i in rest])
+    return Ranked(
+        [scored[i] for i in picked], [scored[i] for i in rest], [scored[i] for i in order]
+    )

@@ -8,7 +8,8 @@ dates are the issue's own.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, fields
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -120,10 +121,29 @@ def check_note(flags: Flags, source: str) -> str:
     return f"Check before quoting: {'; '.join(parts)}." if parts else ""
 
 
-def _item(loaded: LoadedItem) -> RenderedItem:
+def _item(loaded: LoadedItem, revisions: Mapping[str, str]) -> RenderedItem:
+    """The item with the editor's revisions of its texts over the LLM's (an edited summary
+    is the editor's: its faithfulness flags no longer apply)."""
     p = loaded.paper
     if not is_arxiv_id(p.id):
         raise ValueError(f"refusing to build links for a malformed arXiv id {p.id!r}")
+    item = _llm_item(loaded)
+    summary = revisions.get(f"summary:{p.id}")
+    narration = revisions.get(f"narration:{p.id}")
+    oneliner = revisions.get(f"oneliner:{p.id}")
+    if summary is None and narration is None and oneliner is None:
+        return item
+    return replace(
+        item,
+        summary=summary if summary is not None else item.summary,
+        flags=Flags() if summary is not None else item.flags,
+        narration=narration if narration is not None else item.narration,
+        oneliner=oneliner if oneliner is not None else item.oneliner,
+    )
+
+
+def _llm_item(loaded: LoadedItem) -> RenderedItem:
+    p = loaded.paper
     return RenderedItem(
         id=p.id,
         version=loaded.item.version,
@@ -168,10 +188,31 @@ class IssueView:
     public_url: str = ""  # base of the archive site, ends with "/" ("" = no links to it)
     title: str = "AI paper summaries"
     sources: list[str] = field(default_factory=list)  # what summaries were written from
+    intro: str | None = None  # the editor's intro and outro (None: the built-in wording)
+    outro: str | None = None
 
     @property
     def also_count(self) -> int:
         return len(self.also)
+
+    @property
+    def default_intro(self) -> str:
+        """The newsletter's built-in intro (the templates write the same words)."""
+        cats = ", ".join(self.categories)
+        return (
+            f"Welcome to this week's digest of new arXiv papers. Out of {self.candidates} new "
+            f"submissions in {cats}, here are the {len(self.highlights)} we think matter most "
+            f"to you, each with a dense summary, followed by {self.also_count} more worth a look."
+        )
+
+    @property
+    def default_outro(self) -> str:
+        """The newsletter's built-in closing words (the templates write the same words)."""
+        read_from = "full texts" if set(self.sources) - {"abstract"} else "abstracts"
+        return (
+            f"Summaries were written by {self.model} from the papers' {read_from}; always "
+            "check the paper before you cite it. See you next week."
+        )
 
     @property
     def issue_url(self) -> str:
@@ -194,10 +235,14 @@ def issue_view(
     published: datetime | date | None = None,
     public_url: str = "",
     title: str = "AI paper summaries",
+    revisions: Mapping[str, str] | None = None,
 ) -> IssueView:
-    highlights = [_item(i) for i in items if i.item.section == HIGHLIGHT]
-    also = [_item(i) for i in items if i.item.section == ALSO]
-    updated = [_item(i) for i in items if i.item.section == UPDATED]
+    """`revisions`: the editor's texts by target ("intro", "summary:<id>", ...: see
+    `pipeline.desk.compose`); they win over the LLM's."""
+    rev = revisions or {}
+    highlights = [_item(i, rev) for i in items if i.item.section == HIGHLIGHT]
+    also = [_item(i, rev) for i in items if i.item.section == ALSO]
+    updated = [_item(i, rev) for i in items if i.item.section == UPDATED]
     groups: dict[str, list[RenderedItem]] = {}
     for it in also:
         groups.setdefault(it.primary_category, []).append(it)
@@ -226,4 +271,6 @@ def issue_view(
         public_url=public_url,
         title=title,
         sources=sources,
+        intro=rev.get("intro"),
+        outro=rev.get("outro"),
     )

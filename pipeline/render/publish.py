@@ -21,6 +21,7 @@ from pipeline.config import Settings
 from pipeline.errors import NotFoundError
 from pipeline.render.files import write_atomic
 from pipeline.render.issue import IssueView, issue_view
+from pipeline.store.editor import latest_revisions
 from pipeline.store.issues import load_issue
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,7 @@ def load_view(engine: Engine, settings: Settings, week: str) -> IssueView:
         published=issue.created,
         public_url=settings.site.public_url,
         title=settings.site.title,
+        revisions=latest_revisions(engine, week),
     )
 
 

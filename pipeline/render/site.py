@@ -54,11 +54,15 @@ def _copy_if_changed(src: Path, dst: Path) -> None:
 
 
 def build_site(engine: Engine, settings: Settings, *, templates: Path | None = None) -> Path:
-    """(Re)write out/site from every rendered issue; returns the site directory."""
+    """(Re)write out/site from every rendered issue; returns the site directory. With
+    `approval = "required"`, an issue is published once approved (or sent)."""
     site = settings.output_dir / "site"
     env = environment(templates)
     entries = []
+    held = settings.desk.approval == "required"
     for issue in list_issues(engine):
+        if held and issue.approved_at is None and issue.status != "sent":
+            continue
         view = load_view(engine, settings, issue.week)
         audio = audio_info(settings.output_dir / "issues" / issue.week)
         page_url = f"{settings.site.public_url}issues/{issue.week}/"

@@ -12,8 +12,16 @@ from pipeline.clock import utcnow
 from pipeline.store.db import session
 from pipeline.store.models import Feedback, Paper
 
-SIGNALS = {"like": 1, "dislike": -1, "downloaded": 1, "kept": 1, "click": 1}
-WEIGHTS = {"like": 2.0, "kept": 2.0, "downloaded": 1.0, "click": 1.0, "dislike": 1.0}
+# "seen": shown and not (yet) picked -- a negative example unless another signal says more.
+SIGNALS = {"like": 1, "dislike": -1, "downloaded": 1, "kept": 1, "click": 1, "seen": 0}
+WEIGHTS = {
+    "like": 2.0,
+    "kept": 2.0,
+    "downloaded": 1.0,
+    "click": 1.0,
+    "dislike": 1.0,
+    "seen": 1.0,
+}
 
 
 def add_feedback(
@@ -46,6 +54,28 @@ def add_feedback(
         row.title, row.paper_date, row.at = paper.title, paper.published, utcnow()
         s.add(row)
         return row
+
+
+def remove_feedback(engine: Engine, paper_id: str, source: str) -> int:
+    """Forget every signal from `source` about the paper; returns how many there were."""
+    with session(engine) as s:
+        rows = s.exec(
+            select(Feedback).where(Feedback.paper_id == paper_id, Feedback.source == source)
+        ).all()
+        for row in rows:
+            s.delete(row)
+        return len(rows)
+
+
+def count_feedback(engine: Engine, *, positive: bool = False) -> int:
+    """How many signals are stored (only the interested ones with `positive`)."""
+    from sqlalchemy import func  # local: only this count needs it
+
+    with session(engine) as s:
+        q = select(func.count()).select_from(Feedback)
+        if positive:
+            q = q.where(col(Feedback.value) > 0)
+        return int(s.exec(q).one())
 
 
 @dataclass(frozen=True)
@@ -120,7 +150,12 @@ def training_history(engine: Engine, before_week: str | None = None) -> list[Lab
     label: dict[str, int] = {}
     weight: dict[str, float] = {}
     titles: dict[str, tuple[str, datetime | None]] = {}
+    seen: set[str] = set()
     for f in feedback:
+        if f.value == 0:  # seen: counts only where nothing else was said
+            seen.add(f.paper_id)
+            titles.setdefault(f.paper_id, (f.title, f.paper_date))
+            continue
         label[f.paper_id] = 1 if f.value > 0 else 0
         weight[f.paper_id] = (
             max(weight.get(f.paper_id, 0.0), WEIGHTS[f.signal])
@@ -128,7 +163,7 @@ def training_history(engine: Engine, before_week: str | None = None) -> list[Lab
             else WEIGHTS[f.signal]
         )
         titles[f.paper_id] = (f.title, f.paper_date)
-    for pid in shown:
+    for pid in shown | seen:
         label.setdefault(pid, 0)
     out = []
     for pid, y in label.items():

@@ -84,11 +84,20 @@ def save_issue(
     candidates: int,
     categories: list[str] | None = None,
 ) -> None:
-    """Replace the issue's items in one transaction (its creation date is kept)."""
+    """Replace the issue's items in one transaction (its creation date is kept). An
+    editor's approval stands only while the papers and their order stay the same."""
     with session(engine) as s:
         issue = s.get(Issue, week)
         if issue is None:
             issue = Issue(week=week, created=created)
+        before = s.exec(
+            select(IssueItem.paper_id, IssueItem.section, IssueItem.position).where(
+                IssueItem.issue_week == week
+            )
+        ).all()
+        after = {(p.paper_id, p.section, p.position) for p in placements}
+        if {tuple(row) for row in before} != after:
+            issue.approved_at = issue.approved_by = None
         issue.candidates = candidates
         if categories is not None:
             issue.categories = list(categories)

@@ -143,6 +143,12 @@ class Issue(SQLModel, table=True):
     categories: list[str] = Field(
         default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
     )
+    # The editor's desk (pipeline.desk): who approved it and when (cleared by a later change),
+    # when the editor last changed it, and whether its files predate that change.
+    approved_at: datetime | None = None
+    approved_by: str | None = None
+    edited_at: datetime | None = None
+    stale: bool = Field(default=False, sa_column_kwargs={"server_default": "0"})
 
 
 class IssueItem(SQLModel, table=True):
@@ -175,9 +181,9 @@ class Feedback(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     paper_id: str = Field(index=True)
-    signal: str  # like | dislike | downloaded | kept | click
-    value: int  # +1 interested, -1 not
-    source: str  # cli | import | email
+    signal: str  # like | dislike | downloaded | kept | click | seen
+    value: int  # +1 interested, -1 not, 0 shown (a "seen" title not picked, unless picked)
+    source: str  # cli | import | email | desk
     title: str = ""
     paper_date: datetime | None = None
     at: datetime
@@ -252,3 +258,52 @@ class RunLock(SQLModel, table=True):
     command: str = ""  # what holds it: run, regenerate, render, send, schedule
     acquired_at: datetime
     heartbeat_at: datetime
+
+
+class Candidate(SQLModel, table=True):
+    """One paper of a week's whole ranked list (the rank stage writes it), with the section
+    the ranker proposed for it ("highlight", "also" or "" for the rest)."""
+
+    __tablename__ = "candidate"
+    __table_args__ = (Index("ix_candidate_order", "week", "rank"),)
+
+    week: str = Field(primary_key=True)
+    paper_id: str = Field(primary_key=True)
+    version: int
+    rank: int  # 0 = best score
+    score: float
+    explanation: str
+    section: str = ""
+    position: int = 0  # within the proposed section
+
+
+class EditorPlacement(SQLModel, table=True):
+    """What the editor decided about one paper of a week: pinned in a section ("highlight"
+    or "also", at `position` among that section's pins) or dropped from the issue. Ranker
+    reruns never undo it."""
+
+    __tablename__ = "editor_placement"
+
+    week: str = Field(primary_key=True)
+    paper_id: str = Field(primary_key=True)
+    pinned: bool = False
+    section: str = "highlight"  # where a pinned paper goes
+    position: int | None = None
+    dropped: bool = False
+    author: str
+    updated: datetime
+
+
+class EditorRevision(SQLModel, table=True):
+    """An editor's text for part of an issue ("intro", "outro", "summary:<id>", ...); the
+    newest per (week, target) is shown, older ones are kept as history."""
+
+    __tablename__ = "editor_revision"
+    __table_args__ = (Index("ix_editor_revision_target", "week", "target"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    week: str
+    target: str
+    text: str
+    author: str
+    created: datetime

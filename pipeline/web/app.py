@@ -8,6 +8,8 @@ settings and a token signer, the endpoints behind the links in emails.
     POST /unsubscribe?t=T     unsubscribes: RFC 8058 one-click (body List-Unsubscribe=One-Click)
                               or the button of the GET page
     GET  /feedback?t=TOKEN    records a 👍/👎 click (see pipeline.web.clicks)
+    /desk/...                 the editor's desk (pipeline.web.desk), given DeskAccess; without
+                              it (no editor password) a page saying how to turn it on
     /                         the archive: index.html, issues/<week>/, feeds, audio
 
 Decisions:
@@ -49,6 +51,7 @@ from pipeline.mail.subscribers import check_name, confirm, normalise_email, subs
 from pipeline.mail.tokens import Signer
 from pipeline.store.subscribers import get, unsubscribe
 from pipeline.web.clicks import record_click
+from pipeline.web.deskgate import DeskAccess, off_routes
 from pipeline.web.pages import Link, Pages
 from pipeline.web.ratelimit import RateLimit
 
@@ -64,12 +67,20 @@ def create_app(
     engine: Engine | None = None,
     settings: Settings | None = None,
     signer: Signer | None = None,
+    desk: DeskAccess | None = None,
 ) -> Starlette:
-    """The archive at "/"; with engine, settings and signer also the endpoints above."""
+    """The archive at "/"; with engine, settings and signer also the endpoints above, and the
+    editor's desk at /desk (on with `desk`, else a page saying how to turn it on)."""
     routes: list[BaseRoute] = []
     if engine is not None and settings is not None and signer is not None:
         routes += Endpoints(engine, settings, signer).routes()
-    elif engine is not None or settings is not None or signer is not None:
+        if desk is not None:
+            from pipeline.web.desk import Desk  # the desk's dependencies only when it is on
+
+            routes += Desk(desk).routes()
+        else:
+            routes += off_routes(settings)
+    elif engine is not None or settings is not None or signer is not None or desk is not None:
         raise ValueError("create_app needs all of engine, settings and signer, or none")
     routes.append(Mount("/", StaticFiles(directory=site_dir, html=True), name="site"))
     return Starlette(routes=routes)
