@@ -33,6 +33,7 @@ from pipeline.mail.tokens import Signer
 from pipeline.ops.progress import Quiet
 from pipeline.web.app import create_app
 from pipeline.web.deskgate import DeskAccess
+from pipeline.web.served import served
 from pipeline.wiring import pipeline_for
 from tests.chromium import BROWSER_FLAGS, CHROMIUM
 from tests.helpers import Recorder, free_port, invoke, smtp_env
@@ -131,19 +132,8 @@ def site(
                 signer=Signer(SECRET),
                 desk=DeskAccess(p, PASSWORD, SECRET),
             )
-            config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
-            server = uvicorn.Server(config)
-            thread = threading.Thread(target=server.run, daemon=True)
-            thread.start()
-            deadline = time.monotonic() + 10
-            while not server.started and time.monotonic() < deadline:
-                time.sleep(0.02)
-            assert server.started
-            try:
+            with served(app, port) as server:
                 yield DeskSite(url, p.engine, settings, box, server)
-            finally:
-                server.should_exit = True
-                thread.join(10)
 
 
 def sign_in(site: DeskSite, client: httpx.Client, password: str = PASSWORD) -> httpx.Response:

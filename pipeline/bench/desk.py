@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import statistics
 import tempfile
-import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -25,8 +24,8 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from pipeline.bench.sample import sample_paper
-from pipeline.config import Settings, load_settings
+from pipeline.bench.sample import sample_paper, scratch_settings
+from pipeline.config import Settings
 from pipeline.mail.tokens import Signer
 from pipeline.ops.progress import Quiet
 from pipeline.store.db import add_all, open_database
@@ -84,10 +83,9 @@ def populate(engine: Engine, n: int, highlights: int = 5, also: int = 30) -> Non
 
 @contextmanager
 def desk_server(settings: Settings, port: int) -> Iterator[str]:
-    import uvicorn
-
     from pipeline.web.app import create_app
     from pipeline.web.deskgate import DeskAccess
+    from pipeline.web.served import served
 
     site = settings.output_dir / "site"
     site.mkdir(parents=True, exist_ok=True)
@@ -99,19 +97,8 @@ def desk_server(settings: Settings, port: int) -> Iterator[str]:
             signer=Signer(SECRET),
             desk=DeskAccess(p, PASSWORD, SECRET),
         )
-        server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
-        )
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 30
-        while not server.started and time.monotonic() < deadline:
-            time.sleep(0.02)
-        try:
+        with served(app, port):
             yield f"http://127.0.0.1:{port}/"
-        finally:
-            server.should_exit = True
-            thread.join(10)
 
 
 def _free_port() -> int:
@@ -175,15 +162,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        settings = load_settings(
-            None,
-            {
-                "database_url": f"sqlite:///{root / 'bench.sqlite3'}",
-                "output_dir": str(root / "out"),
-                "cache_dir": str(root / "cache"),
-                "smtp_from": "AI papers <news@example.org>",
-            },
-        )
+        settings = scratch_settings(root, smtp_from="AI papers <news@example.org>")
         engine = open_database(settings.database_url)
         populate(engine, args.candidates)
         engine.dispose()

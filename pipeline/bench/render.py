@@ -22,8 +22,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from pipeline.bench.sample import sample_paper
-from pipeline.config import load_settings
+from pipeline.bench.sample import sample_paper, scratch_settings
 from pipeline.issue_files import render_week
 from pipeline.podcast.speech import EspeakSpeech
 from pipeline.render.site import build_site
@@ -100,14 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        settings = load_settings(
-            None,
-            {
-                "database_url": f"sqlite:///{root / 'bench.sqlite3'}",
-                "output_dir": str(root / "out"),
-                "cache_dir": str(root / "cache"),
-            },
-        )
+        settings = scratch_settings(root)
         engine = open_database(settings.database_url)
         _populate(engine, 52, 10, 100)
 

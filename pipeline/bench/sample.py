@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 from functools import cache
+from pathlib import Path
 from typing import Any
 
+from pipeline.config import Settings, load_settings
 from pipeline.demo import sample_path
 from pipeline.devservers.arxiv_api import ListingRecord, load_listing
 from pipeline.store.models import Paper
@@ -33,4 +35,17 @@ def sample_paper(i: int, pid: str, when: datetime) -> Paper:
         primary_category=r.categories[0],
         **dates,
         **keys,
+    )
+
+
+def scratch_settings(root: Path, **extra: str) -> Settings:
+    """Settings for a benchmark's scratch directory: its own database, output and cache."""
+    return load_settings(
+        None,
+        {
+            "database_url": f"sqlite:///{root / 'bench.sqlite3'}",
+            "output_dir": str(root / "out"),
+            "cache_dir": str(root / "cache"),
+            **extra,
+        },
     )

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -70,43 +71,39 @@ def pin(
     out.print(f"pinned {paper_id} in {target}", markup=False)
 
 
-@user_errors
-def unpin(
-    ctx: typer.Context,
-    week: WeekArg,
-    paper_id: IdArg,
-    author: AuthorOpt = None,
-    database_url: DbOpt = None,
-) -> None:
-    """Unpin a paper: the ranker decides again where it goes."""
-    _change(ctx, database_url, week, paper_id, "unpin", author or user_name())
-    out.print(f"unpinned {paper_id} in {parse_week(week)}", markup=False)
+def _decision(name: str, done: str, doc: str) -> Callable[..., None]:
+    """`unpin`, `drop` and `restore`: one decision about one paper; `done` says what
+    happened ("{id}", "{week}")."""
+
+    @user_errors
+    def command(
+        ctx: typer.Context,
+        week: WeekArg,
+        paper_id: IdArg,
+        author: AuthorOpt = None,
+        database_url: DbOpt = None,
+    ) -> None:
+        _change(ctx, database_url, week, paper_id, name, author or user_name())
+        out.print(done.format(id=paper_id, week=parse_week(week)), markup=False)
+
+    command.__name__ = command.__qualname__ = name
+    command.__doc__ = doc
+    return command
 
 
-@user_errors
-def drop(
-    ctx: typer.Context,
-    week: WeekArg,
-    paper_id: IdArg,
-    author: AuthorOpt = None,
-    database_url: DbOpt = None,
-) -> None:
-    """Take a paper out of the week's issue (no rerun brings it back; `restore` does)."""
-    _change(ctx, database_url, week, paper_id, "drop", author or user_name())
-    out.print(f"dropped {paper_id} from {parse_week(week)}", markup=False)
-
-
-@user_errors
-def restore(
-    ctx: typer.Context,
-    week: WeekArg,
-    paper_id: IdArg,
-    author: AuthorOpt = None,
-    database_url: DbOpt = None,
-) -> None:
-    """Undo a drop: the ranker decides again where the paper goes."""
-    _change(ctx, database_url, week, paper_id, "restore", author or user_name())
-    out.print(f"restored {paper_id} in {parse_week(week)}", markup=False)
+unpin = _decision(
+    "unpin", "unpinned {id} in {week}", "Unpin a paper: the ranker decides again where it goes."
+)
+drop = _decision(
+    "drop",
+    "dropped {id} from {week}",
+    "Take a paper out of the week's issue (no rerun brings it back; `restore` does).",
+)
+restore = _decision(
+    "restore",
+    "restored {id} in {week}",
+    "Undo a drop: the ranker decides again where the paper goes.",
+)
 
 
 @user_errors

@@ -13,7 +13,7 @@ from sqlalchemy import select as sa_select  # typed past sqlmodel's four columns
 from sqlmodel import Session, col, select
 
 from pipeline.store.db import session
-from pipeline.store.issues import HIGHLIGHT, UPDATED, Placement
+from pipeline.store.issues import HIGHLIGHT, UPDATED, Placement, write_items
 from pipeline.store.models import (
     Candidate,
     EditorPlacement,
@@ -241,20 +241,7 @@ def issue_items(engine: Engine, week: str) -> list[IssueItem]:
 def replace_items(engine: Engine, week: str, items: Sequence[Placement]) -> None:
     """Rewrite the issue's items (its status stays: the desk re-lays out a built issue)."""
     with session(engine) as s:
-        s.exec(delete(IssueItem).where(col(IssueItem.issue_week) == week))
-        s.flush()
-        for p in items:
-            s.add(
-                IssueItem(
-                    issue_week=week,
-                    paper_id=p.paper_id,
-                    version=p.version,
-                    section=p.section,
-                    position=p.position,
-                    score=p.score,
-                    explanation=p.explanation,
-                )
-            )
+        write_items(s, week, items)
 
 
 def week_signals(engine: Engine, week: str, source: str) -> dict[str, set[str]]:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, delete
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from pipeline.store.db import session
 from pipeline.store.models import Issue, IssueItem, Paper, Summary
@@ -103,19 +104,7 @@ def save_issue(
             issue.categories = list(categories)
         issue.status = "ranked"
         s.add(issue)
-        s.exec(delete(IssueItem).where(col(IssueItem.issue_week) == week))
-        for p in placements:
-            s.add(
-                IssueItem(
-                    issue_week=week,
-                    paper_id=p.paper_id,
-                    version=p.version,
-                    section=p.section,
-                    position=p.position,
-                    score=p.score,
-                    explanation=p.explanation,
-                )
-            )
+        write_items(s, week, placements)
 
 
 def set_status(engine: Engine, week: str, status: str, *, model: str | None = None) -> None:
@@ -174,3 +163,21 @@ def list_issues(engine: Engine, statuses: tuple[str, ...] = ("rendered", "sent")
             select(Issue).where(col(Issue.status).in_(statuses)).order_by(col(Issue.week).desc())
         ).all()
     return list(rows)
+
+
+def write_items(s: Session, week: str, placements: Sequence[Placement]) -> None:
+    """Replace the issue's items with `placements`, inside the caller's transaction."""
+    s.exec(delete(IssueItem).where(col(IssueItem.issue_week) == week))
+    s.flush()
+    s.add_all(
+        IssueItem(
+            issue_week=week,
+            paper_id=p.paper_id,
+            version=p.version,
+            section=p.section,
+            position=p.position,
+            score=p.score,
+            explanation=p.explanation,
+        )
+        for p in placements
+    )
