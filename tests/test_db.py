@@ -3,7 +3,7 @@ upgrade keeps the data it finds."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Callable
 
 from alembic import command
 from alembic.autogenerate import compare_metadata
@@ -38,8 +38,11 @@ def _to(engine: Engine, revision: str, *, down: bool = False) -> None:
         (command.downgrade if down else command.upgrade)(cfg, revision)
 
 
-def test_0007_adds_stored_failures_without_touching_summaries(tmp_path: Path) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path / 'old.sqlite3'}")
+def test_0007_adds_stored_failures_without_touching_summaries(
+    new_db_url: Callable[[str], str],
+) -> None:
+    engine = make_engine(new_db_url("old"))  # empty, or (on PostgreSQL) at the newest schema
+    _to(engine, "base", down=True)
     _to(engine, "0006")  # a database from before stored failures, with a summary in it
     with engine.begin() as conn:
         conn.execute(

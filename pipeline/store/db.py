@@ -1,4 +1,10 @@
-"""Engine, migrations and sessions: every database connection is opened here."""
+"""Engine, migrations and sessions: every database connection is opened here.
+
+Two backends: SQLite (a file, the default) and PostgreSQL through psycopg 3
+(`postgresql://` or `postgresql+psycopg://`, both taken to the psycopg driver). The SQLite
+pragmas (WAL, synchronous, foreign keys, busy timeout) are set on SQLite connections only.
+A database that cannot be opened is a `DatabaseUnavailable` naming the setting, with the
+URL's password masked."""
 
 from __future__ import annotations
 
@@ -11,21 +17,80 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, insert, inspect
+from sqlalchemy import URL, Engine, create_engine, event, insert, inspect, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlmodel import Session, SQLModel
 
+from pipeline.errors import ConfigError, DatabaseUnavailable
 from pipeline.resources import resource_dir
 from pipeline.store import models  # noqa: F401  (registers the tables on SQLModel.metadata)
 
 log = logging.getLogger(__name__)
 
 
-def make_engine(url: str) -> Engine:
-    engine = create_engine(url)
+SETTING = "setting 'database_url', NEWSLETTER_DATABASE_URL or --database-url"
+_POSTGRES = ("postgresql", "postgres")  # a URL with no driver named gets psycopg 3
+CONNECT_TIMEOUT = 10  # seconds to wait for a PostgreSQL server before giving up
+
+
+def engine_url(url: str | URL) -> URL:
+    """The URL the engine is made with: `postgresql://` (and `postgres://`) go to psycopg 3."""
+    parsed = make_url(url)
+    if parsed.drivername in _POSTGRES:
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def masked(url: str | URL) -> str:
+    """The URL as it can be printed: its password, if any, as ***."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "(not a URL)"
+
+
+def make_engine(url: str | URL) -> Engine:
+    """An engine for the URL (not connected yet); a URL without a usable driver is a
+    `ConfigError` naming the setting."""
+    try:
+        target = engine_url(url)
+        args: dict[str, Any] = {}
+        if target.get_backend_name() == "postgresql":
+            args["connect_timeout"] = CONNECT_TIMEOUT
+        engine = create_engine(target, connect_args=args)
+    except (ArgumentError, NoSuchModuleError, ImportError) as exc:
+        raise ConfigError(
+            f"bad setting 'database_url': no database driver for {masked(url)} ({exc}); "
+            "use sqlite:///path/to/file.sqlite3 or postgresql://user:password@host:port/name"
+        ) from None
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine
+
+
+def check_connection(engine: Engine, shown: str | URL | None = None) -> None:
+    """Connect once: a server that cannot be reached (or a database that does not exist,
+    or a login refused) is a `DatabaseUnavailable` naming the setting and `shown` (the URL
+    as the user wrote it; the engine's by default), password masked."""
+    try:
+        with engine.connect():
+            pass
+    except OperationalError as exc:
+        engine.dispose()
+        raise DatabaseUnavailable(
+            f"cannot reach the database at {masked(shown or engine.url)} ({SETTING}): "
+            f"{_reason(exc.orig)}"
+        ) from None
+
+
+def _reason(error: BaseException | None) -> str:
+    """The driver's message cut to its cause: "connection refused", "database "x" does
+    not exist", ..."""
+    text = str(error or "unknown error").strip().splitlines()[0]
+    text = text.rsplit(" failed: ", 1)[-1].removeprefix("connection failed: ")
+    text = text.removeprefix("FATAL:").strip()
+    return text[:1].lower() + text[1:]
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: ConnectionPoolEntry) -> None:
@@ -55,8 +120,10 @@ def migrate(engine: Engine) -> None:
         command.upgrade(cfg, "head")
 
 
-def open_database(url: str) -> Engine:
+def open_database(url: str | URL) -> Engine:
+    """The engine, checked to connect and migrated to the newest schema."""
     engine = make_engine(url)
+    check_connection(engine, url)
     migrate(engine)
     return engine
 
