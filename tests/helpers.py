@@ -21,9 +21,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import openai
+import psycopg
 from aiosmtpd.controller import Controller
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool, Pool
 from sqlmodel import Session, SQLModel
 from typer.testing import CliRunner
 
@@ -49,7 +51,13 @@ class PostgresDatabases:
 
     def __init__(self, server_url: str) -> None:
         self.server = engine_url(server_url).set(database="postgres")
-        self.admin = create_engine(self.server, isolation_level="AUTOCOMMIT")
+        self.admin = create_engine(self.server, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+        # Every driver connection made to a test database, kept and closed when it is dropped:
+        # an engine a test (or the CLI run in-process) did not dispose of would otherwise
+        # leave its connections to the garbage collector, which psycopg reports as a
+        # ResourceWarning (an error in this suite).
+        self.connections: list[psycopg.Connection[Any]] = []
+        event.listen(Pool, "connect", self._opened)
         self.prefix = f"pg_test_{uuid.uuid4().hex[:8]}"
         self.count = 0
         self.template = self._name("template")
@@ -73,11 +81,26 @@ class PostgresDatabases:
         self._execute(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"')
         return self.url(name)
 
+    def _opened(self, dbapi_connection: Any, _record: Any) -> None:
+        if isinstance(dbapi_connection, psycopg.Connection):
+            self.connections.append(dbapi_connection)
+
     def drop(self, url: str) -> None:
-        self._execute(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
+        name = make_url(url).database
+        kept = []
+        for conn in self.connections:
+            if conn.closed:
+                continue
+            if conn.info.dbname == name:
+                conn.close()
+            else:
+                kept.append(conn)
+        self.connections = kept
+        self._execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
     def close(self) -> None:
         self.drop(self.url(self.template))
+        event.remove(Pool, "connect", self._opened)
         self.admin.dispose()
 
 

@@ -9,16 +9,16 @@ URL's password masked."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import URL, Engine, create_engine, event, insert, inspect, make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+from sqlalchemy import URL, Connection, Engine, create_engine, event, insert, inspect, make_url
+from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, OperationalError
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlmodel import Session, SQLModel
 
@@ -27,6 +27,7 @@ from pipeline.resources import resource_dir
 from pipeline.store import models  # noqa: F401  (registers the tables on SQLModel.metadata)
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 SETTING = "setting 'database_url', NEWSLETTER_DATABASE_URL or --database-url"
@@ -58,7 +59,11 @@ def make_engine(url: str | URL) -> Engine:
         args: dict[str, Any] = {}
         if target.get_backend_name() == "postgresql":
             args["connect_timeout"] = CONNECT_TIMEOUT
-        engine = create_engine(target, connect_args=args)
+        # preserve_rowcount: `rowcount` of every statement, INSERT ... SELECT included, is
+        # what conditional writes are checked by (psycopg reports it only when asked).
+        engine = create_engine(
+            target, connect_args=args, execution_options={"preserve_rowcount": True}
+        )
     except (ArgumentError, NoSuchModuleError, ImportError) as exc:
         raise ConfigError(
             f"bad setting 'database_url': no database driver for {masked(url)} ({exc}); "
@@ -138,6 +143,41 @@ def session(engine: Engine) -> Iterator[Session]:
         except BaseException:
             s.rollback()
             raise
+
+
+@contextmanager
+def locked_session(engine: Engine) -> Iterator[Session]:
+    """One read-modify-write transaction (committed on success, rolled back on any error)
+    whose reads nothing else can change before it writes, on both backends: on SQLite it
+    takes the database's write lock as it begins (BEGIN IMMEDIATE; other writers wait, up to
+    the busy timeout), on PostgreSQL its reads lock the rows they read, with
+    `with_for_update=True` / `.with_for_update()` (which render nothing on SQLite)."""
+    with session(engine) as s:
+        if engine.dialect.name == "sqlite":
+            s.connection().exec_driver_sql("BEGIN IMMEDIATE")
+        yield s
+
+
+@contextmanager
+def locked_connection(engine: Engine) -> Iterator[Connection]:
+    """`locked_session` for Core statements: one transaction on a connection, begun with
+    the write lock on SQLite; reads that decide a write use `.with_for_update()`."""
+    with engine.begin() as conn:
+        if engine.dialect.name == "sqlite":
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        yield conn
+
+
+def locked_transaction(engine: Engine, work: Callable[[Session], T]) -> T:
+    """`work(session)` in a `locked_session`; run once more when a concurrent transaction
+    inserted the same key first (the unique constraint, the last line of defence, raised
+    IntegrityError): the second time `work` reads the row the other one wrote."""
+    try:
+        with locked_session(engine) as s:
+            return work(s)
+    except IntegrityError:
+        with locked_session(engine) as s:
+            return work(s)
 
 
 def add_all(engine: Engine, rows: Iterable[SQLModel]) -> None:

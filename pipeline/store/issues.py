@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, delete
 from sqlmodel import col, select
 
-from pipeline.store.db import session
+from pipeline.store.db import locked_session, session
 from pipeline.store.models import Issue, IssueItem, Paper, Summary
 
 HIGHLIGHT = "highlight"
@@ -85,8 +85,8 @@ def save_issue(
     categories: list[str] | None = None,
 ) -> None:
     """Replace the issue's items in one transaction (its creation date is kept)."""
-    with session(engine) as s:
-        issue = s.get(Issue, week)
+    with locked_session(engine) as s:
+        issue = s.get(Issue, week, with_for_update=True)
         if issue is None:
             issue = Issue(week=week, created=created)
         issue.candidates = candidates
@@ -110,8 +110,8 @@ def save_issue(
 
 
 def set_status(engine: Engine, week: str, status: str, *, model: str | None = None) -> None:
-    with session(engine) as s:
-        issue = s.get(Issue, week)
+    with locked_session(engine) as s:
+        issue = s.get(Issue, week, with_for_update=True)
         if issue is not None:
             issue.status = status
             if model is not None:
