@@ -83,12 +83,13 @@ def isolated(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
 ) -> Path:
     """Run in a temp dir; no NEWSLETTER_* / OPENAI_* variable leaks in from the machine. On
-    PostgreSQL, NEWSLETTER_DATABASE_URL is the test's `db_url`."""
+    PostgreSQL, NEWSLETTER_DATABASE_URL is the test's `db_url` (unless it is marked
+    `no_database_env`: a test of the setting itself)."""
     for name in list(os.environ):
         if name.startswith(("NEWSLETTER_", "OPENAI_")):
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
-    if ON_POSTGRES:
+    if ON_POSTGRES and request.node.get_closest_marker("no_database_env") is None:
         monkeypatch.setenv("NEWSLETTER_DATABASE_URL", request.getfixturevalue("db_url"))
     return tmp_path
 
