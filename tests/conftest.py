@@ -10,7 +10,7 @@ in-process or in a child uses it; tests about SQLite itself are marked `sqlite_o
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,14 @@ from pipeline.demo import sample_path
 from pipeline.devservers.arxiv_api import ArxivAPIServer, ListingRecord, load_listing
 from pipeline.devservers.openai_api import OpenAIServer
 from pipeline.store.db import open_database
-from tests.helpers import TEST_DATABASE, PostgresDatabases, Recorder, smtp_env, smtp_server
+from tests.helpers import (
+    TEST_DATABASE,
+    NewDatabase,
+    PostgresDatabases,
+    Recorder,
+    smtp_env,
+    smtp_server,
+)
 
 BACKEND_URL = os.environ.get(TEST_DATABASE, "") or "sqlite"  # read before `isolated` clears it
 ON_POSTGRES = BACKEND_URL != "sqlite"
@@ -50,19 +57,18 @@ def postgres() -> Iterator[PostgresDatabases | None]:
 
 
 @pytest.fixture
-def new_db_url(
-    tmp_path: Path, postgres: PostgresDatabases | None
-) -> Iterator[Callable[[str], str]]:
-    """Makes the URL of another fresh, empty database (named `name` on SQLite: a file in
-    db/ of the temp dir, its folder made; on PostgreSQL a new database, already migrated),
-    dropped at the end of the test."""
+def new_db_url(tmp_path: Path, postgres: PostgresDatabases | None) -> Iterator[NewDatabase]:
+    """Makes the URL of another fresh database with no rows, dropped at the end of the test:
+    on SQLite a file `name`.sqlite3 in db/ of the temp dir (its folder made; the file is made
+    and migrated when the database is opened), on PostgreSQL a new database, already
+    migrated unless `empty` (then without tables, migrated when opened)."""
     made: list[str] = []
 
-    def make(name: str) -> str:
+    def make(name: str, *, empty: bool = False) -> str:
         if postgres is None:
             (tmp_path / "db").mkdir(exist_ok=True)
             return f"sqlite:///{tmp_path / 'db' / f'{name}.sqlite3'}"
-        made.append(postgres.create())
+        made.append(postgres.create(empty=empty))
         return made[-1]
 
     yield make
@@ -72,7 +78,7 @@ def new_db_url(
 
 
 @pytest.fixture
-def db_url(new_db_url: Callable[[str], str]) -> str:
+def db_url(new_db_url: NewDatabase) -> str:
     """The test's database: db/newsletter.sqlite3 in the temp dir (the default setting's
     file, since tests run there), or a fresh PostgreSQL database."""
     return new_db_url("newsletter")

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from email import policy
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import openai
 import psycopg
@@ -42,6 +42,12 @@ SHARED = Path(__file__).resolve().parents[2] / "shared"
 # The test backend: unset (or "sqlite"), every test's database is a SQLite file in its temp
 # dir; a PostgreSQL server URL (postgresql://user@host:port/), a fresh database there.
 TEST_DATABASE = "NEWSLETTER_TEST_DATABASE"
+
+
+class NewDatabase(Protocol):
+    """The `new_db_url` fixture: the URL of another fresh database (see conftest)."""
+
+    def __call__(self, name: str, *, empty: bool = False) -> str: ...
 
 
 class PostgresDatabases:
@@ -74,11 +80,13 @@ class PostgresDatabases:
     def url(self, name: str) -> str:
         return self.server.set(database=name).render_as_string(hide_password=False)
 
-    def create(self) -> str:
-        """The URL of a new database with the newest schema and no rows."""
+    def create(self, *, empty: bool = False) -> str:
+        """The URL of a new database with the newest schema and no rows (`empty`: no
+        tables either, as a new server's database is before its first command)."""
         self.count += 1
         name = self._name(str(self.count))
-        self._execute(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"')
+        template = "template0" if empty else self.template
+        self._execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
         return self.url(name)
 
     def _opened(self, dbapi_connection: Any, _record: Any) -> None:

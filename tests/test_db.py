@@ -3,8 +3,6 @@ upgrade keeps the data it finds."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
@@ -14,6 +12,7 @@ from sqlmodel import SQLModel
 
 from pipeline.resources import resource_dir
 from pipeline.store.db import make_engine, migrate
+from tests.helpers import NewDatabase
 
 
 def test_migrations_match_models(engine: Engine) -> None:
@@ -39,7 +38,7 @@ def _to(engine: Engine, revision: str, *, down: bool = False) -> None:
 
 
 def test_0007_adds_stored_failures_without_touching_summaries(
-    new_db_url: Callable[[str], str],
+    new_db_url: NewDatabase,
 ) -> None:
     engine = make_engine(new_db_url("old"))  # empty, or (on PostgreSQL) at the newest schema
     _to(engine, "base", down=True)

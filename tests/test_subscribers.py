@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import stat
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -15,6 +14,7 @@ from pipeline.errors import NotFoundError, UserInputError
 from pipeline.mail import subscribers as subs
 from pipeline.store import subscribers as stored
 from pipeline.store.db import open_database
+from tests.helpers import NewDatabase
 
 
 def status_of(engine: Engine, email: str) -> str:
@@ -246,7 +246,7 @@ def test_import_file_errors_write_nothing(
     assert subs.list_subscribers(engine) == []
 
 
-def test_export_then_import_round_trips(engine: Engine, new_db_url: Callable[[str], str]) -> None:
+def test_export_then_import_round_trips(engine: Engine, new_db_url: NewDatabase) -> None:
     subs.add(engine, "a@example.com", 'Ann "The Reader", Lee')
     subs.add(engine, "p@example.com", "Zoë", status="pending")
     row, _ = subs.add(engine, "b@example.com")
