@@ -52,9 +52,13 @@ setup: $(STAMP) $(LLAMA_STAMP) $(MODEL_FILE) ## create .venv and install everyth
 # command:Debian package. The compiler, CMake and objdump build and check llama-cpp-python.
 SYSTEM_TOOLS := chromium:chromium espeak-ng:espeak-ng ffmpeg:ffmpeg cmake:cmake g++:g++ \
   objdump:binutils
+# file pattern:Debian package, for programs not on PATH: the PostgreSQL server that the suite
+# runs against as well (.ci/postgres starts one).
+SYSTEM_FILES := /usr/lib/postgresql/*/bin/initdb:postgresql
 SUDO := $(shell test "$$(id -u)" = 0 || echo sudo)
-system-deps: ## Debian packages: audio, browser tests, the llama.cpp build (apt-get)
+system-deps: ## Debian packages: audio, browser tests, the llama.cpp build, PostgreSQL (apt-get)
 	@missing=""; for t in $(SYSTEM_TOOLS); do command -v $${t%%:*} >/dev/null || missing="$$missing $${t#*:}"; done; \
+	for f in $(SYSTEM_FILES); do ls $${f%%:*} >/dev/null 2>&1 || missing="$$missing $${f#*:}"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
@@ -66,7 +70,7 @@ run: setup ## the weekly job against live arXiv
 demo: setup ## the weekly job fully offline on the bundled sample
 	$(BIN)/newsletter demo
 
-test: setup ## the whole test suite
+test: setup ## the whole test suite (on SQLite; NEWSLETTER_TEST_DATABASE=postgresql://... for PostgreSQL)
 	$(BIN)/python -m pytest
 
 lint: setup ## ruff + mypy --strict

@@ -13,6 +13,7 @@
     │   └── LLMContentFiltered  the endpoint will not process this text: asking again is futile
     ├── SpeechError          a speech engine failed on some text
     ├── SMTPUnavailable      the SMTP server cannot be reached or refuses us (login, TLS)
+    ├── DatabaseUnavailable  the database cannot be opened (server down, no such database)
     ├── LockHeld             another process is building the same issue (exit code 75)
     ├── NotApproved          approval is required and the issue is not approved yet
     ├── NotFoundError        an issue, paper or file the user named does not exist
@@ -99,6 +100,10 @@ class SpeechError(NewsletterError):
 
 class SMTPUnavailable(NewsletterError):
     """The SMTP server cannot be reached or refuses us (login, TLS)."""
+
+
+class DatabaseUnavailable(NewsletterError):
+    """The configured database cannot be reached or opened (names `database_url`)."""
 
 
 class LockHeld(NewsletterError):

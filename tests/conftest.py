@@ -1,9 +1,15 @@
 """Shared fixtures: every test runs in its own temp dir with a clean NEWSLETTER_* environment,
 and talks to real local servers (arXiv-compatible, OpenAI-compatible, SMTP) on 127.0.0.1.
-Plain helpers (a free port, the CLI in-process, the SMTP recorder) are in tests/helpers.py."""
+Plain helpers (a free port, the CLI in-process, the SMTP recorder) are in tests/helpers.py.
+
+The database backend: SQLite files by default; with NEWSLETTER_TEST_DATABASE set to a
+PostgreSQL server (`postgresql://postgres@127.0.0.1:5432/`), every test gets a fresh empty
+database there (`db_url`, `new_db_url`), also as NEWSLETTER_DATABASE_URL, so the CLI run
+in-process or in a child uses it; tests about SQLite itself are marked `sqlite_only`."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,29 +22,86 @@ from pipeline.demo import sample_path
 from pipeline.devservers.arxiv_api import ArxivAPIServer, ListingRecord, load_listing
 from pipeline.devservers.openai_api import OpenAIServer
 from pipeline.store.db import open_database
-from tests.helpers import Recorder, smtp_env, smtp_server
+from tests.helpers import (
+    TEST_DATABASE,
+    NewDatabase,
+    PostgresDatabases,
+    Recorder,
+    smtp_env,
+    smtp_server,
+)
+
+BACKEND_URL = os.environ.get(TEST_DATABASE, "") or "sqlite"  # read before `isolated` clears it
+ON_POSTGRES = BACKEND_URL != "sqlite"
+
+
+def pytest_report_header() -> str:
+    return f"database backend: {'PostgreSQL' if ON_POSTGRES else 'SQLite'} ({TEST_DATABASE})"
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    marker = item.get_closest_marker("sqlite_only")
+    if ON_POSTGRES and marker is not None:
+        pytest.skip(f"SQLite only: {marker.kwargs.get('reason') or marker.args[0]}")
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresDatabases | None]:
+    """The PostgreSQL test databases (None on SQLite): a migrated template made once."""
+    if not ON_POSTGRES:
+        yield None
+        return
+    databases = PostgresDatabases(BACKEND_URL)
+    yield databases
+    databases.close()
+
+
+@pytest.fixture
+def new_db_url(tmp_path: Path, postgres: PostgresDatabases | None) -> Iterator[NewDatabase]:
+    """Makes the URL of another fresh database with no rows, dropped at the end of the test:
+    on SQLite a file `name`.sqlite3 in db/ of the temp dir (its folder made; the file is made
+    and migrated when the database is opened), on PostgreSQL a new database, already
+    migrated unless `empty` (then without tables, migrated when opened)."""
+    made: list[str] = []
+
+    def make(name: str, *, empty: bool = False) -> str:
+        if postgres is None:
+            (tmp_path / "db").mkdir(exist_ok=True)
+            return f"sqlite:///{tmp_path / 'db' / f'{name}.sqlite3'}"
+        made.append(postgres.create(empty=empty))
+        return made[-1]
+
+    yield make
+    for url in made:
+        assert postgres is not None
+        postgres.drop(url)
+
+
+@pytest.fixture
+def db_url(new_db_url: NewDatabase) -> str:
+    """The test's database: db/newsletter.sqlite3 in the temp dir (the default setting's
+    file, since tests run there), or a fresh PostgreSQL database."""
+    return new_db_url("newsletter")
 
 
 @pytest.fixture(autouse=True)
-def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Run in a temp dir; no NEWSLETTER_* / OPENAI_* variable leaks in from the machine."""
-    import os
-
+def isolated(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> Path:
+    """Run in a temp dir; no NEWSLETTER_* / OPENAI_* variable leaks in from the machine. On
+    PostgreSQL, NEWSLETTER_DATABASE_URL is the test's `db_url` (unless it is marked
+    `no_database_env`: a test of the setting itself)."""
     for name in list(os.environ):
         if name.startswith(("NEWSLETTER_", "OPENAI_")):
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
+    if ON_POSTGRES and request.node.get_closest_marker("no_database_env") is None:
+        monkeypatch.setenv("NEWSLETTER_DATABASE_URL", request.getfixturevalue("db_url"))
     return tmp_path
 
 
 @pytest.fixture
-def db_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'db' / 'test.sqlite3'}"
-
-
-@pytest.fixture
 def engine(db_url: str) -> Iterator[Engine]:
-    (Path(db_url.removeprefix("sqlite:///")).parent).mkdir(parents=True, exist_ok=True)
     eng = open_database(db_url)
     yield eng
     eng.dispose()

@@ -1,14 +1,16 @@
-"""Helpers several test modules share (fixtures stay in conftest.py): a free port, the CLI run
-in-process, a Python child process, a recording SMTP server, a paper with everything a parser
-can get wrong."""
+"""Helpers several test modules share (fixtures stay in conftest.py): the test databases
+(SQLite files, or fresh PostgreSQL databases), a free port, the CLI run in-process, a Python
+child process, a recording SMTP server, a paper with everything a parser can get wrong."""
 
 from __future__ import annotations
 
 import email
+import os
 import socket
 import subprocess
 import sys
 import threading
+import uuid
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,11 +18,14 @@ from datetime import UTC, datetime
 from email import policy
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import openai
+import psycopg
 from aiosmtpd.controller import Controller
-from sqlalchemy import Engine
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool, Pool
 from sqlmodel import Session, SQLModel
 from typer.testing import CliRunner
 
@@ -29,8 +34,88 @@ from pipeline.cli import app
 from pipeline.config import Settings
 from pipeline.devservers.arxiv_api import ListingRecord
 from pipeline.llm.openai_compat import OpenAIChat
+from pipeline.store.db import engine_url, open_database
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
+
+
+# The test backend: unset (or "sqlite"), every test's database is a SQLite file in its temp
+# dir; a PostgreSQL server URL (postgresql://user@host:port/), a fresh database there.
+TEST_DATABASE = "NEWSLETTER_TEST_DATABASE"
+
+
+class NewDatabase(Protocol):
+    """The `new_db_url` fixture: the URL of another fresh database (see conftest)."""
+
+    def __call__(self, name: str, *, empty: bool = False) -> str: ...
+
+
+class PostgresDatabases:
+    """Fresh, empty, migrated PostgreSQL databases for tests: each a copy (CREATE DATABASE
+    ... TEMPLATE) of one template migrated once per session; every one is dropped at the end
+    (WITH (FORCE): a connection a test left open does not keep it)."""
+
+    def __init__(self, server_url: str) -> None:
+        self.server = engine_url(server_url).set(database="postgres")
+        self.admin = create_engine(self.server, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+        # Every driver connection made to a test database, kept and closed when it is dropped:
+        # an engine a test (or the CLI run in-process) did not dispose of would otherwise
+        # leave its connections to the garbage collector, which psycopg reports as a
+        # ResourceWarning (an error in this suite).
+        self.connections: list[psycopg.Connection[Any]] = []
+        event.listen(Pool, "connect", self._opened)
+        self.prefix = f"pg_test_{uuid.uuid4().hex[:8]}"
+        self.count = 0
+        self.template = self._name("template")
+        self._execute(f'CREATE DATABASE "{self.template}"')
+        open_database(self.url(self.template)).dispose()  # no one may be connected to a template
+
+    def _name(self, what: str) -> str:
+        return f"{self.prefix}_{what}"
+
+    def _execute(self, sql: str) -> None:
+        with self.admin.connect() as conn:
+            conn.execute(text(sql))
+
+    def url(self, name: str) -> str:
+        return self.server.set(database=name).render_as_string(hide_password=False)
+
+    def create(self, *, empty: bool = False) -> str:
+        """The URL of a new database with the newest schema and no rows (`empty`: no
+        tables either, as a new server's database is before its first command)."""
+        self.count += 1
+        name = self._name(str(self.count))
+        template = "template0" if empty else self.template
+        self._execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+        return self.url(name)
+
+    def _opened(self, dbapi_connection: Any, _record: Any) -> None:
+        if isinstance(dbapi_connection, psycopg.Connection):
+            self.connections.append(dbapi_connection)
+
+    def drop(self, url: str) -> None:
+        name = make_url(url).database
+        kept = []
+        for conn in self.connections:
+            if conn.closed:
+                continue
+            if conn.info.dbname == name:
+                conn.close()
+            else:
+                kept.append(conn)
+        self.connections = kept
+        self._execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    def close(self) -> None:
+        self.drop(self.url(self.template))
+        event.remove(Pool, "connect", self._opened)
+        self.admin.dispose()
+
+
+def cli_database_url() -> str:
+    """The database the CLI uses in this test (no --database-url, no config file): the
+    default SQLite file in the temp dir, or the test's PostgreSQL database (see conftest)."""
+    return os.environ.get("NEWSLETTER_DATABASE_URL", "sqlite:///db/newsletter.sqlite3")
 
 
 def free_port() -> int:

@@ -22,7 +22,7 @@ from pipeline.devservers.openai_api import (
 )
 from pipeline.store.db import open_database
 from pipeline.store.models import IssueItem, LLMCall, Paper, Run, SummaryFailure
-from tests.helpers import invoke
+from tests.helpers import cli_database_url, invoke
 
 WEEK = "2026-W25"
 NEWSLETTER = Path("out/issues/2026-W25/newsletter.md")
@@ -84,7 +84,7 @@ def test_run_week_end_to_end_then_rerun_adds_nothing(
     assert openai_server.chat_calls == 35  # no new LLM call
     assert NEWSLETTER.read_bytes() == first
 
-    engine = open_database("sqlite:///db/newsletter.sqlite3")
+    engine = open_database(cli_database_url())
     with Session(engine) as s:
         assert len(s.exec(select(Paper)).all()) == 41
         stages = [r.stage for r in s.exec(select(Run).order_by(col(Run.id))).all()]
@@ -97,7 +97,7 @@ def test_excluded_terms_never_reach_the_newsletter(env: dict[str, str]) -> None:
         "--set", "exclude_terms=protein", "--set", "also_this_week=100", "run", "--week", WEEK
     )
     assert "41 new" in output and "excluded" in output
-    engine = open_database("sqlite:///db/newsletter.sqlite3")
+    engine = open_database(cli_database_url())
     with Session(engine) as s:
         excluded = s.exec(select(Paper).where(col(Paper.excluded_reason).is_not(None))).all()
         placed = set(s.exec(select(IssueItem.paper_id)).all())
@@ -195,7 +195,7 @@ def test_budget_stops_calls_and_papers_fall_back(
     assert "over budget" in out
     made = int(out.split("summaries: ")[1].split(" new")[0])
     assert 0 < made < 35 and openai_server.chat_calls == made
-    engine = open_database("sqlite:///db/newsletter.sqlite3")
+    engine = open_database(cli_database_url())
     with Session(engine) as s:
         run = s.exec(select(Run).where(Run.stage == "summarize")).one()
     assert run.status == "partial" and 0 < run.cost_usd <= 0.5
@@ -205,7 +205,7 @@ def test_budget_stops_calls_and_papers_fall_back(
 def test_changed_exclude_terms_apply_at_rank_time(env: dict[str, str]) -> None:
     invoke("fetch", "--week", WEEK)
     invoke("--set", "exclude_terms=protein", "--set", "also_this_week=100", "rank", "--week", WEEK)
-    engine = open_database("sqlite:///db/newsletter.sqlite3")
+    engine = open_database(cli_database_url())
     with Session(engine) as s:
         excluded = {
             p.id for p in s.exec(select(Paper).where(col(Paper.excluded_reason).is_not(None)))
@@ -268,7 +268,7 @@ def test_llm_rating_pass_reorders_the_top(
         invoke("fetch", "--week", WEEK)
         invoke("--set", "rank_llm_top_k=0", "rank", "--week", WEEK)
         assert llm.chat_calls == 0
-        engine = open_database("sqlite:///db/newsletter.sqlite3")
+        engine = open_database(cli_database_url())
 
         def highlight() -> IssueItem:
             with Session(engine) as s:
@@ -327,7 +327,7 @@ def test_rerunning_a_finished_week_makes_no_llm_call(
             monkeypatch.setenv(key, value)
         first = invoke("run", "--week", WEEK, code=3)  # some texts failed: a partial run
         calls = llm.chat_calls
-        engine = open_database("sqlite:///db/newsletter.sqlite3")
+        engine = open_database(cli_database_url())
         with Session(engine) as s:
             stored = s.exec(select(SummaryFailure)).all()
         # 20 ratings (4 unusable) and 35 texts (9 unusable), each unusable one asked twice

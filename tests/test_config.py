@@ -9,6 +9,9 @@ import pytest
 from pipeline.config import Settings, load_settings
 from pipeline.errors import ConfigError
 
+# Settings only: NEWSLETTER_DATABASE_URL is not set for them on the PostgreSQL backend.
+pytestmark = pytest.mark.no_database_env
+
 
 def test_defaults() -> None:
     s = load_settings()

@@ -3,8 +3,6 @@ upgrade keeps the data it finds."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
@@ -14,6 +12,7 @@ from sqlmodel import SQLModel
 
 from pipeline.resources import resource_dir
 from pipeline.store.db import make_engine, migrate
+from tests.helpers import NewDatabase
 
 
 def test_migrations_match_models(engine: Engine) -> None:
@@ -38,8 +37,11 @@ def _to(engine: Engine, revision: str, *, down: bool = False) -> None:
         (command.downgrade if down else command.upgrade)(cfg, revision)
 
 
-def test_0007_adds_stored_failures_without_touching_summaries(tmp_path: Path) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path / 'old.sqlite3'}")
+def test_0007_adds_stored_failures_without_touching_summaries(
+    new_db_url: NewDatabase,
+) -> None:
+    engine = make_engine(new_db_url("old"))  # empty, or (on PostgreSQL) at the newest schema
+    _to(engine, "base", down=True)
     _to(engine, "0006")  # a database from before stored failures, with a summary in it
     with engine.begin() as conn:
         conn.execute(

@@ -12,11 +12,11 @@ from pipeline.cli import app
 from pipeline.devservers.arxiv_api import ArxivAPIServer
 from pipeline.store.db import open_database
 from pipeline.store.models import Feedback
-from tests.helpers import invoke
+from tests.helpers import cli_database_url, invoke
 
 
 def rows() -> list[tuple[str, str, int, str]]:
-    engine = open_database("sqlite:///db/newsletter.sqlite3")
+    engine = open_database(cli_database_url())
     with Session(engine) as s:
         out = [(f.paper_id, f.signal, f.value, f.source) for f in s.exec(select(Feedback))]
     engine.dispose()
@@ -101,7 +101,7 @@ def test_training_history_labels(
         "An older paper I kept,https://arxiv.org/abs/2401.00001,2024-01-02,2024-01-05\n"
     )
     invoke("feedback", "import", "log.csv", "--label", "kept")
-    engine = open_database("sqlite:///db/newsletter.sqlite3")
+    engine = open_database(cli_database_url())
     history = {h.paper_id: h for h in training_history(engine)}
     engine.dispose()
     assert history["2606.90004"].label == 1 and history["2606.90005"].label == 0

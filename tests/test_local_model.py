@@ -22,7 +22,8 @@ from pathlib import Path
 import httpx
 import pytest
 from sqlalchemy import Engine
-from sqlmodel import select
+from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlmodel import Session, select
 
 from pipeline.devservers.arxiv_api import ArxivAPIServer
 from pipeline.devservers.openai_api import OpenAIServer
@@ -32,10 +33,11 @@ from pipeline.llm.base import Completion
 from pipeline.llm.cost import PriceTable
 from pipeline.llm.local import LocalChat, LocalServer, embedded_chat, llama_server_command
 from pipeline.llm.retry import RetryPolicy
-from pipeline.store.db import session
+from pipeline.store.db import make_engine, session
 from pipeline.store.models import LLMCall, Summary
 from pipeline.summarize.texts import SUMMARY, Options, make_job, run_jobs
 from tests.factories import paper
+from tests.helpers import cli_database_url
 
 QUESTION = [{"role": "user", "content": "Name one planet of the solar system."}]
 
@@ -305,6 +307,7 @@ def test_run_whose_model_server_is_killed_finishes_partial_with_one_line(
         "NEWSLETTER_PODCAST_NARRATION": "off",
         "NEWSLETTER_LLM_MAX_TOKENS": "90",
         "NEWSLETTER_LLM_THREADS": "2",
+        "NEWSLETTER_DATABASE_URL": cli_database_url(),
     }
     cli = subprocess.Popen(
         [sys.executable, "-m", "pipeline.cli", "run", "--week", "2026-W25"],
@@ -314,12 +317,11 @@ def test_run_whose_model_server_is_killed_finishes_partial_with_one_line(
         stderr=subprocess.PIPE,
         text=True,
     )
-    db = tmp_path / "db" / "newsletter.sqlite3"
     deadline = time.monotonic() + 240
     killed = False
     while cli.poll() is None and time.monotonic() < deadline and not killed:
         time.sleep(0.5)
-        if db.exists() and _ok_calls(db) >= 1:
+        if _ok_calls(cli_database_url()) >= 1:
             for pid in _children(cli.pid, "pipeline.llm.local_server"):
                 os.kill(pid, signal.SIGKILL)
                 killed = True
@@ -336,12 +338,15 @@ def test_run_whose_model_server_is_killed_finishes_partial_with_one_line(
     assert len(highlights) == 3 and written[0] and not all(written), written
 
 
-def _ok_calls(db: Path) -> int:
-    import sqlite3
-
-    with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as conn:
-        try:
-            row = conn.execute("SELECT count(*) FROM llm_call WHERE status = 'ok'").fetchone()
-        except sqlite3.OperationalError:  # not created yet
-            return 0
-    return int(row[0])
+def _ok_calls(url: str) -> int:
+    """The successful model calls logged in the CLI's database (0 while it is not made yet)."""
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        return 0
+    engine = make_engine(url)
+    try:
+        with Session(engine) as s:
+            return len(s.exec(select(LLMCall.id).where(LLMCall.status == "ok")).all())
+    except (OperationalError, ProgrammingError):  # not created yet
+        return 0
+    finally:
+        engine.dispose()

@@ -3,25 +3,26 @@
 from __future__ import annotations
 
 import socket
-import sqlite3
 import subprocess
 import sys
 import threading
 import time
-from contextlib import closing
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, update
+from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlmodel import col
 
 from pipeline.clock import utcnow
 from pipeline.devservers.openai_api import OpenAIServer
 from pipeline.errors import LockHeld
 from pipeline.ops.lock import acquire, hold, release
-from pipeline.store.db import session
+from pipeline.store.db import make_engine, session
 from pipeline.store.models import RunLock
+from pipeline.store.status import overview
+from tests.helpers import cli_database_url
 
 NAME = "week:2026-W25"
 
@@ -106,15 +107,17 @@ def test_hold_releases_when_the_body_fails(engine: Engine) -> None:
     assert heartbeat_of(engine) is None
 
 
-def lock_rows(path: Path) -> int:
-    """Lock rows, read with plain sqlite3 (the database may still be being created)."""
-    if not path.exists():
+def lock_rows(url: str) -> int:
+    """Lock rows in the CLI's database (which may still be being created)."""
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
         return 0
+    engine = make_engine(url)
     try:
-        with closing(sqlite3.connect(path, timeout=5)) as conn:
-            return int(conn.execute("select count(*) from run_lock").fetchone()[0])
-    except sqlite3.OperationalError:  # not migrated yet
+        return len(overview(engine, ()).locks)
+    except (OperationalError, ProgrammingError):  # not migrated yet
         return 0
+    finally:
+        engine.dispose()
 
 
 def test_two_runs_of_the_same_week_one_proceeds_the_other_stops(
@@ -127,7 +130,7 @@ def test_two_runs_of_the_same_week_one_proceeds_the_other_stops(
         first = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
             deadline = time.monotonic() + 60
-            while not lock_rows(Path("db/newsletter.sqlite3")):
+            while not lock_rows(cli_database_url()):
                 assert first.poll() is None, first.communicate()
                 assert time.monotonic() < deadline, "the first run never took the lock"
                 time.sleep(0.05)
@@ -142,7 +145,7 @@ def test_two_runs_of_the_same_week_one_proceeds_the_other_stops(
     assert len(lines) == 1 and "2026-W25 is being built by `run`" in lines[0], lines
     assert first.returncode == 0, errors
     assert "wrote out/issues/2026-W25/newsletter.md" in out
-    assert lock_rows(Path("db/newsletter.sqlite3")) == 0  # released
+    assert lock_rows(cli_database_url()) == 0  # released
 
 
 def test_the_lock_of_a_killed_process_on_this_host_is_taken_at_once(engine: Engine) -> None:

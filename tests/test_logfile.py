@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.helpers import invoke
+from tests.helpers import NewDatabase, invoke
 
 
-def test_a_run_leaves_json_lines(env: dict[str, str]) -> None:
-    out = invoke("fetch", "--week", "2026-W25")
+def test_a_run_leaves_json_lines(env: dict[str, str], new_db_url: NewDatabase) -> None:
+    # A database with no tables yet: its migration is logged at INFO.
+    out = invoke("fetch", "--week", "2026-W25", "--database-url", new_db_url("new", empty=True))
     assert "INFO" not in out  # stderr shows warnings only without -v
     lines = Path("out/logs/newsletter.jsonl").read_text(encoding="utf-8").splitlines()
     records = [json.loads(line) for line in lines]

@@ -16,7 +16,7 @@ from pipeline.devservers.arxiv_api import ArxivAPIServer
 from pipeline.devservers.openai_api import OpenAIServer
 from pipeline.store.db import open_database, session
 from pipeline.store.models import Run
-from tests.helpers import Recorder, free_port, invoke, smtp_env, smtp_server
+from tests.helpers import Recorder, cli_database_url, free_port, invoke, smtp_env, smtp_server
 
 WEEK = "2026-W25"
 
@@ -44,7 +44,7 @@ def keyed_env(
 
 
 def _no_runs() -> bool:
-    engine = open_database("sqlite:///db/newsletter.sqlite3")
+    engine = open_database(cli_database_url())
     try:
         with session(engine) as s:
             return not s.exec(select(Run)).all()

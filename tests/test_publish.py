@@ -24,7 +24,7 @@ from pipeline.render.files import environment
 from pipeline.store.db import open_database
 from pipeline.store.models import LLMCall
 from pipeline.web.app import create_app
-from tests.helpers import free_port, invoke
+from tests.helpers import cli_database_url, free_port, invoke
 
 WEEK = "2026-W25"
 
@@ -38,7 +38,7 @@ def snapshot(*dirs: Path) -> dict[str, bytes]:
 
 
 def llm_calls() -> int:
-    engine = open_database("sqlite:///db/newsletter.sqlite3")
+    engine = open_database(cli_database_url())
     with Session(engine) as s:
         n = len(s.exec(select(LLMCall)).all())
     engine.dispose()

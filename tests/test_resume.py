@@ -16,6 +16,7 @@ from pipeline.devservers.arxiv_api import ArxivAPIServer
 from pipeline.devservers.openai_api import OpenAIServer
 from pipeline.store.db import open_database
 from pipeline.store.models import Summary
+from tests.helpers import cli_database_url
 
 WEEK = "2026-W25"
 TOTAL = 35  # 5 highlight summaries + 30 one-liners
@@ -43,7 +44,7 @@ def test_killed_summarize_resumes_without_repeating(arxiv_server: ArxivAPIServer
         for stage in ("fetch", "rank"):
             result = runner.invoke(app, [stage, "--week", WEEK], env=env, catch_exceptions=False)
             assert result.exit_code == 0, result.output
-        engine = open_database("sqlite:///db/newsletter.sqlite3")
+        engine = open_database(cli_database_url())
 
         proc = subprocess.Popen(
             [sys.executable, "-m", "pipeline.cli", "summarize", "--week", WEEK],

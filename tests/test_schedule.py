@@ -20,7 +20,7 @@ from pipeline.ops.schedule import (
     start_and_keep,
     stored_next_fire_time,
 )
-from tests.helpers import Recorder, invoke, python_child
+from tests.helpers import Recorder, cli_database_url, invoke, python_child
 
 FIRE = "tests.test_schedule:record_fire"
 
@@ -53,7 +53,6 @@ def plan(db_url: str, log: Path, seconds: int = 1) -> Schedule:
 
 
 def test_a_short_interval_job_fires(db_url: str, tmp_path: Path) -> None:
-    Path(db_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     log = tmp_path / "fires.log"
     scheduler = build(plan(db_url, log))
     try:
@@ -67,7 +66,6 @@ def test_a_short_interval_job_fires(db_url: str, tmp_path: Path) -> None:
 
 
 def test_missed_runs_are_coalesced_into_one_on_start(db_url: str, tmp_path: Path) -> None:
-    Path(db_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     log = tmp_path / "fires.log"
     first = build(plan(db_url, log, seconds=2))
     start_and_keep(first, plan(db_url, log, seconds=2))
@@ -91,7 +89,6 @@ def test_missed_runs_are_coalesced_into_one_on_start(db_url: str, tmp_path: Path
 
 
 def test_a_changed_rule_replaces_the_job(db_url: str, tmp_path: Path) -> None:
-    Path(db_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     log = tmp_path / "fires.log"
     first = build(plan(db_url, log, seconds=3600))
     start_and_keep(first, plan(db_url, log, seconds=3600))
@@ -131,7 +128,7 @@ def test_schedule_command_starts_and_stops_on_sigterm(tmp_path: Path) -> None:
         out, err = proc.communicate(timeout=20)
     assert proc.returncode == 0, err
     assert "scheduler stopped" in out
-    assert stored_next_fire_time("sqlite:///db/newsletter.sqlite3") is not None
+    assert stored_next_fire_time(cli_database_url()) is not None
 
 
 def test_the_stored_job_reference_resolves() -> None:
@@ -156,7 +153,7 @@ def test_the_weekly_job_runs_the_pipeline(env: dict[str, str]) -> None:
     from pipeline.store.models import Run
 
     weekly_run(None, {"highlights": "3"})
-    engine = open_database("sqlite:///db/newsletter.sqlite3")
+    engine = open_database(cli_database_url())
     with Session(engine) as s:
         runs = s.exec(select(Run).order_by(col(Run.id))).all()
     engine.dispose()
@@ -177,7 +174,7 @@ def test_the_weekly_job_with_schedule_send_runs_then_sends(
 
     invoke("subscribers", "add", "ann@example.org")
     weekly_run(None, {"highlights": "3", "schedule_send": "true"})
-    engine = open_database("sqlite:///db/newsletter.sqlite3")
+    engine = open_database(cli_database_url())
     with Session(engine) as s:
         runs = s.exec(select(Run).order_by(col(Run.id))).all()
     engine.dispose()
@@ -188,10 +185,11 @@ def test_the_weekly_job_with_schedule_send_runs_then_sends(
 
 
 def test_status_reads_the_schedule_without_creating_tables(db_url: str) -> None:
-    from sqlalchemy import create_engine, inspect
+    from sqlalchemy import inspect
 
-    Path(db_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    from pipeline.store.db import make_engine
+
     assert stored_next_fire_time(db_url) is None
-    engine = create_engine(db_url)
+    engine = make_engine(db_url)
     assert not inspect(engine).has_table("apscheduler_jobs")
     engine.dispose()

@@ -33,6 +33,7 @@ from pipeline.mail.batch import SendResult
 from pipeline.mail.message import dot_stuffed, list_id
 from pipeline.mail.tokens import Signer
 from pipeline.ops.lock import hold, week_lock
+from pipeline.store import subscribers as stored_subscribers
 from pipeline.store.db import session
 from pipeline.store.issues import ALSO, HIGHLIGHT
 from pipeline.store.models import Delivery, Issue, Subscriber
@@ -214,13 +215,9 @@ def test_only_active_at_claim_time_are_sent(
     """Bob unsubscribes while Ann's message is on its way: his was already composed, but the
     claim sees he left."""
     settings, ids = world
-    db_file = settings.database_url.removeprefix("sqlite:///")
 
     def bob_leaves() -> None:
-        with sqlite3.connect(db_file) as conn:
-            conn.execute(
-                "UPDATE subscriber SET status='unsubscribed' WHERE id=?", (ids["bob@example.org"],)
-            )
+        assert stored_subscribers.unsubscribe(engine, ids["bob@example.org"]) is not None
 
     smtp[1].on_rcpt["ann@example.org"] = bob_leaves
     result = send_stage(engine, settings, WEEK, signer=SIGNER)
@@ -576,6 +573,7 @@ def test_sigkill_mid_batch_then_rerun_sends_each_exactly_once(
     assert max(ids_by_message.values()) == 1
 
 
+@pytest.mark.sqlite_only(reason="stops the sender by holding SQLite's database write lock")
 def test_sigkill_between_body_and_terminator_loses_nothing(
     engine: Engine, db_url: str, tmp_path: Path, smtp: tuple[Controller, Recorder]
 ) -> None:

@@ -20,6 +20,9 @@ from pipeline.config import SETTING_PATHS, Settings, env_names, load_settings
 from pipeline.env import SECRETS
 from pipeline.errors import ConfigError
 
+# Settings only: NEWSLETTER_DATABASE_URL is not set for them on the PostgreSQL backend.
+pytestmark = pytest.mark.no_database_env
+
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "newsletter.example.toml"
 

@@ -14,6 +14,7 @@ from pipeline.errors import NotFoundError, UserInputError
 from pipeline.mail import subscribers as subs
 from pipeline.store import subscribers as stored
 from pipeline.store.db import open_database
+from tests.helpers import NewDatabase
 
 
 def status_of(engine: Engine, email: str) -> str:
@@ -245,7 +246,7 @@ def test_import_file_errors_write_nothing(
     assert subs.list_subscribers(engine) == []
 
 
-def test_export_then_import_round_trips(engine: Engine, tmp_path: Path) -> None:
+def test_export_then_import_round_trips(engine: Engine, new_db_url: NewDatabase) -> None:
     subs.add(engine, "a@example.com", 'Ann "The Reader", Lee')
     subs.add(engine, "p@example.com", "Zoë", status="pending")
     row, _ = subs.add(engine, "b@example.com")
@@ -261,7 +262,7 @@ def test_export_then_import_round_trips(engine: Engine, tmp_path: Path) -> None:
     assert [p.name for p in Path().iterdir() if p.name.startswith(".")] == []
     assert subs.export_csv(engine, Path("active.csv"), status="active") == 1
 
-    fresh = open_database(f"sqlite:///{tmp_path / 'fresh.sqlite3'}")
+    fresh = open_database(new_db_url("fresh"))
     try:
         report = subs.import_csv(fresh, Path("all.csv"))
         assert report.added == 3

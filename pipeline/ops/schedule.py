@@ -27,7 +27,7 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 
 from pipeline.errors import ConfigError
-from pipeline.store.db import has_table
+from pipeline.store.db import has_table, make_engine
 
 log = logging.getLogger(__name__)
 JOB_ID = "weekly-run"
@@ -64,7 +64,7 @@ class Schedule:
 
 def build(schedule: Schedule) -> BackgroundScheduler:
     """A paused-on-start scheduler with the job in the database; call `start_and_keep`."""
-    store = SQLAlchemyJobStore(url=schedule.database_url, tablename=JOBS_TABLE)
+    store = SQLAlchemyJobStore(engine=make_engine(schedule.database_url), tablename=JOBS_TABLE)
     return BackgroundScheduler(
         jobstores={"default": store},
         job_defaults={
@@ -109,7 +109,7 @@ def next_fire_time(scheduler: BackgroundScheduler) -> datetime | None:
 
 def stored_next_fire_time(database_url: str) -> datetime | None:
     """The next scheduled run as stored, without starting a scheduler (for `status`)."""
-    store = SQLAlchemyJobStore(url=database_url, tablename=JOBS_TABLE)
+    store = SQLAlchemyJobStore(engine=make_engine(database_url), tablename=JOBS_TABLE)
     if not has_table(store.engine, JOBS_TABLE):  # starting the store would create it
         store.engine.dispose()
         return None

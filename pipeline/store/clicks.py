@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from pipeline.clock import utcnow
-from pipeline.store.db import session
+from pipeline.store.db import locked_session
 from pipeline.store.feedback import SIGNALS
 from pipeline.store.models import Feedback, FeedbackClick, Paper, Subscriber
 
@@ -39,8 +39,8 @@ def record_click(
 def _record(
     engine: Engine, subscriber_id: int, paper_id: str, signal: str, week: str
 ) -> Recorded | None:
-    with session(engine) as s:
-        if s.get(Subscriber, subscriber_id) is None:
+    with locked_session(engine) as s:  # one subscriber's clicks are made one at a time
+        if s.get(Subscriber, subscriber_id, with_for_update=True) is None:
             return None
         paper = s.get(Paper, paper_id)
         title = paper.title if paper is not None else ""

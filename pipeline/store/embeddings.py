@@ -9,7 +9,7 @@ import numpy as np
 from sqlalchemy import Engine
 from sqlmodel import col, select
 
-from pipeline.store.db import session
+from pipeline.store.db import locked_session, session
 from pipeline.store.models import Embedding
 
 
@@ -45,11 +45,11 @@ def embed_cached(
             missing.append(i)
     if missing:
         fresh = np.asarray(embed([items[i][1] for i in missing]), dtype=np.float32)
-        with session(engine) as s:
+        with locked_session(engine) as s:
             for j, i in enumerate(missing):
                 vectors[i] = fresh[j]
                 pid = ids[i]
-                row = s.get(Embedding, (pid, model)) or Embedding(
+                row = s.get(Embedding, (pid, model), with_for_update=True) or Embedding(
                     paper_id=pid, model=model, text_hash="", dim=0, vector=b""
                 )
                 row.text_hash, row.dim, row.vector = (

@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Engine, delete
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from pipeline.clock import utcnow
-from pipeline.store.db import session
+from pipeline.store.db import locked_session, locked_transaction, session
 from pipeline.store.models import Feedback, Paper
 
 # "seen": shown and not (yet) picked -- a negative example unless another signal says more.
@@ -31,8 +31,8 @@ def add_feedback(
     None, and nothing recorded, when the paper is not in the database."""
     if signal not in SIGNALS:
         raise ValueError(f"unknown signal {signal!r}")
-    with session(engine) as s:
-        paper = s.get(Paper, paper_id)
+    with locked_session(engine) as s:  # one paper's feedback is changed one at a time
+        paper = s.get(Paper, paper_id, with_for_update=True)
         if paper is None:
             return None
         opposite = {"like": "dislike", "dislike": "like"}.get(signal)
@@ -90,34 +90,38 @@ class Imported:
 
 def add_imported(engine: Engine, signal: str, rows: list[Imported]) -> tuple[int, int]:
     """Record `signal` from source "import" for each row (one per paper) not recorded yet,
-    in one transaction; returns (added, already there)."""
+    in one transaction (once more when a concurrent import stored one of them first);
+    returns (added, already there)."""
+    return locked_transaction(engine, lambda s: _add_imported(s, signal, rows))
+
+
+def _add_imported(s: Session, signal: str, rows: list[Imported]) -> tuple[int, int]:
     added = already = 0
-    with session(engine) as s:
-        existing = set(
-            s.exec(
-                select(Feedback.paper_id).where(
-                    col(Feedback.paper_id).in_([r.paper_id for r in rows]),
-                    Feedback.signal == signal,
-                    Feedback.source == "import",
+    existing = set(
+        s.exec(
+            select(Feedback.paper_id).where(
+                col(Feedback.paper_id).in_([r.paper_id for r in rows]),
+                Feedback.signal == signal,
+                Feedback.source == "import",
+            )
+        ).all()
+    )
+    for r in rows:
+        if r.paper_id in existing:
+            already += 1
+        else:
+            s.add(
+                Feedback(
+                    paper_id=r.paper_id,
+                    signal=signal,
+                    value=SIGNALS[signal],
+                    source="import",
+                    title=r.title,
+                    paper_date=r.paper_date,
+                    at=r.at,
                 )
-            ).all()
-        )
-        for r in rows:
-            if r.paper_id in existing:
-                already += 1
-            else:
-                s.add(
-                    Feedback(
-                        paper_id=r.paper_id,
-                        signal=signal,
-                        value=SIGNALS[signal],
-                        source="import",
-                        title=r.title,
-                        paper_date=r.paper_date,
-                        at=r.at,
-                    )
-                )
-                added += 1
+            )
+            added += 1
     return added, already
 
 

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, delete
 from sqlmodel import Session, col, select
 
-from pipeline.store.db import session
+from pipeline.store.db import locked_session, session
 from pipeline.store.models import Issue, IssueItem, Paper, Summary
 
 HIGHLIGHT = "highlight"
@@ -87,8 +87,8 @@ def save_issue(
 ) -> None:
     """Replace the issue's items in one transaction (its creation date is kept). An
     editor's approval stands only while the papers and their order stay the same."""
-    with session(engine) as s:
-        issue = s.get(Issue, week)
+    with locked_session(engine) as s:
+        issue = s.get(Issue, week, with_for_update=True)
         if issue is None:
             issue = Issue(week=week, created=created)
         before = s.exec(
@@ -108,8 +108,8 @@ def save_issue(
 
 
 def set_status(engine: Engine, week: str, status: str, *, model: str | None = None) -> None:
-    with session(engine) as s:
-        issue = s.get(Issue, week)
+    with locked_session(engine) as s:
+        issue = s.get(Issue, week, with_for_update=True)
         if issue is not None:
             issue.status = status
             if model is not None:

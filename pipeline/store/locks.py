@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
 from pipeline.clock import utcnow
-from pipeline.store.db import session
+from pipeline.store.db import locked_session, session
 from pipeline.store.models import RunLock
 
 
@@ -48,11 +48,11 @@ def take_over(
     now: datetime,
     may_take: Callable[[RunLock], bool],
 ) -> TakeOver:
-    """In one transaction: read the row; when `may_take(row)` says so, give it to `owner`
-    by compare-and-swap on (owner, heartbeat_at), so that of two processes taking over the
-    same row only one wins."""
-    with session(engine) as s:
-        held = s.get(RunLock, name)
+    """In one transaction: read the row, locked (`locked_session`); when `may_take(row)`
+    says so, give it to `owner` by compare-and-swap on (owner, heartbeat_at), so that of two
+    processes taking over the same row only one wins (the CAS is the last line of defence)."""
+    with locked_session(engine) as s:
+        held = s.get(RunLock, name, with_for_update=True)
         if held is None:
             return TakeOver(None, allowed=False, taken=False)
         if not may_take(held):

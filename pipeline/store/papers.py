@@ -9,8 +9,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, select, update
+from sqlalchemy.exc import IntegrityError
 
 from pipeline.records import PaperRecord, title_key
+from pipeline.store.db import locked_connection
 from pipeline.store.models import Paper
 
 PAPER = Paper.__table__  # type: ignore[attr-defined]
@@ -88,7 +90,18 @@ def store_page(
     engine: Engine, records: Sequence[PaperRecord], excluded: ExcludeReason, now: datetime
 ) -> IngestCounts:
     """Store one page of records in one transaction, each new or changed one with the reason
-    `excluded` gives (None: included); returns what changed."""
+    `excluded` gives (None: included); returns what changed. The rows read are locked; when
+    a concurrent fetch inserted one of the papers first (IntegrityError on the id), the page
+    is stored once more, against what that one wrote."""
+    try:
+        return _store_page(engine, records, excluded, now)
+    except IntegrityError:
+        return _store_page(engine, records, excluded, now)
+
+
+def _store_page(
+    engine: Engine, records: Sequence[PaperRecord], excluded: ExcludeReason, now: datetime
+) -> IngestCounts:
     counts = IngestCounts()
     latest: dict[str, PaperRecord] = {}
     for r in records:
@@ -100,13 +113,14 @@ def store_page(
         latest[r.id] = r
     if not latest:
         return counts
-    with engine.begin() as conn:
+    with locked_connection(engine) as conn:
         existing = {
             row.id: row
             for row in conn.execute(
-                select(PAPER.c.id, PAPER.c.version, PAPER.c.content_hash).where(
-                    PAPER.c.id.in_(list(latest))
-                )
+                select(PAPER.c.id, PAPER.c.version, PAPER.c.content_hash)
+                .where(PAPER.c.id.in_(list(latest)))
+                .order_by(PAPER.c.id)
+                .with_for_update()
             )
         }
         inserts: list[dict[str, object]] = []

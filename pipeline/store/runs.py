@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from pipeline.clock import utcnow
-from pipeline.store.db import session
+from pipeline.store.db import locked_transaction, session
 from pipeline.store.models import FetchState, Run
 
 
@@ -64,11 +64,14 @@ def get_watermark(engine: Engine, query: str) -> datetime | None:
 
 def advance_watermark(engine: Engine, query: str, since: datetime, until: datetime) -> None:
     """Move the watermark to `until` if [since, until) joins on to what is already covered."""
-    with session(engine) as s:
-        state = s.get(FetchState, query)
+
+    def work(s: Session) -> None:
+        state = s.get(FetchState, query, with_for_update=True)
         if state is None:
             s.add(FetchState(query=query, until=until, updated_at=utcnow()))
         elif since <= _aware(state.until) < until:
             state.until = until
             state.updated_at = utcnow()
             s.add(state)
+
+    locked_transaction(engine, work)

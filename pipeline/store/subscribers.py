@@ -32,11 +32,10 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from sqlalchemy import Engine
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
 from pipeline.clock import utcnow
-from pipeline.store.db import session
+from pipeline.store.db import locked_session, locked_transaction, session
 from pipeline.store.models import Subscriber
 
 log = logging.getLogger(__name__)
@@ -48,17 +47,13 @@ T = TypeVar("T")
 
 
 def _transaction(engine: Engine, work: Callable[[Session], T]) -> T:
-    """Run `work` in one transaction; once more if a concurrent insert took the same address."""
-    try:
-        with session(engine) as s:
-            return work(s)
-    except IntegrityError:
-        with session(engine) as s:
-            return work(s)
+    """Run `work` in one locked transaction; once more if a concurrent insert took the same
+    address (the unique address is the last line of defence)."""
+    return locked_transaction(engine, work)
 
 
 def _by_email(s: Session, address: str) -> Subscriber | None:
-    return s.exec(select(Subscriber).where(Subscriber.email == address)).first()
+    return s.exec(select(Subscriber).where(Subscriber.email == address).with_for_update()).first()
 
 
 def _apply(
@@ -133,7 +128,7 @@ def subscribe_pending(
 def _change(
     engine: Engine, address: str, change: Callable[[Session, Subscriber], Subscriber]
 ) -> Subscriber | None:
-    with session(engine) as s:
+    with locked_session(engine) as s:
         row = _by_email(s, address)
         return None if row is None else change(s, row)
 
@@ -159,8 +154,8 @@ def confirm(engine: Engine, address: str) -> Subscriber | None:
 
 def unsubscribe(engine: Engine, subscriber_id: int) -> Subscriber | None:
     """Unsubscribe by id (idempotent); None when there is no such subscriber."""
-    with session(engine) as s:
-        row = s.get(Subscriber, subscriber_id)
+    with locked_session(engine) as s:
+        row = s.get(Subscriber, subscriber_id, with_for_update=True)
         return None if row is None else _unsubscribe(s, row)
 
 
@@ -171,8 +166,8 @@ def remove(engine: Engine, address: str) -> Subscriber | None:
 
 def mark_bounced(engine: Engine, subscriber_id: int, reason: str) -> Subscriber | None:
     """The address does not take mail: stop sending to it. None when there is no such id."""
-    with session(engine) as s:
-        row = s.get(Subscriber, subscriber_id)
+    with locked_session(engine) as s:
+        row = s.get(Subscriber, subscriber_id, with_for_update=True)
         if row is None:
             return None
         log.warning("subscriber %s bounced: %s", subscriber_id, reason)
@@ -231,7 +226,12 @@ def import_rows(
         existing: dict[str, Subscriber] = {}
         for start in range(0, len(addresses), 500):
             chunk = addresses[start : start + 500]
-            query = select(Subscriber).where(col(Subscriber.email).in_(chunk))
+            query = (
+                select(Subscriber)
+                .where(col(Subscriber.email).in_(chunk))
+                .order_by(col(Subscriber.email))  # rows locked in one order: no deadlock
+                .with_for_update()
+            )
             existing.update((row.email, row) for row in s.exec(query).all())
         for address, (name, status) in wanted.items():
             row = existing.get(address)
