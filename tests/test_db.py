@@ -65,8 +65,10 @@ def test_0007_adds_stored_failures_without_touching_summaries(
     engine.dispose()
 
 
-def test_0008_adds_the_desk_and_keeps_issues_unapproved_and_current(tmp_path: Path) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path / 'old.sqlite3'}")
+def test_0008_adds_the_desk_and_keeps_issues_unapproved_and_current(
+    new_db_url: NewDatabase,
+) -> None:
+    engine = make_engine(new_db_url("old", empty=True))
     _to(engine, "0007")  # a database from before the editor's desk, with an issue in it
     with engine.begin() as conn:
         conn.execute(
@@ -82,7 +84,8 @@ def test_0008_adds_the_desk_and_keeps_issues_unapproved_and_current(tmp_path: Pa
         row = conn.execute(
             text("SELECT status, approved_at, approved_by, edited_at, stale FROM issue")
         ).one()
-    assert tuple(row) == ("sent", None, None, None, 0)
+    assert tuple(row[:4]) == ("sent", None, None, None)
+    assert not row[4]  # not stale (0 on SQLite, false on PostgreSQL)
     _to(engine, "0007", down=True)
     assert "candidate" not in inspect(engine).get_table_names()
     assert "approved_at" not in {c["name"] for c in inspect(engine).get_columns("issue")}
