@@ -9,18 +9,18 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
+from pipeline.config import load_settings
 from pipeline.store.db import open_database
 from tests.helpers import invoke
 
 WEEK = "2026-W25"
-DB_URL = "sqlite:///db/newsletter.sqlite3"  # the default, under the test's temp dir
 
 
 @contextmanager
 def built_week(week: str = WEEK, *extra: str) -> Iterator[Engine]:
     """`newsletter run --week WEEK` (with `extra` flags), then the database it wrote."""
     invoke(*extra, "run", "--week", week)
-    engine = open_database(DB_URL)
+    engine = open_database(load_settings().database_url)  # the test's own database
     try:
         yield engine
     finally:
