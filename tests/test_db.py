@@ -56,8 +56,38 @@ def test_0007_adds_stored_failures_without_touching_summaries(tmp_path: Path) ->
         rows = conn.execute(text("SELECT paper_id, kind, text, cost_usd FROM summary")).all()
         version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
     assert [tuple(r) for r in rows] == [("2606.00001", "relevance", "7", 0.5)]
-    assert version == "0007"
+    assert version == "0008"  # the head
     _to(engine, "0006", down=True)
     assert "summary_failure" not in inspect(engine).get_table_names()
     migrate(engine)
+    engine.dispose()
+
+
+def test_0008_adds_delivery_claims_keeping_rows(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.sqlite3'}")
+    _to(engine, "0007")
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO issue (week, status, created, model, candidates, categories) VALUES ('2026-W25', 'sent', '2026-06-20 12:00:00', '', 0, '[]')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO subscriber (email, name, status, source, created) VALUES ('a@example.org', '', 'active', 'import', '2026-06-20 12:00:00')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO delivery (issue_week, subscriber_id, status, attempts, message_id, claimed_at) VALUES ('2026-W25', 1, 'sent', 1, '<m>', '2026-06-20 12:00:00')"
+            )
+        )
+    migrate(engine)
+    indexes = {i["name"] for i in inspect(engine).get_indexes("delivery")}
+    assert "ix_delivery_week_status" in indexes
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT status, message_id, claimed_by FROM delivery")).all()
+    assert [tuple(r) for r in rows] == [("sent", "<m>", None)]
+    _to(engine, "0007", down=True)
+    assert "claimed_by" not in {c["name"] for c in inspect(engine).get_columns("delivery")}
     engine.dispose()
