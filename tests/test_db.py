@@ -66,22 +66,17 @@ def test_0007_adds_stored_failures_without_touching_summaries(tmp_path: Path) ->
 def test_0008_adds_delivery_claims_keeping_rows(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'old.sqlite3'}")
     _to(engine, "0007")
+    t0 = "'2026-06-20 12:00:00'"
     with engine.begin() as conn:
-        conn.execute(
-            text(
-                "INSERT INTO issue (week, status, created, model, candidates, categories) VALUES ('2026-W25', 'sent', '2026-06-20 12:00:00', '', 0, '[]')"
-            )
-        )
-        conn.execute(
-            text(
-                "INSERT INTO subscriber (email, name, status, source, created) VALUES ('a@example.org', '', 'active', 'import', '2026-06-20 12:00:00')"
-            )
-        )
-        conn.execute(
-            text(
-                "INSERT INTO delivery (issue_week, subscriber_id, status, attempts, message_id, claimed_at) VALUES ('2026-W25', 1, 'sent', 1, '<m>', '2026-06-20 12:00:00')"
-            )
-        )
+        for sql in (
+            "INSERT INTO issue (week, status, created, model, candidates, categories)"
+            f" VALUES ('2026-W25', 'sent', {t0}, '', 0, '[]')",
+            "INSERT INTO subscriber (email, name, status, source, created)"
+            f" VALUES ('a@example.org', '', 'active', 'import', {t0})",
+            "INSERT INTO delivery (issue_week, subscriber_id, status, attempts, message_id,"
+            f" claimed_at) VALUES ('2026-W25', 1, 'sent', 1, '<m>', {t0})",
+        ):
+            conn.execute(text(sql))
     migrate(engine)
     indexes = {i["name"] for i in inspect(engine).get_indexes("delivery")}
     assert "ix_delivery_week_status" in indexes
