@@ -22,6 +22,7 @@ from pipeline.backoff import backoff_delay
 from pipeline.config import Settings
 from pipeline.errors import BadAddress, SMTPUnavailable
 from pipeline.mail.claims import Claims, Pacer
+from pipeline.mail.commits import GroupCommit
 from pipeline.mail.message import IssueMail, Outgoing, Recipient, dot_stuffed
 from pipeline.mail.smtp import SMTPReply, close, connect, sender_address
 from pipeline.store import deliveries
@@ -107,11 +108,12 @@ class Batch:
         *,
         claims: Claims,
         pacer: Pacer,
+        commits: GroupCommit,
         retry_base: float,
         tick: Callable[[int], None] = lambda n: None,
     ) -> None:
         self.db, self.settings, self.mail, self.result = db, settings, mail, result
-        self.claims, self.pacer, self.owner = claims, pacer, claims.owner
+        self.claims, self.pacer, self.commits = claims, pacer, commits
         self.tick = tick  # told of each message that reached its outcome (progress bars)
         self.week = mail.week
         self.envelope_from = parseaddr(sender_address(settings))[1]
@@ -207,9 +209,7 @@ class Batch:
             self._drop()
             self._transient(item, f"connection lost: {exc}")
             return
-        if not deliveries.mark_sent(
-            self.db, self.week, item.recipient.id, self.owner, out.message_id
-        ):
+        if not self.commits.mark_sent(self.db, item.recipient.id, out.message_id):
             log.error("%s: the claim was taken over; message abandoned", item.recipient.email)
             self._drop()  # unterminated: the server discards it; its new owner sends it
             return

@@ -62,6 +62,7 @@ from pipeline.config import Settings
 from pipeline.errors import BadAddress, SMTPUnavailable, UserInputError
 from pipeline.mail.batch import Batch, SendResult, Todo
 from pipeline.mail.claims import Claims, Pacer
+from pipeline.mail.commits import GroupCommit
 from pipeline.mail.message import IssueMail, Recipient
 from pipeline.mail.smtp import close, connect, sender_address
 from pipeline.mail.tokens import Signer, secret_from_env
@@ -120,7 +121,7 @@ def send_issue(
     result = SendResult(mail.week)
     with deliveries.connect(engine) as db:
         result.skipped, unsent, _ = deliveries.progress(db, mail.week)
-    pacer = Pacer(settings.smtp.rate)
+    pacer, commits = Pacer(settings.smtp.rate), GroupCommit(mail.week, owner)
     ticks = threading.Lock()
     with (progress or Quiet()).task(f"sending {mail.week}", total=unsent) as bar:
 
@@ -139,6 +140,7 @@ def send_issue(
                     mine,
                     claims=claims,
                     pacer=pacer,
+                    commits=commits,
                     retry_base=retry_base,
                     tick=tick,
                 ).run()

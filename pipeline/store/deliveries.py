@@ -14,11 +14,9 @@ believed dead can never be sent twice."""
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import (
@@ -243,6 +241,29 @@ def mark_sent(db: Connection, week: str, subscriber_id: int, owner: str, message
     return bool(done == 1)
 
 
+def mark_sent_many(
+    db: Connection, week: str, owner: str, marks: Sequence[tuple[int, str]]
+) -> list[bool]:
+    """`mark_sent` for several (subscriber id, message id) in one transaction (one durable
+    commit for all: group commit); whether each claim still stood."""
+    done = []
+    for subscriber_id, message_id in marks:
+        done.append(
+            db.execute(
+                update(Delivery)
+                .where(
+                    _row(week, subscriber_id),
+                    col(Delivery.status) == "sending",
+                    col(Delivery.claimed_by) == owner,
+                )
+                .values(status="sent", sent_at=utcnow(), error=None, message_id=message_id)
+            ).rowcount
+            == 1
+        )
+    db.commit()
+    return done
+
+
 def retrying(db: Connection, week: str, subscriber_id: int, error: str) -> None:
     """A transient failure: the row stays "sending" (still claimed), one attempt more."""
     db.execute(
@@ -368,11 +389,12 @@ def mark_bounced(db: Connection, subscriber_id: int) -> None:
     db.commit()
 
 
-def count_sent_readonly(db_file: Path, week: str) -> int:
-    """The issue's "sent" rows, read through a read-only SQLite connection of its own (the
-    send benchmark watches a send in another process with it)."""
-    with sqlite3.connect(f"file:{db_file}?mode=ro", uri=True, timeout=30) as conn:
-        (n,) = conn.execute(
-            "SELECT count(*) FROM delivery WHERE issue_week=? AND status='sent'", (week,)
-        ).fetchone()
-    return int(n)
+def count_sent(engine: Engine, week: str) -> int:
+    """The issue's "sent" rows (the send benchmark watches senders in other processes)."""
+    with engine.connect() as db:
+        n = db.execute(
+            select(func.count())
+            .select_from(Delivery)
+            .where(col(Delivery.issue_week) == week, col(Delivery.status) == "sent")
+        ).scalar()
+    return int(n or 0)
