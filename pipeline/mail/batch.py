@@ -184,8 +184,6 @@ class Batch:
             raise
         if out.eight_bit and not self.eight_bit:  # reconnected to a server without 8BITMIME
             out = self.mail.compose(item.recipient, eight_bit=False, message_id=out.message_id)
-        if not self._still_active(item):
-            return
         item.tries += 1
         try:
             options = ["BODY=8BITMIME"] if out.eight_bit else []
@@ -210,8 +208,13 @@ class Batch:
             self._transient(item, f"connection lost: {exc}")
             return
         if not self.commits.mark_sent(self.db, item.recipient.id, out.message_id):
-            log.error("%s: the claim was taken over; message abandoned", item.recipient.email)
-            self._drop()  # unterminated: the server discards it; its new owner sends it
+            # The subscriber left since the claim, or the claim was taken over: the message
+            # stays unterminated and the connection is dropped, so the server discards it.
+            log.info(
+                "%s: not sent (unsubscribed meanwhile, or claim taken over)", item.recipient.email
+            )
+            self._drop()
+            self.claims.withdraw([(item.recipient, item.fresh)])  # no-op when not ours
             return
         try:
             conn.send(b".\r\n")  # step 4
@@ -328,14 +331,6 @@ class Batch:
         self.conn = None
 
     # -- the records -------------------------------------------------------------------------
-
-    def _still_active(self, item: Todo) -> bool:
-        """Checked before MAIL FROM; a subscriber who left since the claim is given back."""
-        if deliveries.still_active(self.db, item.recipient.id):
-            return True
-        if not item.tries:  # tried before: its row keeps the record of that attempt
-            self.claims.withdraw([(item.recipient, item.fresh)])
-        return False
 
     def _set(self, item: Todo, **values: Any) -> None:
         deliveries.set_delivery(self.db, self.week, item.recipient.id, **values)

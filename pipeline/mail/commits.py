@@ -41,7 +41,7 @@ class GroupCommit:
 
     def mark_sent(self, db: Connection, subscriber_id: int, message_id: str) -> bool:
         """Commit the row "sent" (with the others waiting), on `db` when this caller leads;
-        False when the claim is no longer ours."""
+        False when the claim is no longer ours or the subscriber left meanwhile."""
         mark = _Mark(subscriber_id, message_id)
         with self.cond:
             self.waiting.append(mark)
@@ -51,17 +51,17 @@ class GroupCommit:
                 return self._outcome(mark)
             batch, self.waiting, self.committing = self.waiting, [], True
         error: BaseException | None = None
-        results: list[bool] = []
+        marked: set[int] = set()
         try:
             marks = [(m.subscriber_id, m.message_id) for m in batch]
-            results = deliveries.mark_sent_many(db, self.week, self.owner, marks)
+            marked = deliveries.mark_sent(db, self.week, self.owner, marks)
         except BaseException as exc:
             error = exc
             db.rollback()
         with self.cond:
-            for i, m in enumerate(batch):
+            for m in batch:
                 m.done, m.error = True, error
-                m.ok = error is None and results[i]
+                m.ok = error is None and m.subscriber_id in marked
             self.committing = False
             self.commits += 1
             self.cond.notify_all()

@@ -216,52 +216,38 @@ def reclaim(
     return claimed
 
 
-def still_active(db: Connection, subscriber_id: int) -> bool:
-    """Whether the subscriber is active now (read just before the message goes out)."""
-    status = db.execute(
-        select(col(Subscriber.status)).where(col(Subscriber.id) == subscriber_id)
-    ).scalar()
-    db.commit()
-    return status == "active"
-
-
-def mark_sent(db: Connection, week: str, subscriber_id: int, owner: str, message_id: str) -> bool:
-    """Step 3, committed: the row "sent" -- only while `owner`'s claim on it stands.  False
-    when it does not (taken over): the message must not be terminated."""
+def mark_sent(db: Connection, week: str, owner: str, marks: Sequence[tuple[int, str]]) -> set[int]:
+    """Step 3 for (subscriber id, message id) pairs, in one transaction (one durable commit
+    for all: a group commit): each row "sent" -- only while `owner`'s claim on it stands and
+    the subscriber is still active.  Returns the subscriber ids marked; for the others the
+    message must not be terminated."""
+    ids = [sid for sid, _ in marks]
+    active = (
+        select(col(Subscriber.id))
+        .where(
+            col(Subscriber.id) == col(Delivery.subscriber_id), col(Subscriber.status) == "active"
+        )
+        .exists()
+    )
     done = db.execute(
         update(Delivery)
         .where(
-            _row(week, subscriber_id),
+            col(Delivery.issue_week) == week,
+            col(Delivery.subscriber_id).in_(ids),
             col(Delivery.status) == "sending",
             col(Delivery.claimed_by) == owner,
+            active,
         )
-        .values(status="sent", sent_at=utcnow(), error=None, message_id=message_id)
-    ).rowcount
-    db.commit()
-    return bool(done == 1)
-
-
-def mark_sent_many(
-    db: Connection, week: str, owner: str, marks: Sequence[tuple[int, str]]
-) -> list[bool]:
-    """`mark_sent` for several (subscriber id, message id) in one transaction (one durable
-    commit for all: group commit); whether each claim still stood."""
-    done = []
-    for subscriber_id, message_id in marks:
-        done.append(
-            db.execute(
-                update(Delivery)
-                .where(
-                    _row(week, subscriber_id),
-                    col(Delivery.status) == "sending",
-                    col(Delivery.claimed_by) == owner,
-                )
-                .values(status="sent", sent_at=utcnow(), error=None, message_id=message_id)
-            ).rowcount
-            == 1
+        .values(
+            status="sent",
+            sent_at=utcnow(),
+            error=None,
+            message_id=case(dict(marks), value=col(Delivery.subscriber_id)),
         )
+        .returning(col(Delivery.subscriber_id))
+    ).all()
     db.commit()
-    return done
+    return {sid for (sid,) in done}
 
 
 def retrying(db: Connection, week: str, subscriber_id: int, error: str) -> None:
