@@ -60,7 +60,7 @@ from sqlalchemy import Connection, Engine
 from pipeline.clock import utcnow
 from pipeline.config import Settings
 from pipeline.errors import BadAddress, SMTPUnavailable, UserInputError
-from pipeline.mail.batch import Batch, SendResult, Todo
+from pipeline.mail.batch import Batch, SendResult
 from pipeline.mail.claims import Claims, Pacer
 from pipeline.mail.commits import GroupCommit
 from pipeline.mail.message import IssueMail, Recipient
@@ -96,11 +96,10 @@ def issue_mail(
     )
 
 
-def _todo(db: Connection, week: str) -> tuple[list[Todo], int]:
+def _todo(db: Connection, week: str) -> tuple[list[Recipient], int]:
     """Active subscribers not yet sent this issue (in id order), and how many were."""
     rows, sent = deliveries.unsent(db, week)
-    todo = [Todo(Recipient(r.subscriber_id, r.email, r.name), fresh=False) for r in rows]
-    return todo, sent
+    return [Recipient(r.subscriber_id, r.email, r.name) for r in rows], sent
 
 
 def send_issue(
@@ -177,8 +176,7 @@ def write_outbox(engine: Engine, mail: IssueMail, directory: Path) -> Outbox:
     for old in target.glob("*.eml"):
         old.unlink()
     paths = []
-    for item in todo:
-        r = item.recipient
+    for r in todo:
         try:
             out = mail.compose(r, eight_bit=True)
         except BadAddress as exc:

@@ -27,14 +27,12 @@ from sqlalchemy import (
     case,
     delete,
     func,
-    insert,
     literal,
     or_,
     select,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql import Select
 from sqlmodel import col
 from sqlmodel.sql.sqltypes import UTCDateTime
@@ -76,8 +74,7 @@ class Unsent:
 
 
 def unsent(db: Connection, week: str) -> tuple[list[Unsent], int]:
-    """Active subscribers not yet sent the issue (in id order), and how many were.  The
-    read transaction stays open: `end_read` ends it."""
+    """Active subscribers not yet sent the issue (in id order), and how many were."""
     rows = db.execute(
         select(
             col(Subscriber.id), col(Subscriber.email), col(Subscriber.name), col(Delivery.status)
@@ -99,10 +96,6 @@ def unsent(db: Connection, week: str) -> tuple[list[Unsent], int]:
         if status != "sent"
     ]
     return todo, len(rows) - len(todo)
-
-
-def end_read(db: Connection) -> None:
-    db.commit()
 
 
 @dataclass(frozen=True)
@@ -305,47 +298,6 @@ def progress(db: Connection, week: str) -> tuple[int, int, int]:
     ).one()
     db.commit()
     return int(sent), int(unsent), int(untried)
-
-
-def claim(db: Connection, week: str, subscriber_id: int, message_id: str, *, has_row: bool) -> bool:
-    """Step 1, committed: the row (week, subscriber) as "sending" -- updated when `has_row`,
-    inserted otherwise -- only while the subscriber is active and the row is not "sent".
-    False when nothing was claimed (or a row appeared meanwhile: someone else's)."""
-    now = utcnow()
-    active = (
-        select(col(Subscriber.id))
-        .where(col(Subscriber.id) == subscriber_id, col(Subscriber.status) == "active")
-        .exists()
-    )
-    try:
-        if has_row:
-            done = db.execute(
-                update(Delivery)
-                .where(_row(week, subscriber_id), col(Delivery.status) != "sent", active)
-                .values(
-                    status="sending",
-                    attempts=col(Delivery.attempts) + 1,
-                    message_id=message_id,
-                    claimed_at=now,
-                    sent_at=None,
-                )
-            ).rowcount
-        else:
-            rows = select(
-                literal(week),
-                col(Subscriber.id),
-                literal("sending"),
-                literal(1),
-                literal(message_id),
-                literal(now, UTCDateTime()),
-            ).where(col(Subscriber.id) == subscriber_id, col(Subscriber.status) == "active")
-            names = ["issue_week", "subscriber_id", "status", "attempts", "message_id"]
-            done = db.execute(insert(Delivery).from_select([*names, "claimed_at"], rows)).rowcount
-        db.commit()
-    except IntegrityError:  # a row appeared meanwhile: someone else's
-        db.rollback()
-        return False
-    return bool(done == 1)
 
 
 def _row(week: str, subscriber_id: int) -> ColumnElement[bool]:
