@@ -211,16 +211,16 @@ def test_hostile_title_and_name_cannot_add_headers(
 def test_only_active_at_claim_time_are_sent(
     engine: Engine, world: tuple[Settings, dict[str, int]], smtp: tuple[Controller, Recorder]
 ) -> None:
-    """Bob unsubscribes while Ann's message is on its way: his was already composed, but the
-    claim sees he left."""
+    """Bob unsubscribes while Ann's message is on its way: his row was already claimed (in
+    the same batch), but the "sent" record checks he is still active, so his message is
+    never terminated and his claim is withdrawn."""
     settings, ids = world
-    db_file = settings.database_url.removeprefix("sqlite:///")
 
-    def bob_leaves() -> None:
-        with sqlite3.connect(db_file) as conn:
-            conn.execute(
-                "UPDATE subscriber SET status='unsubscribed' WHERE id=?", (ids["bob@example.org"],)
-            )
+    def bob_leaves() -> None:  # another connection, committed while Ann's RCPT waits
+        with session(engine) as s:
+            bob = s.get(Subscriber, ids["bob@example.org"])
+            assert bob is not None
+            bob.status = "unsubscribed"
 
     smtp[1].on_rcpt["ann@example.org"] = bob_leaves
     result = send_stage(engine, settings, WEEK, signer=SIGNER)
