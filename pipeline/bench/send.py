@@ -264,6 +264,8 @@ def _run(backend: str, url: str, root: Path, port: int, n: int, workers: list[in
     env = {k: v for k, v in environment().items() if not k.startswith("NEWSLETTER_")}
     env.update({f"NEWSLETTER_{k.upper()}": v for k, v in values.items()})
     env[SECRET_ENV] = SECRET
+    for log in root.glob("sink-*.log"):  # count this backend's messages only
+        os.truncate(log, 0)
     engine = open_database(url)
     weeks = len(workers) + 1
     _populate(engine, weeks, 5, 30)
