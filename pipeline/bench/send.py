@@ -5,9 +5,10 @@ local aiosmtpd sink in processes of its own (`--sinks` of them on one port, SO_R
 so that the sink is not the bottleneck; its capacity alone is measured first), which logs
 every accepted message (issue week and recipient).
 
-(a) Throughput: `newsletter send WEEK --workers N` in a subprocess for N = 1, 4, 8; wall
-    seconds from start to exit (start-up included), messages/s, the sender's peak RSS
-    (`ru_maxrss` of the child), and the load average.
+(a) Throughput: `newsletter send WEEK --workers N` in a subprocess for N = 1, 4, 8 (or,
+    with `--processes P`, P such processes at once with N/P workers each); wall seconds
+    from start to exit (start-up included), messages/s, the sender's peak RSS (`ru_maxrss`
+    of the child, the largest of them), and the load average.
 (b) Kill one of four: four `newsletter send` processes on the next issue; one is SIGKILLed
     when about half the deliveries are recorded as sent (it has a batch claimed, part of
     it sent); the other three finish; a rerun sends exactly the rest.  Counted on the sink:
@@ -213,6 +214,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--subscribers", type=int, default=100_000)
     parser.add_argument("--workers", default="1,4,8", help="connections per run, e.g. 1,4,8")
     parser.add_argument("--sinks", type=int, default=2, help="sink processes on the port")
+    parser.add_argument(
+        "--processes", type=int, default=1, help="senders per run, sharing its connections"
+    )
     parser.add_argument("--pg", default=None, help=f"PostgreSQL server URL (env {PG_ENV})")
     parser.add_argument("--no-sqlite", action="store_true", help="only PostgreSQL")
     parser.add_argument("--serve", nargs=2, metavar=("PORT", "LOG"), help=argparse.SUPPRESS)
@@ -238,11 +242,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             status = 0
             if not args.no_sqlite:
                 url = f"sqlite:///{root / 'bench.sqlite3'}"
-                status = max(status, _run("SQLite", url, root, port, args.subscribers, workers))
+                status = max(
+                    status,
+                    _run("SQLite", url, root, port, args.subscribers, workers, args.processes),
+                )
             if pg:
                 with scratch_database(pg, "send_bench_") as url:
                     status = max(
-                        status, _run("PostgreSQL", url, root, port, args.subscribers, workers)
+                        status,
+                        _run(
+                            "PostgreSQL", url, root, port, args.subscribers, workers, args.processes
+                        ),
                     )
             return status
         finally:
@@ -251,7 +261,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 sink.wait()
 
 
-def _run(backend: str, url: str, root: Path, port: int, n: int, workers: list[int]) -> int:
+def _run(
+    backend: str, url: str, root: Path, port: int, n: int, workers: list[int], processes: int
+) -> int:
     values = {
         "database_url": url,
         "output_dir": str(root / "out"),
@@ -292,14 +304,21 @@ def _run(backend: str, url: str, root: Path, port: int, n: int, workers: list[in
         week = _week(i)
         load = _load()
         started = time.perf_counter()
-        sent = _reap(_sender(env, root, week, w), started)
+        each = max(1, w // processes)
+        runs = [
+            _reap(p, started) for p in [_sender(env, root, week, each) for _ in range(processes)]
+        ]
+        seconds = max(r.seconds for r in runs)
         got, size = _received(root, week)
-        exact = sent.code == 0 and sent.counts[0] == n and len(got) == n and max(got.values()) == 1
+        sent = sum(r.counts[0] for r in runs)
+        exact = all(r.code == 0 for r in runs) and sent == n
+        exact = exact and len(got) == n and max(got.values()) == 1
         ok = ok and exact
+        label = f"{w}" if processes == 1 else f"{w} ({processes} processes × {each})"
         print(
-            f"| {backend} | {w} | {sent.seconds:.1f} | {n / sent.seconds:,.0f} | "
-            f"{sent.rss_mb:.0f} | {load} → {_load()} |"
-            + ("" if exact else f" NOT EXACT: exit {sent.code}, {sent.counts}, {len(got)} got")
+            f"| {backend} | {label} | {seconds:.1f} | {n / seconds:,.0f} | "
+            f"{max(r.rss_mb for r in runs):.0f} | {load} → {_load()} |"
+            + ("" if exact else f" NOT EXACT: {[r.code for r in runs]}, {sent}, {len(got)} got")
         )
     print(f"send: messages of {size / 1000:.0f} kB each")
 
