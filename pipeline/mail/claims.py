@@ -21,6 +21,7 @@ from pipeline.store import deliveries
 from pipeline.store.deliveries import Claimed
 
 BATCH = 50  # rows per claim: one transaction per BATCH messages
+WINDOW = 500  # subscriber ids looked at per claim (see `deliveries.window_end`)
 
 
 class Claims:
@@ -51,9 +52,16 @@ class Claims:
         return deliveries.reclaim(self.db, self.week, self.owner, live=live, limit=self.size)
 
     def _new(self) -> list[Claimed]:
-        return deliveries.claim_new(
-            self.db, self.week, self.owner, after=self.after, limit=self.size
-        )
+        """Claims from the window after `self.after` on, window by window; [] at the end."""
+        after = self.after
+        while True:
+            end = deliveries.window_end(self.db, after, WINDOW)
+            got = deliveries.claim_new(
+                self.db, self.week, self.owner, after=after, upto=end, limit=self.size
+            )
+            if got or end is None:
+                return got
+            after = end  # all taken by others: the next window
 
     def withdraw(self, never_tried: list[tuple[Recipient, bool]]) -> None:
         """Give back claims this worker will not try (recipient, fresh)."""

@@ -129,10 +129,32 @@ def _recipients(db: Connection, ids: Sequence[int], fresh: bool) -> list[Claimed
     return [Claimed(sid or 0, email, name, fresh) for sid, email, name in rows]
 
 
-def claim_new(db: Connection, week: str, owner: str, *, after: int, limit: int) -> list[Claimed]:
-    """Claim (insert as "sending", committed) up to `limit` active subscribers with id >
-    `after` that have no row for the issue yet, in id order."""
+def window_end(db: Connection, after: int, size: int) -> int | None:
+    """The id of the `size`-th active subscriber after id `after` (None: fewer are left).
+    Claims look at one such window of ids at a time: the planner then probes the delivery
+    index per subscriber instead of joining the whole issue's rows (PostgreSQL chose a hash
+    anti-join over all 100,000 rows, 40 ms, for every batch of 50)."""
+    end = db.execute(
+        select(col(Subscriber.id))
+        .where(col(Subscriber.status) == "active", col(Subscriber.id) > after)
+        .order_by(col(Subscriber.id))
+        .offset(size - 1)
+        .limit(1)
+    ).scalar()
+    db.commit()
+    return end
+
+
+def claim_new(
+    db: Connection, week: str, owner: str, *, after: int, upto: int | None, limit: int
+) -> list[Claimed]:
+    """Claim (insert as "sending", committed) up to `limit` active subscribers with
+    `after` < id <= `upto` (None: no upper bound) that have no row for the issue yet, in id
+    order."""
     now = utcnow()
+    window = [col(Subscriber.id) > after]
+    if upto is not None:
+        window.append(col(Subscriber.id) <= upto)
     has_row = (
         select(col(Delivery.id))
         .where(col(Delivery.issue_week) == week, col(Delivery.subscriber_id) == col(Subscriber.id))
@@ -149,7 +171,7 @@ def claim_new(db: Connection, week: str, owner: str, *, after: int, limit: int) 
             literal(now, UTCDateTime()),
             literal(owner),
         )
-        .where(col(Subscriber.status) == "active", col(Subscriber.id) > after, ~has_row)
+        .where(col(Subscriber.status) == "active", *window, ~has_row)
         .order_by(col(Subscriber.id))
         .limit(limit),
         key_share=True,  # FOR NO KEY UPDATE: the delivery's foreign key check still passes
