@@ -14,8 +14,10 @@ SMTP cannot take part in a database transaction, so each message follows this pr
 A kill before step 3 leaves the server an unterminated message, which it discards when the
 connection drops (RFC 5321 4.1.1.4), and a row in "sending": the next run sends it again --
 it was never delivered.  A kill between steps 3 and 4 can lose that one message (a window
-of microseconds), never send it twice.  A 4xx or 5xx reply to the terminator means the
-server did not take the message: the row goes back to "sending" (retried) or to "failed".
+from the commit's return to the terminator's write: microseconds on SQLite, a reply
+across a socket on PostgreSQL), never send it twice.  A 4xx or 5xx reply to the
+terminator means the server did not take the message: the row goes back to "sending"
+(retried) or to "failed".
 A connection lost after the terminator was sent is ambiguous (RFC 1047); the row stays
 "sent", with a note in `error`, so nobody gets a second copy.  The commits survive a killed
 process and a power loss: the sender's connections commit durably (SQLite
