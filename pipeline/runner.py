@@ -30,7 +30,7 @@ from pipeline.llm.retry import RetryPolicy
 from pipeline.mail.batch import SendResult
 from pipeline.mail.send import issue_mail, send_issue
 from pipeline.mail.tokens import Signer
-from pipeline.ops.lock import hold, week_lock
+from pipeline.ops.lock import hold, hold_shared, shared_holders, week_lock
 from pipeline.ops.progress import Quiet, Reporter
 from pipeline.podcast.speech import Speech
 from pipeline.records import PaperRecord, Window, last_complete_week, week_window
@@ -419,24 +419,49 @@ def regenerate(
 
 # ----------------------------------------------------------------------------- send
 def send(
-    p: Pipeline, week: str, *, signer: Signer | None = None, retry_base: float = 1.0
+    p: Pipeline,
+    week: str,
+    *,
+    signer: Signer | None = None,
+    retry_base: float = 1.0,
+    workers: int = 1,
 ) -> SendResult:
-    """Email the issue to every active subscriber not sent it yet (see pipeline.mail.send),
-    holding the issue's lock: a second sender, or a run of the same week, stops at once."""
-    with locked(p, week, "send"):
-        return _send(p, week, signer=signer, retry_base=retry_base)
+    """Email the issue to every active subscriber not sent it yet (see pipeline.mail.send)
+    over `workers` connections, registered as one of the issue's senders: other senders,
+    here or on other hosts, share the work; a run of the same week stops it at once (and
+    cannot start while it sends)."""
+    with hold_shared(p.engine, week_lock(week), command="send") as owner:
+        return _send(p, week, owner, signer=signer, retry_base=retry_base, workers=workers)
 
 
 def _send(
-    p: Pipeline, week: str, *, signer: Signer | None = None, retry_base: float = 1.0
+    p: Pipeline,
+    week: str,
+    owner: str,
+    *,
+    signer: Signer | None = None,
+    retry_base: float = 1.0,
+    workers: int = 1,
 ) -> SendResult:
     # Checked before the run row: an issue awaiting the editor's approval, not rendered yet,
     # or a missing secret key is the user's to fix, not a send that failed.
     check_approved(p.engine, p.settings, week)
     mail = issue_mail(p.engine, p.settings, week, signer)
 
+    def live() -> list[str]:
+        return shared_holders(p.engine, week_lock(week))
+
     def body(_run_id: int) -> SendResult:
-        result = send_issue(p.engine, p.settings, mail, retry_base=retry_base, progress=p.progress)
+        result = send_issue(
+            p.engine,
+            p.settings,
+            mail,
+            owner=owner,
+            live=live,
+            workers=workers,
+            retry_base=retry_base,
+            progress=p.progress,
+        )
         if not result.stopped and result.sent + result.skipped:
             set_status(p.engine, week, "sent")
         return result
@@ -500,9 +525,9 @@ def run(
     show their abstract) is still sent, as it always was; `summarized` tells the caller, whose
     exit code is then `PARTIAL`. A send that stops early is in `sent.stopped`."""
     command = "run --send" if send else "run"
-    with locked(p, week or last_complete_week(p.now()), command):
+    with locked(p, week or last_complete_week(p.now()), command) as owner:
         target, fetched, ranked = fetch_and_rank(p, week)
         summarized = summarize(p, target, budget_usd=budget_usd)
         files = render(p, target, audio=audio)
-        sent = _send(p, target) if send else None
+        sent = _send(p, target, owner) if send else None
     return RunResult(target, fetched, ranked, summarized, files, sent)

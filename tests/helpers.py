@@ -4,6 +4,7 @@ child process, a recording SMTP server, a paper with everything a parser can get
 
 from __future__ import annotations
 
+import asyncio
 import email
 import os
 import socket
@@ -167,20 +168,35 @@ def invoke(*args: str, code: int = 0) -> str:
     return result.output
 
 
+class Stall:
+    """RCPT of one address held (once) until `release` is set, without holding up the
+    server's other sessions: `reached` tells the test a sender sits there, mid-batch."""
+
+    def __init__(self) -> None:
+        self.reached = threading.Event()
+        self.release = threading.Event()
+
+
 class Recorder:
     """An aiosmtpd handler that stores every accepted message; `refuse` maps an address to
-    what RCPT answers ("drop" cuts the connection), `on_rcpt` to a call made first."""
+    what RCPT answers ("drop" cuts the connection), `on_rcpt` to a call made first,
+    `stalls` to a `Stall`."""
 
     def __init__(self, refuse: dict[str, list[str]] | None = None) -> None:
         self.messages: list[tuple[str, list[str], bytes]] = []
         self.refuse = refuse or {}
         self.on_rcpt: dict[str, Any] = {}
+        self.stalls: dict[str, Stall] = {}
         self.lock = threading.Lock()
         self.arrived = threading.Event()
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # type: ignore[no-untyped-def]
         if address in self.on_rcpt:
             self.on_rcpt.pop(address)()
+        stall = self.stalls.pop(address, None)
+        if stall is not None:
+            stall.reached.set()
+            await asyncio.get_running_loop().run_in_executor(None, stall.release.wait)
         answers = self.refuse.get(address)
         if answers:
             answer = answers.pop(0)

@@ -58,7 +58,7 @@ def test_0007_adds_stored_failures_without_touching_summaries(
         rows = conn.execute(text("SELECT paper_id, kind, text, cost_usd FROM summary")).all()
         version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
     assert [tuple(r) for r in rows] == [("2606.00001", "relevance", "7", 0.5)]
-    assert version == "0008"  # the newest migration
+    assert version == "0009"  # the head
     _to(engine, "0006", down=True)
     assert "summary_failure" not in inspect(engine).get_table_names()
     migrate(engine)
@@ -90,4 +90,29 @@ def test_0008_adds_the_desk_and_keeps_issues_unapproved_and_current(
     assert "candidate" not in inspect(engine).get_table_names()
     assert "approved_at" not in {c["name"] for c in inspect(engine).get_columns("issue")}
     migrate(engine)
+    engine.dispose()
+
+
+def test_0009_adds_delivery_claims_keeping_rows(new_db_url: NewDatabase) -> None:
+    engine = make_engine(new_db_url("older", empty=True))
+    _to(engine, "0008")
+    t0 = "'2026-06-20 12:00:00'"
+    with engine.begin() as conn:
+        for sql in (
+            "INSERT INTO issue (week, status, created, model, candidates, categories)"
+            f" VALUES ('2026-W25', 'sent', {t0}, '', 0, '[]')",
+            "INSERT INTO subscriber (email, name, status, source, created)"
+            f" VALUES ('a@example.org', '', 'active', 'import', {t0})",
+            "INSERT INTO delivery (issue_week, subscriber_id, status, attempts, message_id,"
+            f" claimed_at) VALUES ('2026-W25', 1, 'sent', 1, '<m>', {t0})",
+        ):
+            conn.execute(text(sql))
+    migrate(engine)
+    indexes = {i["name"] for i in inspect(engine).get_indexes("delivery")}
+    assert "ix_delivery_week_status" in indexes
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT status, message_id, claimed_by FROM delivery")).all()
+    assert [tuple(r) for r in rows] == [("sent", "<m>", None)]
+    _to(engine, "0008", down=True)
+    assert "claimed_by" not in {c["name"] for c in inspect(engine).get_columns("delivery")}
     engine.dispose()

@@ -212,8 +212,9 @@ def test_hostile_title_and_name_cannot_add_headers(
 def test_only_active_at_claim_time_are_sent(
     engine: Engine, world: tuple[Settings, dict[str, int]], smtp: tuple[Controller, Recorder]
 ) -> None:
-    """Bob unsubscribes while Ann's message is on its way: his was already composed, but the
-    claim sees he left."""
+    """Bob unsubscribes while Ann's message is on its way: his row was already claimed (in
+    the same batch), but the "sent" record checks he is still active, so his message is
+    never terminated and his claim is withdrawn."""
     settings, ids = world
 
     def bob_leaves() -> None:

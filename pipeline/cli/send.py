@@ -40,12 +40,22 @@ def send(
             "--to", metavar="ADDRESS", help="Send one test copy here (not recorded as sent)."
         ),
     ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            min=1,
+            max=64,
+            help="SMTP connections to send over at once (smtp_rate caps them together).",
+        ),
+    ] = 1,
     database_url: DbOpt = None,
     output_dir: OutOpt = None,
 ) -> None:
     """Email an issue to every active subscriber not sent it yet; safe to rerun after a crash.
 
-    Needs NEWSLETTER_SECRET_KEY (signed links), a From address and the [smtp] settings."""
+    Needs NEWSLETTER_SECRET_KEY (signed links), a From address and the [smtp] settings.
+    Several `send` processes, on this host or others, may send the same issue at once."""
     from pipeline.mail.send import issue_mail, send_test, write_outbox
 
     target = parse_week(week)
@@ -66,6 +76,6 @@ def send(
                 markup=False,
             )
             return
-        result = runner.send(p, target)
+        result = runner.send(p, target, workers=workers)
     print_sent(result)
     exit_partial(result)  # some deliveries failed: a rerun tries them again

@@ -38,7 +38,7 @@ def status(ctx: typer.Context, database_url: DbOpt = None) -> None:
     for lock in rep.locks:
         age = (now - lock.heartbeat_at.replace(tzinfo=now.tzinfo)).total_seconds()
         out.print(
-            f"in progress: `{lock.command}` on {lock.name.removeprefix('week:')} "
+            f"in progress: `{lock.command}` on {lock.name.removeprefix('week:').split(' ')[0]} "
             f"({lock.owner.rsplit(':', 1)[0]}, heartbeat {age:.0f} s ago)",
             markup=False,
         )

@@ -1,6 +1,6 @@
-"""The SMTP side of `send`: one batch over one (re)connected session, each message
-claimed, transmitted and recorded so that nobody gets it twice (the protocol is in
-`pipeline.mail.send`'s docstring)."""
+"""The SMTP side of `send`: one worker's batch over one (re)connected session, its
+messages claimed in batches (`pipeline.mail.claims`), each transmitted and recorded so that
+nobody gets it twice (the protocol is in `pipeline.mail.send`'s docstring)."""
 
 from __future__ import annotations
 
@@ -19,9 +19,10 @@ from typing import Any
 from sqlalchemy import Connection
 
 from pipeline.backoff import backoff_delay
-from pipeline.clock import utcnow
 from pipeline.config import Settings
 from pipeline.errors import BadAddress, SMTPUnavailable
+from pipeline.mail.claims import Claims, Pacer
+from pipeline.mail.commits import GroupCommit
 from pipeline.mail.message import IssueMail, Outgoing, Recipient, dot_stuffed
 from pipeline.mail.smtp import SMTPReply, close, connect, sender_address
 from pipeline.store import deliveries
@@ -68,11 +69,19 @@ class SendResult:
             f"{self.week}` again to send the rest"
         )
 
+    def add(self, other: SendResult) -> None:
+        """Count in another worker's result."""
+        self.sent += other.sent
+        self.failed += other.failed
+        self.bounced += other.bounced
+        self.remaining += other.remaining
+        self.stopped = self.stopped or other.stopped
+
 
 @dataclass
 class Todo:
     recipient: Recipient
-    has_row: bool  # a delivery row exists ("sending" from a killed run, or "failed")
+    fresh: bool  # its row was inserted by our claim (withdrawn by deleting it)
     tries: int = 0  # attempts in this run
 
 
@@ -88,7 +97,7 @@ class _Stop(Exception):
 
 
 class Batch:
-    """Sends the todo list over one (re)connected SMTP session, recording every step."""
+    """Sends what `claims` gives over one (re)connected SMTP session, recording every step."""
 
     def __init__(
         self,
@@ -97,10 +106,14 @@ class Batch:
         mail: IssueMail,
         result: SendResult,
         *,
+        claims: Claims,
+        pacer: Pacer,
+        commits: GroupCommit,
         retry_base: float,
         tick: Callable[[int], None] = lambda n: None,
     ) -> None:
         self.db, self.settings, self.mail, self.result = db, settings, mail, result
+        self.claims, self.pacer, self.commits = claims, pacer, commits
         self.tick = tick  # told of each message that reached its outcome (progress bars)
         self.week = mail.week
         self.envelope_from = parseaddr(sender_address(settings))[1]
@@ -114,24 +127,21 @@ class Batch:
         self.retries: list[_Retry] = []
         self.seq = 0
         self.pending: tuple[Todo, smtplib.SMTP] | None = None  # terminator sent, reply unread
-        self.interval = 1.0 / settings.smtp.rate if settings.smtp.rate else 0.0
-        self.next_start = time.monotonic()
 
     # -- the loop ----------------------------------------------------------------------------
 
-    def run(self, todo: list[Todo]) -> None:
-        self.queue.extend(todo)
-        if not self.queue:
-            return
-        self._connection(first=True)
+    def run(self) -> None:
         try:
+            if not self._claim_more():
+                return
+            self._connection(first=True)
             while (item := self._next()) is not None:
-                self._pace()
+                self.pacer.wait()
                 try:
                     out = self.mail.compose(item.recipient, eight_bit=self.eight_bit)
                 except BadAddress as exc:
-                    if self._claim(item):
-                        self._fail(item, str(exc))
+                    item.tries += 1
+                    self._fail(item, str(exc))
                     continue
                 self._finish()
                 self._transmit(item, out)
@@ -140,7 +150,13 @@ class Batch:
             self.result.stopped = str(stop)
         finally:
             self.result.remaining = len(self.queue) + len(self.retries)
-            self._quit()
+            self._quit()  # first: an unterminated message must be gone before its row is freed
+            self.claims.withdraw([(t.recipient, t.fresh) for t in self.queue if not t.tries])
+
+    def _claim_more(self) -> bool:
+        got = self.claims.take()
+        self.queue.extend(Todo(Recipient(c.subscriber_id, c.email, c.name), c.fresh) for c in got)
+        return bool(got)
 
     def _next(self) -> Todo | None:
         while True:
@@ -149,20 +165,14 @@ class Batch:
             if self.pending is not None:
                 self._finish()
                 continue
+            if self._claim_more():
+                continue
             if not self.retries:
                 return None
             delay = self.retries[0].due - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
             return heapq.heappop(self.retries).todo
-
-    def _pace(self) -> None:
-        if not self.interval:
-            return
-        delay = self.next_start - time.monotonic()
-        if delay > 0:
-            time.sleep(delay)
-        self.next_start = max(self.next_start, time.monotonic()) + self.interval
 
     # -- one message -------------------------------------------------------------------------
 
@@ -174,8 +184,6 @@ class Batch:
             raise
         if out.eight_bit and not self.eight_bit:  # reconnected to a server without 8BITMIME
             out = self.mail.compose(item.recipient, eight_bit=False, message_id=out.message_id)
-        if not self._claim(item):
-            return
         item.tries += 1
         try:
             options = ["BODY=8BITMIME"] if out.eight_bit else []
@@ -199,7 +207,15 @@ class Batch:
             self._drop()
             self._transient(item, f"connection lost: {exc}")
             return
-        self._set(item, status="sent", sent_at=utcnow(), error=None)  # step 3
+        if not self.commits.mark_sent(self.db, item.recipient.id, out.message_id):
+            # The subscriber left since the claim, or the claim was taken over: the message
+            # stays unterminated and the connection is dropped, so the server discards it.
+            log.info(
+                "%s: not sent (unsubscribed meanwhile, or claim taken over)", item.recipient.email
+            )
+            self._drop()
+            self.claims.withdraw([(item.recipient, item.fresh)])  # no-op when not ours
+            return
         try:
             conn.send(b".\r\n")  # step 4
             self.in_data = False
@@ -247,14 +263,15 @@ class Batch:
         if item.tries > self.settings.smtp.retries:
             self._fail(item, f"gave up after {item.tries} attempts: {error}")
             return
-        self._set(item, status="sending", sent_at=None, error=error)
+        deliveries.retrying(self.db, self.week, item.recipient.id, error)
         delay = backoff_delay(item.tries, None, base=self.retry_base, rng=self.rng)
         self.seq += 1
         heapq.heappush(self.retries, _Retry(time.monotonic() + delay, self.seq, item))
         log.info("%s: %s; retrying in %.1f s", item.recipient.email, error, delay)
 
     def _fail(self, item: Todo, error: str, *, bounce: bool = False) -> None:
-        self._set(item, status="failed", sent_at=None, error=error[:1000])
+        mid = self.mail.message_id(item.recipient)
+        self._set(item, status="failed", sent_at=None, error=error[:1000], message_id=mid)
         if bounce:
             self._bounce(item.recipient.id)
             self.result.bounced += 1
@@ -314,14 +331,6 @@ class Batch:
         self.conn = None
 
     # -- the records -------------------------------------------------------------------------
-
-    def _claim(self, item: Todo) -> bool:
-        """Step 1; False when the subscriber is no longer active or the row is "sent"."""
-        r = item.recipient
-        mid = self.mail.message_id(r)
-        done = deliveries.claim(self.db, self.week, r.id, mid, has_row=item.has_row)
-        item.has_row = item.has_row or done
-        return done
 
     def _set(self, item: Todo, **values: Any) -> None:
         deliveries.set_delivery(self.db, self.week, item.recipient.id, **values)

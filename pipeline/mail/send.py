@@ -2,32 +2,46 @@
 
 SMTP cannot take part in a database transaction, so each message follows this protocol:
 
-1. claim: upsert the `delivery` row (issue, subscriber) as "sending" and commit -- only if
-   the subscriber is `active` at that moment and the row is not already "sent";
+1. claim: the `delivery` row (issue, subscriber) "sending", owned by this sender, committed
+   -- claimed in batches (`pipeline.mail.claims`), only for subscribers `active` then and
+   rows not "sent"; the subscriber is checked again just before MAIL FROM;
 2. MAIL FROM, RCPT TO, DATA, then the whole dot-stuffed message *without* the final
    `CRLF . CRLF` that ends it;
-3. commit the row as "sent";
+3. commit the row as "sent" -- only while the claim is still ours (else drop the connection:
+   the message is discarded, the new owner of the claim sends it);
 4. send the terminator `. CRLF` and read the reply.
 
 A kill before step 3 leaves the server an unterminated message, which it discards when the
 connection drops (RFC 5321 4.1.1.4), and a row in "sending": the next run sends it again --
 it was never delivered.  A kill between steps 3 and 4 can lose that one message (a window
-of microseconds), never send it twice.  A 4xx or 5xx reply to the terminator means the
-server did not take the message: the row goes back to "sending" (retried) or to "failed".
+from the commit's return to the terminator's write: microseconds on SQLite, a reply
+across a socket on PostgreSQL), never send it twice.  A 4xx or 5xx reply to the
+terminator means the server did not take the message: the row goes back to "sending"
+(retried) or to "failed".
 A connection lost after the terminator was sent is ambiguous (RFC 1047); the row stays
 "sent", with a note in `error`, so nobody gets a second copy.  The commits survive a killed
-process; with SQLite's `synchronous=NORMAL` a power loss may undo the last ones.
+process and a power loss: the sender's connections commit durably (SQLite
+`synchronous=FULL`, PostgreSQL `synchronous_commit=on`), so a "sent" row is on disk before
+its terminator goes out.
 
 Transient failures (4xx, a dropped connection, a timeout) are retried with the project's
 backoff up to `smtp_retries` times, reconnecting as needed, while the batch goes on.  A 5xx
 marks the delivery "failed" with the reply; when it says the mailbox does not exist (550,
 551 or 553 to RCPT, or an enhanced status 5.1.x), the subscriber is also marked bounced.
 "failed" deliveries are tried again by the next run; bounced subscribers are no longer
-active.  One sender per issue at a time: `pipeline.runner.send` holds the issue's run lock
-(`pipeline.ops.lock`) around `send_issue` and records the `send` run.
+active.
 
-One SMTP connection serves the whole batch; the next message is composed while the server
-answers the previous one; `smtp_rate` caps messages per second (0: no cap).
+Senders share an issue: `send --workers N` runs N workers (threads, each with its own SMTP
+connection and database connection), and any number of `send` processes, on any hosts, may
+run at once: `pipeline.runner.send` registers each as a shared holder of the issue's lock
+(`pipeline.ops.lock.hold_shared`), which keeps a run, regenerate or render of the week out
+while they send.  A sender that dies leaves rows "sending" under its owner token; once its
+registration is not live (its process is gone from this host, or its heartbeat is stale),
+any sender takes them over, and a rerun sends them.
+
+Each worker's connection serves its whole batch; the next message is composed while the
+server answers the previous one; `smtp_rate` caps the messages per second of all the
+workers of one process together (0: no cap).
 """
 
 from __future__ import annotations
@@ -36,6 +50,9 @@ import logging
 import os
 import re
 import smtplib
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from email.utils import parseaddr
 from pathlib import Path
@@ -45,7 +62,9 @@ from sqlalchemy import Connection, Engine
 from pipeline.clock import utcnow
 from pipeline.config import Settings
 from pipeline.errors import BadAddress, SMTPUnavailable, UserInputError
-from pipeline.mail.batch import Batch, SendResult, Todo
+from pipeline.mail.batch import Batch, SendResult
+from pipeline.mail.claims import Claims, Pacer
+from pipeline.mail.commits import GroupCommit
 from pipeline.mail.message import IssueMail, Recipient
 from pipeline.mail.smtp import close, connect, sender_address
 from pipeline.mail.tokens import Signer, secret_from_env
@@ -79,11 +98,10 @@ def issue_mail(
     )
 
 
-def _todo(db: Connection, week: str) -> tuple[list[Todo], int]:
+def _todo(db: Connection, week: str) -> tuple[list[Recipient], int]:
     """Active subscribers not yet sent this issue (in id order), and how many were."""
     rows, sent = deliveries.unsent(db, week)
-    todo = [Todo(Recipient(r.subscriber_id, r.email, r.name), has_row=r.has_row) for r in rows]
-    return todo, sent
+    return [Recipient(r.subscriber_id, r.email, r.name) for r in rows], sent
 
 
 def send_issue(
@@ -91,18 +109,53 @@ def send_issue(
     settings: Settings,
     mail: IssueMail,
     *,
+    owner: str,
+    live: Callable[[], list[str]] = list,
+    workers: int = 1,
     retry_base: float = 1.0,
     progress: Reporter | None = None,
 ) -> SendResult:
     """Email `mail` to every active subscriber not yet sent it (the protocol is in the
-    module doc). Callers hold the issue's lock: use `pipeline.runner.send`."""
+    module doc) over `workers` SMTP connections.  `owner` is this sender's token in the
+    issue's lock, `live` gives the other live senders' (whose claims are not taken over).
+    Callers hold the issue's lock or a shared registration: use `pipeline.runner.send`."""
     result = SendResult(mail.week)
     with deliveries.connect(engine) as db:
-        todo, result.skipped = _todo(db, mail.week)
-        deliveries.end_read(db)
-        with (progress or Quiet()).task(f"sending {mail.week}", total=len(todo)) as bar:
-            batch = Batch(db, settings, mail, result, retry_base=retry_base, tick=bar.advance)
-            batch.run(todo)
+        result.skipped, unsent, _ = deliveries.progress(db, mail.week)
+    pacer, commits = Pacer(settings.smtp.rate), GroupCommit(mail.week, owner)
+    ticks = threading.Lock()
+    with (progress or Quiet()).task(f"sending {mail.week}", total=unsent) as bar:
+
+        def tick(n: int) -> None:
+            with ticks:
+                bar.advance(n)
+
+        def work() -> SendResult:
+            mine = SendResult(mail.week)
+            with deliveries.connect(engine, durable=True) as db:
+                claims = Claims(db, mail.week, owner, live)
+                Batch(
+                    db,
+                    settings,
+                    mail,
+                    mine,
+                    claims=claims,
+                    pacer=pacer,
+                    commits=commits,
+                    retry_base=retry_base,
+                    tick=tick,
+                ).run()
+            return mine
+
+        if workers == 1:
+            result.add(work())
+        else:
+            with ThreadPoolExecutor(workers, thread_name_prefix="send") as pool:
+                for done in [pool.submit(work) for _ in range(workers)]:
+                    result.add(done.result())
+    if result.stopped:  # what is left for a rerun, whoever claimed it
+        with deliveries.connect(engine) as db:
+            result.remaining = deliveries.progress(db, mail.week)[2]
     return result
 
 
@@ -125,8 +178,7 @@ def write_outbox(engine: Engine, mail: IssueMail, directory: Path) -> Outbox:
     for old in target.glob("*.eml"):
         old.unlink()
     paths = []
-    for item in todo:
-        r = item.recipient
+    for r in todo:
         try:
             out = mail.compose(r, eight_bit=True)
         except BadAddress as exc:

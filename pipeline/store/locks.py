@@ -11,7 +11,7 @@ from datetime import datetime
 
 from sqlalchemy import Engine, delete, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col
+from sqlmodel import col, select
 
 from pipeline.clock import utcnow
 from pipeline.store.db import locked_session, session
@@ -83,3 +83,29 @@ def refresh_heartbeat(engine: Engine, name: str, owner: str) -> bool:
             .values(heartbeat_at=utcnow())
         )
         return bool(result.rowcount == 1)
+
+
+def get_lock(engine: Engine, name: str) -> RunLock | None:
+    with session(engine) as s:
+        return s.get(RunLock, name)
+
+
+def locks_under(engine: Engine, prefix: str) -> list[RunLock]:
+    """The rows whose name starts with `prefix` (a lock's shared holders)."""
+    with session(engine) as s:
+        return list(
+            s.exec(select(RunLock).where(col(RunLock.name).startswith(prefix, autoescape=True)))
+        )
+
+
+def delete_rows(engine: Engine, rows: list[RunLock]) -> None:
+    """Delete these rows unless their holder changed meanwhile (owner and heartbeat match)."""
+    with session(engine) as s:
+        for row in rows:
+            s.exec(
+                delete(RunLock).where(
+                    col(RunLock.name) == row.name,
+                    col(RunLock.owner) == row.owner,
+                    col(RunLock.heartbeat_at) == row.heartbeat_at,
+                )
+            )

@@ -221,7 +221,10 @@ class Delivery(SQLModel, table=True):
     """One issue to one subscriber: claimed before sending, marked after; never two."""
 
     __tablename__ = "delivery"
-    __table_args__ = (UniqueConstraint("issue_week", "subscriber_id"),)
+    __table_args__ = (
+        UniqueConstraint("issue_week", "subscriber_id"),
+        Index("ix_delivery_week_status", "issue_week", "status"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     issue_week: str = Field(foreign_key="issue.week", index=True)
@@ -230,6 +233,7 @@ class Delivery(SQLModel, table=True):
     attempts: int = 0
     message_id: str = ""
     claimed_at: datetime
+    claimed_by: str | None = None  # the sender's lock owner (host:pid:random) holding the claim
     sent_at: datetime | None = None
     error: str | None = None
 
