@@ -57,6 +57,8 @@ class Scored:
     score: float
     """Calibrated probability that the reader picks the paper (0..1)."""
     explanation: str
+    topic: str = ""
+    """The phrase of the interest description (or the seed paper) it matches best."""
 
 
 @dataclass(frozen=True)

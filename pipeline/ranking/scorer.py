@@ -100,6 +100,8 @@ class InterestScorer:
         p = self.profile
         self._profile_signal = ProfileSignal.build(p.description, p.seed_papers, self._embed)
         vectors = self._embed([h.text for h in history])
+        if self._profile_signal is not None:
+            self._profile_signal.fit(vectors)
         labels = np.asarray([1 if h.label else 0 for h in history], dtype=np.int_)
         weights = np.asarray([max(h.weight, 0.0) for h in history], dtype=np.float64)
         slope, intercept, calibrated = 1.0, _logit(self.config.base_rate), False
@@ -182,7 +184,13 @@ class InterestScorer:
         vectors = self._embed([c.text for c in candidates])
         combined, parts = self._combine(candidates, vectors, standardise_by_batch=False)
         probs = 1.0 / (1.0 + np.exp(-(self.info.slope * combined + self.info.intercept)))
-        return [Scored(c.id, float(probs[i]), _explain(parts, i)) for i, c in enumerate(candidates)]
+        topics = [""] * len(candidates)
+        if self._profile_signal is not None:
+            topics = self._profile_signal.topic(vectors)
+        return [
+            Scored(c.id, float(probs[i]), _explain(parts, i), topics[i])
+            for i, c in enumerate(candidates)
+        ]
 
 
 def _explain(parts: list[tuple[SignalScores, FloatArray]], row: int) -> str:
