@@ -139,7 +139,7 @@ def run_one(root: Path, categories: list[str], week: str, backend: str) -> dict[
     seconds = time.perf_counter() - t0
     engine.dispose()
     return {
-        "backend": model.backend or backend,
+        "backend": model.backend or "(not loaded)",
         "candidates": result.candidates,
         "seconds": seconds,
         "setup_s": t0 - started,

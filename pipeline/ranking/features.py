@@ -15,12 +15,14 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
 from numpy.typing import NDArray
 from scipy import sparse  # type: ignore[import-untyped]  # no stubs: see Matrix
-from sklearn.feature_extraction.text import TfidfVectorizer
+
+if TYPE_CHECKING:  # scikit-learn takes about a second to import: only when there is history
+    from sklearn.feature_extraction.text import TfidfVectorizer
 
 from pipeline.ranking.data import Item
 
@@ -56,6 +58,12 @@ class TextViews:
 
     def fit_transform(self, items: Sequence[Item]) -> Matrix:
         """Fit the vocabularies and idf on `items`; return `transform(items)`."""
+        if not items:  # nothing to learn a vocabulary from (a first week)
+            self.word = self.char = None
+            self.terms = np.array([], dtype=str)
+            return _stack([], 0)
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
         min_df, max_df = _df_limits(len(items))
         word = TfidfVectorizer(
             strip_accents="unicode",

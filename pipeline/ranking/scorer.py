@@ -24,7 +24,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression
 
 from pipeline.llm.base import Embedder
 from pipeline.ranking.data import Item, LabelledItem, Profile, RankerConfig, Scored
@@ -245,6 +244,8 @@ def _holdout(
 
 def _platt(scores: FloatArray, labels: np.ndarray) -> tuple[float, float] | None:
     """Slope and intercept of P(pick | score); None when the score does not separate."""
+    from sklearn.linear_model import LogisticRegression  # only with history (slow import)
+
     model = LogisticRegression(C=100.0).fit(scores.reshape(-1, 1), labels)
     slope, intercept = float(model.coef_[0, 0]), float(model.intercept_[0])
     return (slope, intercept) if slope > 0 else None

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 from scipy import sparse  # type: ignore[import-untyped]
-from sklearn.linear_model import LogisticRegression
 
 from pipeline.ranking.data import Item, RankerConfig
 from pipeline.ranking.features import (
@@ -52,6 +51,8 @@ class LinearSignal:
     def __init__(self, views: TextViews, config: RankerConfig) -> None:
         self.views = views
         self.config = config
+        from sklearn.linear_model import LogisticRegression  # only with history (slow import)
+
         self.model = LogisticRegression(C=config.c, class_weight="balanced", solver="liblinear")
         self.style_mean = np.zeros(0)
         self.style_std = np.ones(0)
