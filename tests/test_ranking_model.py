@@ -21,7 +21,7 @@ from pipeline.ranking import rank_csv
 from pipeline.ranking.data import Item, LabelledItem, Profile, RankerConfig
 from pipeline.ranking.embed_cache import CachedEmbedder
 from pipeline.ranking.features import Phrase, TextViews, author_key, interest_phrases
-from pipeline.ranking.scorer import InterestScorer, _holdout, _standardise
+from pipeline.ranking.scorer import InterestScorer, _holdout, _recency, _standardise
 from pipeline.ranking.signals import AuthorSignal, LinearSignal, NeighbourSignal, ProfileSignal
 
 
@@ -419,3 +419,12 @@ def test_rank_csv_with_the_real_minilm(tmp_path: Path) -> None:
     assert all(0.0 < float(r["score"]) < 1.0 for r in rows)
     assert (tmp_path / "cache" / "embeddings" / "all-MiniLM-L6-v2.sqlite").is_file()
     assert rank_csv.main(argv) == 0  # second run: every title from the cache
+
+
+def test_recency_halves_the_weight_of_a_label_one_half_life_older() -> None:
+    rows = [
+        LabelledItem(id=str(i), title="t", label=1, at=START + timedelta(weeks=w))
+        for i, w in enumerate([8, 4, 0])
+    ] + [LabelledItem(id="undated", title="t", label=0)]
+    np.testing.assert_allclose(_recency(rows, 4.0), [1.0, 0.5, 0.25, 1.0])
+    np.testing.assert_allclose(_recency(rows, 0.0), [1.0, 1.0, 1.0, 1.0])

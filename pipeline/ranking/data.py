@@ -81,3 +81,5 @@ class RankerConfig:
     """Share of the latest history held out to fit the probability calibration."""
     base_rate: float = 0.05
     """Assumed share of interesting papers when there is nothing to calibrate on."""
+    half_life_weeks: float = 0.0
+    """Recency: a label this many weeks older than the latest counts half (0: all equal)."""

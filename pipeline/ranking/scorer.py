@@ -103,6 +103,7 @@ class InterestScorer:
             self._profile_signal.fit(vectors)
         labels = np.asarray([1 if h.label else 0 for h in history], dtype=np.int_)
         weights = np.asarray([max(h.weight, 0.0) for h in history], dtype=np.float64)
+        weights *= _recency(history, self.config.half_life_weeks)
         slope, intercept, calibrated = 1.0, _logit(self.config.base_rate), False
         if len(history):
             intercept = _logit(float(np.average(labels, weights=weights + 1e-12)))
@@ -199,6 +200,19 @@ def _explain(parts: list[tuple[SignalScores, FloatArray]], row: int) -> str:
     ranked = sorted(parts, key=lambda p: -float(p[1][row]))
     reasons = [sig.explain(row) for sig, c in ranked[:2] if c[row] > 0]
     return "; ".join(reasons or [ranked[0][0].explain(row)])
+
+
+def _recency(history: Sequence[LabelledItem], half_life_weeks: float) -> FloatArray:
+    """0.5 ** (weeks before the latest label / half life); 1 for undated rows or when off."""
+    if half_life_weeks <= 0:
+        return np.ones(len(history))
+    days = [h.at or h.date for h in history]
+    dated = [d for d in days if d is not None]
+    if not dated:
+        return np.ones(len(history))
+    latest = max(dated)
+    ages = np.asarray([(latest - d).days / 7 if d is not None else 0.0 for d in days])
+    return np.asarray(0.5 ** (ages / half_life_weeks), dtype=np.float64)
 
 
 def _mean_std(values: FloatArray) -> tuple[float, float]:
