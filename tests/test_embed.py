@@ -189,9 +189,10 @@ def test_missing_onnxruntime_says_how_to_install(monkeypatch: pytest.MonkeyPatch
         LocalMiniLM(backend="onnx").embed(["x"])
 
 
-def test_a_shorter_cut_is_another_model_name() -> None:
-    assert LocalMiniLM().name == "all-MiniLM-L6-v2"
-    assert LocalMiniLM(max_tokens=128).name == "all-MiniLM-L6-v2-128tok"
+def test_another_cut_is_another_model_name() -> None:
+    assert LocalMiniLM().name == "all-MiniLM-L6-v2-128tok"
+    assert LocalMiniLM(max_tokens=256).name == "all-MiniLM-L6-v2"
+    assert LocalMiniLM(max_tokens=64).name == "all-MiniLM-L6-v2-64tok"
     with pytest.raises(ValueError, match="max_tokens"):
         LocalMiniLM(max_tokens=512)
 

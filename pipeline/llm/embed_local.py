@@ -9,7 +9,9 @@ the package.  Two ways to run them, the same vectors within cosine 0.99:
   into `<cache dir>/models`). Several times faster, a fraction of the memory, no torch.
 - sentence-transformers on torch (the fallback, or `backend="torch"`).
 
-Texts are cut at `max_tokens` word pieces (the model was trained on at most 256). Nothing
+Texts are cut at `max_tokens` word pieces: by default 128, the length the model was trained
+on (its model card), which keeps a title and the first hundred words of its abstract and
+halves the work of the 256 sentence-transformers allows (75% of abstracts are longer). Nothing
 touches the network: `HF_HUB_OFFLINE=1` is set before the Hugging Face libraries are
 imported, unless the user set it already.  The runtime is imported on first use (torch takes
 several seconds), not at module import.
@@ -31,7 +33,8 @@ from pipeline.resources import packaged_file
 
 MODEL_NAME = "all-MiniLM-L6-v2"
 DIMENSIONS = 384
-MAX_TOKENS = 256  # what the model was trained with; sentence-transformers' own default
+MAX_TOKENS = 256  # the longest input: sentence-transformers' own cut for this model
+TRAINED_TOKENS = 128  # the model was trained on at most 128 word pieces (its model card)
 Backend = Literal["auto", "onnx", "torch"]
 DEFAULT_CACHE_DIR = Path("db/cache")  # the settings' default `cache_dir`
 INSTALL_HINT = (
@@ -49,8 +52,9 @@ def weights_dir() -> Path:
 
 
 def model_name(max_tokens: int) -> str:
-    """The name stored with the vectors: texts cut shorter than the model's 256 word pieces
-    give other vectors for long texts, so they never share a cache with full-length ones."""
+    """The name stored with the vectors: texts cut at another length give other vectors for
+    long texts, so they never share a cache (256, sentence-transformers' cut, keeps the
+    plain name that vectors were stored under before the cut was a choice)."""
     return MODEL_NAME if max_tokens == MAX_TOKENS else f"{MODEL_NAME}-{max_tokens}tok"
 
 
@@ -102,7 +106,7 @@ class LocalMiniLM:
         path: Path | None = None,
         device: str = "cpu",
         batch_size: int = 64,
-        max_tokens: int = MAX_TOKENS,
+        max_tokens: int = TRAINED_TOKENS,
         backend: Backend = "auto",
         cache_dir: Path | None = None,
     ) -> None:
