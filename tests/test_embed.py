@@ -153,7 +153,7 @@ def test_factory_picks_the_endpoint_when_configured(
 def test_factory_defaults_to_local_minilm_without_loading_it() -> None:
     emb = embedder(load_settings())
     assert isinstance(emb, LocalMiniLM)
-    assert (emb.name, emb.dimensions) == ("all-MiniLM-L6-v2", 384)
+    assert (emb.name, emb.dimensions) == ("all-MiniLM-L6-v2-128tok", 384)
     assert emb._model is None  # loaded on first use only
 
 

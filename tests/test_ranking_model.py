@@ -417,7 +417,7 @@ def test_rank_csv_with_the_real_minilm(tmp_path: Path) -> None:
         rows = list(csv.DictReader(fh))
     assert [r["id"] for r in rows] == ids
     assert all(0.0 < float(r["score"]) < 1.0 for r in rows)
-    assert (tmp_path / "cache" / "embeddings" / "all-MiniLM-L6-v2.sqlite").is_file()
+    assert (tmp_path / "cache" / "embeddings" / "all-MiniLM-L6-v2-128tok.sqlite").is_file()
     assert rank_csv.main(argv) == 0  # second run: every title from the cache
 
 

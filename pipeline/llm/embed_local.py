@@ -66,9 +66,6 @@ class _TorchEncoder:
     """sentence-transformers on torch: the reference, and the fallback without ONNX."""
 
     def __init__(self, path: Path, *, device: str, batch_size: int, max_tokens: int) -> None:
-        # Before the first import of huggingface_hub, which reads them once.
-        set_default("HF_HUB_OFFLINE", "1")
-        set_default("HF_HUB_DISABLE_PROGRESS_BARS", "1")
         try:
             from sentence_transformers import SentenceTransformer
         except ImportError as exc:
@@ -129,6 +126,10 @@ class LocalMiniLM:
     def _load(self) -> _Encoder:
         if self._model is None:
             path = self._path or weights_dir()
+            # Before the first import of huggingface_hub (torch path or ONNX export), which
+            # reads them once.
+            set_default("HF_HUB_OFFLINE", "1")
+            set_default("HF_HUB_DISABLE_PROGRESS_BARS", "1")
             from pipeline.llm import embed_onnx
 
             onnx = self._backend == "onnx" or (

@@ -8,8 +8,8 @@ cosine 0.99 of the torch model's. `make setup` runs it (`python -m pipeline.llm.
 export`); otherwise the first use writes the file, once. Nothing touches the network.
 
 `OnnxEncoder` runs the graph: the fast tokenizer (`tokenizers`, from the weights'
-`tokenizer.json`) truncates each text to `max_tokens`, texts are sorted by length and
-batched so a batch pads to its own longest text, and the rows come back in input order.
+`tokenizer.json`) truncates each text to `max_tokens`, and each text runs alone (no padding;
+its vector does not depend on the others').
 torch and transformers are needed for the export only; running needs `onnxruntime`,
 `tokenizers` and numpy.
 """
@@ -33,7 +33,7 @@ from numpy.typing import NDArray
 
 OPSET = 17
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
-TOKENS_PER_BATCH = 2048  # padded tokens per call: small enough to stay in cache and memory
+DIMENSIONS = 384
 
 
 def available() -> bool:
@@ -199,27 +199,18 @@ class OnnxEncoder:
         self.max_tokens = max_tokens
 
     def encode(self, texts: Sequence[str]) -> NDArray[np.float32]:
-        encodings = self.tokenizer.encode_batch(list(texts))
-        lengths = np.asarray([len(e.ids) for e in encodings])
-        order = np.argsort(-lengths, kind="stable")
-        out = np.zeros((len(texts), 384), dtype=np.float32)
-        start = 0
-        while start < len(order):
-            width = int(lengths[order[start]])
-            size = max(1, TOKENS_PER_BATCH // max(width, 1))
-            batch = order[start : start + size]
-            ids = np.zeros((len(batch), width), dtype=np.int64)
-            mask = np.zeros((len(batch), width), dtype=np.int64)
-            for row, i in enumerate(batch):
-                n = lengths[i]
-                ids[row, :n] = encodings[i].ids
-                mask[row, :n] = 1
-            (vectors,) = self.session.run(
-                ["embedding"],
-                {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)},
-            )
-            out[batch] = vectors
-            start += len(batch)
+        """One text per call: the int8 graph quantises activations with one scale per call,
+        so a text in a batch would get a vector that depends on its neighbours (and padding
+        would cost work). Alone, each text gets its own vector, and no time is lost."""
+        out = np.zeros((len(texts), DIMENSIONS), dtype=np.float32)
+        for row, encoding in enumerate(self.tokenizer.encode_batch(list(texts))):
+            ids = np.asarray([encoding.ids], dtype=np.int64)
+            feed = {
+                "input_ids": ids,
+                "attention_mask": np.ones_like(ids),
+                "token_type_ids": np.zeros_like(ids),
+            }
+            out[row] = self.session.run(["embedding"], feed)[0][0]
         return out
 
 
