@@ -22,6 +22,8 @@ LLAMA_STAMP := $(VENV)/.llama-$(LLAMA_VERSION)-$(LLAMA_KEY)
 # The embedded model's weights (see pipeline/llm/weights.py), joined and SHA-256 checked.
 MODEL_FILE := $(VENV)/share/arxiv-newsletter/models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf
 PIP := $(BIN)/python -m pip --disable-pip-version-check
+# MiniLM exported to int8 ONNX beside the venv (pipeline/llm/embed_onnx.py); redone with the venv.
+ONNX_STAMP := $(VENV)/.minilm-onnx
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -47,7 +49,11 @@ $(MODEL_FILE): | $(STAMP)
 	  $(PIP) download --quiet --no-deps -d "$$tmp" $$($(BIN)/python -m pipeline.llm.weights requirements) && \
 	  $(BIN)/python -m pipeline.llm.weights install "$$tmp" --target $@
 
-setup: $(STAMP) $(LLAMA_STAMP) $(MODEL_FILE) ## create .venv and install everything
+$(ONNX_STAMP): $(STAMP)
+	$(BIN)/python -m pipeline.llm.embed_onnx export
+	@touch $@
+
+setup: $(STAMP) $(LLAMA_STAMP) $(MODEL_FILE) $(ONNX_STAMP) ## create .venv and install everything
 
 # command:Debian package. The compiler, CMake and objdump build and check llama-cpp-python.
 SYSTEM_TOOLS := chromium:chromium espeak-ng:espeak-ng ffmpeg:ffmpeg cmake:cmake g++:g++ \

@@ -236,6 +236,7 @@ def rank(p: Pipeline, week: str, *, llm: bool = True) -> RankResult:
     """`llm=False` (a dry run) skips the optional LLM rating pass."""
     # scikit-learn and the embedding model load here, not at start-up: a fetch needs neither.
     from pipeline.ranking.data import Profile
+    from pipeline.ranking.embed_cache import CachedEmbedder
     from pipeline.ranking.stored import StoredEmbedder
     from pipeline.ranking.weekly import history_item, paper_item, rank_week
 
@@ -252,7 +253,11 @@ def rank(p: Pipeline, week: str, *, llm: bool = True) -> RankResult:
         # Texts of papers in the database: their embeddings are cached per paper.
         known = [*map(paper_item, papers), *seed_items]
         known += [history_item(h) for h in history if h.abstract]
-        embedder = StoredEmbedder(p.engine, p.embedder(), {it.text: it.id for it in known})
+        inner = p.embedder()
+        # Other texts (titles imported without a paper row, the description's phrases) are
+        # cached on disk by text, so a week ranked again embeds nothing.
+        other = CachedEmbedder(inner, s.cache_dir / "embeddings")
+        embedder = StoredEmbedder(p.engine, inner, {it.text: it.id for it in known}, other)
         profile = Profile(
             description=s.interest_description,
             seed_papers=seed_items,

@@ -64,7 +64,7 @@ def chat_model(settings: Settings) -> ChatModel:
 def embedder(settings: Settings) -> Embedder:
     """An OpenAI-compatible embeddings endpoint when configured, else local MiniLM (lazy)."""
     if not settings.embedding.base_url:
-        return LocalMiniLM()
+        return LocalMiniLM(cache_dir=settings.cache_dir)
     client = openai.OpenAI(
         base_url=settings.embedding.base_url,
         api_key=openai_api_key(),

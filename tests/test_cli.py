@@ -330,16 +330,17 @@ def test_rerunning_a_finished_week_makes_no_llm_call(
         engine = open_database(cli_database_url())
         with Session(engine) as s:
             stored = s.exec(select(SummaryFailure)).all()
-        # 20 ratings (4 unusable) and 35 texts (9 unusable), each unusable one asked twice
-        assert Counter(f.kind for f in stored) == {"relevance": 4, "oneliner": 7, "summary": 2}
-        assert calls == 20 + 4 + 35 + 9
-        assert "summaries: 26 new, 0 cached, 9 failed (44 calls" in first
+        # 20 ratings (3 unusable) and 35 texts (7 unusable), each unusable one asked twice
+        # (which papers are unlucky depends on the ranking: these are its choices)
+        assert Counter(f.kind for f in stored) == {"relevance": 3, "oneliner": 6, "summary": 1}
+        assert calls == 20 + 3 + 35 + 7
+        assert "summaries: 28 new, 0 cached, 7 failed (42 calls" in first
         newsletter = NEWSLETTER.read_bytes()
 
         again = invoke("run", "--week", WEEK)  # nothing new failed: not partial
         assert llm.chat_calls == calls  # 0 LLM calls
-        assert "summaries: 0 new, 26 cached, 0 failed, 9 failed before (0 calls" in again
-        assert "9 texts failed in an earlier run and were not asked again" in again
+        assert "summaries: 0 new, 28 cached, 0 failed, 7 failed before (0 calls" in again
+        assert "7 texts failed in an earlier run and were not asked again" in again
         assert NEWSLETTER.read_bytes() == newsletter
         with Session(engine) as s:
             ranked = s.exec(select(Run).where(Run.stage == "rank").order_by(col(Run.id))).all()

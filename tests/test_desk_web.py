@@ -31,6 +31,7 @@ from pipeline.devservers.arxiv_api import ArxivAPIServer, ListingRecord
 from pipeline.devservers.openai_api import OpenAIServer
 from pipeline.mail.tokens import Signer
 from pipeline.ops.progress import Quiet
+from pipeline.podcast.spoken import spoken
 from pipeline.web.app import create_app
 from pipeline.web.deskgate import DeskAccess
 from pipeline.web.served import served
@@ -384,7 +385,8 @@ def test_an_editors_week_in_the_browser(site: DeskSite, monkeypatch: pytest.Monk
             assert text.index(first.title[:40]) < text.index(second.title[:40])
             email = page.frame_locator("iframe.email").locator("body")
             assert EDITED in flat(email.text_content())
-            assert first.title[:40] in flat(page.text_content("#podcast-script"))
+            # the script reads titles aloud ('W4A4' -> 'W four A four')
+            assert spoken(first.title)[:40] in flat(page.text_content("#podcast-script"))
 
             page.click("text=Back to compose")
             page.click("button:text('Approve')")
@@ -407,7 +409,10 @@ def test_an_editors_week_in_the_browser(site: DeskSite, monkeypatch: pytest.Monk
         body = flat(plain.get_content())
         assert EDITED in body and EDITED in flat(html.get_content())
         positions = [body.index(first.title[:40]), body.index(second.title[:40])]
+        mine = {first.title[:40], second.title[:40]}
+        # (a highlight whose title starts like a pinned one cannot be told apart by prefix)
         others = [c.title[:40] for c in ranked if c.id in llm_highlights]
+        others = [t for t in others if t not in mine]
         assert positions[0] < positions[1] < min(body.index(t) for t in others if t in body)
 
     # The week's LLM stage again, with another model (so every text is asked for anew), and

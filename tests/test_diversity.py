@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipeline.ranking.diversity import mmr
+from pipeline.ranking.diversity import mmr, round_robin
 
 
 def unit(*rows: list[float]) -> np.ndarray:
@@ -24,3 +24,12 @@ def test_mmr_skips_a_near_duplicate() -> None:
 def test_mmr_edges() -> None:
     assert mmr(np.array([]), np.zeros((0, 3)), 3) == []
     assert mmr(np.array([1.0, 1.0]), unit([1, 0], [0, 1]), 5) == [0, 1]
+
+
+def test_round_robin_gives_each_topic_a_turn_in_order() -> None:
+    order = ["a", "b", "c", "d", "e", "f"]
+    topics = ["x", "x", "y", "x", "z", "y"]
+    assert round_robin(order, topics, 4) == ["a", "c", "e", "b"]
+    assert round_robin(order, topics, 10) == ["a", "c", "e", "b", "f", "d"]
+    assert round_robin(order, ["t"] * 6, 3) == ["a", "b", "c"]  # one topic: plain order
+    assert round_robin([], [], 3) == []

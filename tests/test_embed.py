@@ -20,7 +20,7 @@ from pipeline.config import load_settings
 from pipeline.devservers.openai_api import Fault, OpenAIServer, embedding_vector
 from pipeline.errors import ConfigError, LLMConfigError, LLMError
 from pipeline.llm.base import Embedder
-from pipeline.llm.embed_local import LocalMiniLM, weights_dir
+from pipeline.llm.embed_local import Backend, LocalMiniLM, weights_dir
 from pipeline.llm.embed_openai import OpenAIEmbedder
 from pipeline.wiring import embedder
 from tests.helpers import free_port
@@ -153,7 +153,7 @@ def test_factory_picks_the_endpoint_when_configured(
 def test_factory_defaults_to_local_minilm_without_loading_it() -> None:
     emb = embedder(load_settings())
     assert isinstance(emb, LocalMiniLM)
-    assert (emb.name, emb.dimensions) == ("all-MiniLM-L6-v2", 384)
+    assert (emb.name, emb.dimensions) == ("all-MiniLM-L6-v2-128tok", 384)
     assert emb._model is None  # loaded on first use only
 
 
@@ -180,7 +180,21 @@ def test_missing_sentence_transformers_says_how_to_install(
 ) -> None:
     monkeypatch.setitem(sys.modules, "sentence_transformers", None)
     with pytest.raises(LLMConfigError, match="make setup"):
-        LocalMiniLM().embed(["x"])
+        LocalMiniLM(backend="torch").embed(["x"])
+
+
+def test_missing_onnxruntime_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    with pytest.raises(LLMConfigError, match="make setup"):
+        LocalMiniLM(backend="onnx").embed(["x"])
+
+
+def test_another_cut_is_another_model_name() -> None:
+    assert LocalMiniLM().name == "all-MiniLM-L6-v2-128tok"
+    assert LocalMiniLM(max_tokens=256).name == "all-MiniLM-L6-v2"
+    assert LocalMiniLM(max_tokens=64).name == "all-MiniLM-L6-v2-64tok"
+    with pytest.raises(ValueError, match="max_tokens"):
+        LocalMiniLM(max_tokens=512)
 
 
 def test_empty_input_does_not_load_the_model() -> None:
@@ -263,3 +277,56 @@ def test_an_explicit_hf_hub_offline_is_kept(monkeypatch: pytest.MonkeyPatch) -> 
     finally:
         model.close()
     assert os.environ["HF_HUB_OFFLINE"] == "0"
+
+
+# -- ONNX Runtime (the default) against sentence-transformers on torch -----------------------
+
+TEXTS = [
+    "Large language models: reasoning",
+    "Attention Is All You Need. The dominant sequence transduction models are based on complex "
+    "recurrent or convolutional neural networks that include an encoder and a decoder. We "
+    "propose a new simple network architecture, the Transformer, based solely on attention.",
+    "Graph neural networks for molecules.",
+    "Überraschend: $O(n \\log n)$ <b>bounds</b> & more",
+]
+
+
+@pytest.mark.local_model
+def test_onnx_vectors_match_the_torch_model(tmp_path: Path) -> None:
+    onnx = LocalMiniLM(backend="onnx", cache_dir=tmp_path)
+    reference = LocalMiniLM(backend="torch")
+    try:
+        a, b = onnx.embed(TEXTS), reference.embed(TEXTS)
+        assert (onnx.backend, reference.backend) == ("onnx", "torch")
+    finally:
+        onnx.close()
+        reference.close()
+    assert a.shape == b.shape == (len(TEXTS), 384) and a.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(a, axis=1), 1.0, atol=1e-5)
+    assert (a * b).sum(axis=1).min() >= 0.99
+
+
+@pytest.mark.local_model
+def test_auto_falls_back_to_torch_without_onnxruntime(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    model = LocalMiniLM()
+    try:
+        assert model.embed(TEXTS[:1]).shape == (1, 384) and model.backend == "torch"
+    finally:
+        model.close()
+
+
+@pytest.mark.local_model
+@pytest.mark.parametrize("backend", ["onnx", "torch"])
+def test_texts_are_cut_at_max_tokens(backend: Backend, tmp_path: Path) -> None:
+    head = " ".join(["transformers"] * 20)
+    texts = [f"{head} about graphs", f"{head} about proteins and their folding"]
+    short = LocalMiniLM(backend=backend, max_tokens=16, cache_dir=tmp_path)
+    full = LocalMiniLM(backend=backend, cache_dir=tmp_path)
+    try:
+        cut, whole = short.embed(texts), full.embed(texts)
+    finally:
+        short.close()
+        full.close()
+    np.testing.assert_allclose(cut[0], cut[1], atol=1e-5)  # the tails are cut off
+    assert float(whole[0] @ whole[1]) < 0.999

@@ -20,8 +20,8 @@ from numpy.typing import NDArray
 from pipeline.ranking import rank_csv
 from pipeline.ranking.data import Item, LabelledItem, Profile, RankerConfig
 from pipeline.ranking.embed_cache import CachedEmbedder
-from pipeline.ranking.features import TextViews, author_key, interest_phrases
-from pipeline.ranking.scorer import InterestScorer, _holdout, _standardise
+from pipeline.ranking.features import Phrase, TextViews, author_key, interest_phrases
+from pipeline.ranking.scorer import InterestScorer, _holdout, _recency, _standardise
 from pipeline.ranking.signals import AuthorSignal, LinearSignal, NeighbourSignal, ProfileSignal
 
 
@@ -150,14 +150,52 @@ def test_profile_signal_matches_description_phrases_and_seeds() -> None:
     assert ProfileSignal.build("", [], emb.embed) is None
 
 
-def test_interest_phrases() -> None:
-    assert interest_phrases("LLMs: reasoning, alignment and safety; state space models\nRL") == [
-        "LLMs",
-        "reasoning",
-        "alignment",
-        "safety",
-        "state space models",
+def _papers(generic: int, specific: int) -> tuple[list[Item], NDArray[np.float32]]:
+    """Every paper leans on axis 0 (what the broad phrase says); `specific` ones also on 1."""
+    rng = np.random.default_rng(3)
+    rows = [[0.9, 0.0, 0.3] for _ in range(generic)] + [[0.7, 0.5, 0.3] for _ in range(specific)]
+    v = np.asarray(rows) + rng.normal(0, 0.02, (generic + specific, 3))
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    papers = [Item(id=f"g{i}", title="g") for i in range(generic)]
+    papers += [Item(id=f"s{i}", title="s") for i in range(specific)]
+    return papers, v.astype(np.float32)
+
+
+def test_a_broad_phrase_does_not_outvote_the_specific_ones() -> None:
+    phrases = [Phrase("language models", "language models"), Phrase("agents", "LLMs: agents")]
+    sig = ProfileSignal(phrases, [], np.eye(3, dtype=np.float32)[:2])
+    papers, vectors = _papers(30, 10)
+    # Raw cosine: every generic paper is closer to 'language models' than any specific one.
+    raw = (vectors @ sig.vectors.T).max(axis=1)
+    assert raw[:30].min() > raw[30:].max()
+    # Standardised per phrase over the batch: the specific papers stand out, for 'agents'.
+    out = sig.score(papers, vectors)
+    assert out.values[30:].min() > out.values[:30].max()
+    assert {out.explain(i) for i in range(30, 40)} == {"matches 'agents'"}
+    assert set(sig.topic(vectors)[30:]) == {"agents"}
+    # Fitted on a reference (the history): the same standing for a batch too small alone.
+    sig.fit(vectors)
+    few = sig.score(papers[28:32], vectors[28:32]).values
+    assert few[2:].min() > few[:2].max()
+    # Without a reference, a small batch is scored by raw cosine.
+    sig.fit(vectors[:5])
+    np.testing.assert_allclose(sig.standing(vectors[28:32]), vectors[28:32] @ sig.vectors.T)
+
+
+def test_interest_phrases_keep_their_heading_and_do_not_split_on_and() -> None:
+    got = interest_phrases("LLMs: reasoning, alignment and safety; state space models\nRL")
+    assert got == [
+        Phrase("reasoning", "LLMs: reasoning"),
+        Phrase("alignment and safety", "LLMs: alignment and safety"),
+        Phrase("state space models", "state space models"),
     ]
+    assert interest_phrases("Vision (segmentation). And graphs, or trees.\n\n") == [
+        Phrase("Vision", "Vision"),
+        Phrase("segmentation", "segmentation"),
+        Phrase("graphs", "graphs"),
+        Phrase("trees", "trees"),
+    ]
+    assert interest_phrases("Robots:") == [Phrase("Robots", "Robots")]
 
 
 def test_author_signal_matches_names_loosely() -> None:
@@ -379,5 +417,14 @@ def test_rank_csv_with_the_real_minilm(tmp_path: Path) -> None:
         rows = list(csv.DictReader(fh))
     assert [r["id"] for r in rows] == ids
     assert all(0.0 < float(r["score"]) < 1.0 for r in rows)
-    assert (tmp_path / "cache" / "embeddings" / "all-MiniLM-L6-v2.sqlite").is_file()
+    assert (tmp_path / "cache" / "embeddings" / "all-MiniLM-L6-v2-128tok.sqlite").is_file()
     assert rank_csv.main(argv) == 0  # second run: every title from the cache
+
+
+def test_recency_halves_the_weight_of_a_label_one_half_life_older() -> None:
+    rows = [
+        LabelledItem(id=str(i), title="t", label=1, at=START + timedelta(weeks=w))
+        for i, w in enumerate([8, 4, 0])
+    ] + [LabelledItem(id="undated", title="t", label=0)]
+    np.testing.assert_allclose(_recency(rows, 4.0), [1.0, 0.5, 0.25, 1.0])
+    np.testing.assert_allclose(_recency(rows, 0.0), [1.0, 1.0, 1.0, 1.0])

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from pipeline.bench import desk, ingest, llm, rank, render, send
+from pipeline.bench import desk, ingest, llm, rank, rank_week, render, send
 
 BENCHMARKS: list[Callable[[Sequence[str] | None], int]] = [
     ingest.main,
     llm.main,
     rank.main,
+    rank_week.main,
     render.main,
     send.main,
     desk.main,

@@ -2,6 +2,7 @@
 
     python -m pipeline.bench.rank                 # replay + timings, a Markdown section
     python -m pipeline.bench.rank --skip-replay   # timings only
+    python -m pipeline.bench.rank --cold-start-only
 
 1. Quality: `../shared/bench/interest/evaluate.py` replays the dev split of one reader's
    screening log week by week (both labels, `downloaded` and `kept`), running
@@ -9,6 +10,8 @@
    with their random expectation, the spread of AP over weeks, and the replay's wall time.
    The embedding cache starts empty (a temp dir) unless --cache-dir is given, so the wall time
    includes embedding every title once.  evaluate.py needs pandas.
+   Then the cold start: the same weeks replayed with the default description alone, with
+   10 seed papers, and with the first week's labels only (`pipeline.bench.coldstart`).
 2. Speed: the latest 5,000 screened titles of the dev split are ranked after training on
    every earlier row: once with the candidates' embeddings still to compute (MiniLM loaded
    from disk too), once with every embedding cached (a fresh process would see the same).
@@ -64,6 +67,45 @@ def replay(
         raise RuntimeError(f"evaluate.py failed ({done.returncode}): {done.stderr[-2000:]}")
     result = json.loads((out_dir / "learned.json").read_text())
     return result, wall
+
+
+COLD_STARTS = {
+    "description": "default description only, no feedback",
+    "seeds": "description + 10 seed papers (first week's first picks)",
+    "first_week": "description + the first week's labels only",
+}
+
+
+def cold_start(
+    evaluate: Path, data: Path, cache_dir: Path, out_dir: Path, full: dict[str, Any] | None
+) -> str:
+    """Replay the same weeks with less history (`pipeline.bench.coldstart`), beside the full
+    replay's row when there is one."""
+    results: dict[str, dict[str, Any]] = {}
+    for name in COLD_STARTS:
+        argv = [sys.executable, str(evaluate), "--data", str(data), "--name", name, "-q"]
+        argv += ["--ranker", f"pipeline.bench.coldstart:{name}"]
+        argv += ["--opt", f"cache_dir={cache_dir}", "--out-dir", str(out_dir)]
+        done = subprocess.run(argv, capture_output=True, text=True)
+        if done.returncode:
+            raise RuntimeError(f"evaluate.py ({name}) failed: {done.stderr[-2000:]}")
+        results[name] = json.loads((out_dir / f"{name}.json").read_text())
+    lines = [
+        "\n**Cold start** (same weeks and metrics as the replay above; the ranker is given "
+        "less than the whole history)\n",
+        "| start | downloaded MAP | P@10 | nDCG@20 | kept MAP | P@10 |",
+        "|---|--:|--:|--:|--:|--:|",
+    ]
+    rows = [(COLD_STARTS[n], r) for n, r in results.items()]
+    if full is not None:
+        rows.append(("full history (the replay above)", full))
+    for title, r in rows:
+        d, k = r["summary"]["downloaded/dev"], r["summary"]["kept/dev"]
+        lines.append(
+            f"| {title} | {d['AP']:.3f} | {d['P@10']:.3f} | {d['nDCG@20']:.3f} "
+            f"| {k['AP']:.3f} | {k['P@10']:.3f} |"
+        )
+    return "\n".join(lines)
 
 
 def weekly_ap(weeks_csv: Path, label: str) -> list[float]:
@@ -158,6 +200,7 @@ def speed(data: Path, tmp: Path, n: int) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--skip-replay", action="store_true", help="timings only")
+    parser.add_argument("--cold-start-only", action="store_true", help="only the cold-start table")
     parser.add_argument("--cache-dir", type=Path, help="reuse this embedding cache directory")
     parser.add_argument("--candidates", type=int, default=SPEED_CANDIDATES)
     args = parser.parse_args(argv)
@@ -169,6 +212,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     with tempfile.TemporaryDirectory(prefix="bench-rank-") as tmp:
         cache = args.cache_dir or Path(tmp) / "cache"
+        if args.cold_start_only:
+            print(cold_start(bench, data, cache, Path(tmp) / "results", None))
+            return 0
         if args.skip_replay:
             pass
         elif importlib.util.find_spec("pandas") is None:
@@ -178,6 +224,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             result, wall = replay(bench, data, cache, out_dir)
             weeks = out_dir / "learned.weeks.csv"
             print(quality_table(result, weeks, wall, cold=args.cache_dir is None))
+            print(cold_start(bench, data, cache, out_dir, result))
         speed_dir = Path(tmp) / "speed"
         speed_dir.mkdir()
         print(speed(data, speed_dir, args.candidates))

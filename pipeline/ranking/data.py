@@ -57,6 +57,8 @@ class Scored:
     score: float
     """Calibrated probability that the reader picks the paper (0..1)."""
     explanation: str
+    topic: str = ""
+    """The phrase of the interest description (or the seed paper) it matches best."""
 
 
 @dataclass(frozen=True)
@@ -79,3 +81,5 @@ class RankerConfig:
     """Share of the latest history held out to fit the probability calibration."""
     base_rate: float = 0.05
     """Assumed share of interesting papers when there is nothing to calibrate on."""
+    half_life_weeks: float = 0.0
+    """Recency: a label this many weeks older than the latest counts half (0: all equal)."""

@@ -14,12 +14,15 @@ import math
 import re
 import unicodedata
 from collections.abc import Sequence
-from typing import Any, TypeAlias
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
 from numpy.typing import NDArray
 from scipy import sparse  # type: ignore[import-untyped]  # no stubs: see Matrix
-from sklearn.feature_extraction.text import TfidfVectorizer
+
+if TYPE_CHECKING:  # scikit-learn takes about a second to import: only when there is history
+    from sklearn.feature_extraction.text import TfidfVectorizer
 
 from pipeline.ranking.data import Item
 
@@ -55,6 +58,12 @@ class TextViews:
 
     def fit_transform(self, items: Sequence[Item]) -> Matrix:
         """Fit the vocabularies and idf on `items`; return `transform(items)`."""
+        if not items:  # nothing to learn a vocabulary from (a first week)
+            self.word = self.char = None
+            self.terms = np.array([], dtype=str)
+            return _stack([], 0)
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
         min_df, max_df = _df_limits(len(items))
         word = TfidfVectorizer(
             strip_accents="unicode",
@@ -133,8 +142,32 @@ def author_key(name: str) -> str:
     return f"{words[0][0]} {words[-1]}" if len(words) > 1 else words[0]
 
 
-def interest_phrases(description: str) -> list[str]:
-    """'LLMs: reasoning, alignment; state space models' -> the phrases a paper may match."""
-    parts = re.split(r"[;,\n.:()]+|\band\b", description)
-    phrases = [" ".join(p.split()) for p in parts]
-    return [p for p in dict.fromkeys(phrases) if len(p) > 2]
+@dataclass(frozen=True)
+class Phrase:
+    """One interest the reader wrote: `label` as they wrote it (explanations quote it),
+    `text` what is embedded (with its heading, so 'reasoning' under 'Large language models:'
+    means reasoning of language models, not of anything)."""
+
+    label: str
+    text: str
+
+
+def interest_phrases(description: str) -> list[Phrase]:
+    """'LLMs: reasoning, alignment and safety; state space models' -> 'LLMs: reasoning',
+    'LLMs: alignment and safety', 'state space models'.
+
+    Clauses end at ';', a new line or a full stop; in a clause 'HEADING: a, b, c' each item
+    is a phrase under its heading, else each comma-separated item is one. 'and' does not
+    split ('alignment and safety' is one interest); parentheses are dropped."""
+    phrases: list[Phrase] = []
+    for clause in re.split(r"[;\n]+|\.(?:\s+|$)", description):
+        head, colon, rest = clause.partition(":")
+        heading = " ".join(head.split()) if colon else ""
+        for part in re.split(r"[,()]+", rest if colon else head):
+            label = " ".join(part.split())
+            label = re.sub(r"^(?:and|or)\s+", "", label, flags=re.IGNORECASE)
+            if len(label) > 2:
+                phrases.append(Phrase(label, f"{heading}: {label}" if heading else label))
+        if colon and len(heading) > 2 and not rest.strip():
+            phrases.append(Phrase(heading, heading))
+    return list(dict.fromkeys(phrases))

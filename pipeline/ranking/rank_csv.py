@@ -141,8 +141,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = ap.parse_args(argv)
     from pipeline.llm.embed_local import LocalMiniLM
 
-    cache = (args.cache_dir or default_cache_dir()) / "embeddings"
-    embedder = CachedEmbedder(LocalMiniLM(), cache)
+    cache_dir = args.cache_dir or default_cache_dir()
+    embedder = CachedEmbedder(LocalMiniLM(cache_dir=cache_dir), cache_dir / "embeddings")
     try:
         rank_files(args.train, args.candidates, args.out, embedder, Profile(args.description))
     except (OSError, CsvError) as exc:

@@ -24,7 +24,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression
 
 from pipeline.llm.base import Embedder
 from pipeline.ranking.data import Item, LabelledItem, Profile, RankerConfig, Scored
@@ -100,8 +99,11 @@ class InterestScorer:
         p = self.profile
         self._profile_signal = ProfileSignal.build(p.description, p.seed_papers, self._embed)
         vectors = self._embed([h.text for h in history])
+        if self._profile_signal is not None:
+            self._profile_signal.fit(vectors)
         labels = np.asarray([1 if h.label else 0 for h in history], dtype=np.int_)
         weights = np.asarray([max(h.weight, 0.0) for h in history], dtype=np.float64)
+        weights *= _recency(history, self.config.half_life_weeks)
         slope, intercept, calibrated = 1.0, _logit(self.config.base_rate), False
         if len(history):
             intercept = _logit(float(np.average(labels, weights=weights + 1e-12)))
@@ -182,7 +184,13 @@ class InterestScorer:
         vectors = self._embed([c.text for c in candidates])
         combined, parts = self._combine(candidates, vectors, standardise_by_batch=False)
         probs = 1.0 / (1.0 + np.exp(-(self.info.slope * combined + self.info.intercept)))
-        return [Scored(c.id, float(probs[i]), _explain(parts, i)) for i, c in enumerate(candidates)]
+        topics = [""] * len(candidates)
+        if self._profile_signal is not None:
+            topics = self._profile_signal.topic(vectors)
+        return [
+            Scored(c.id, float(probs[i]), _explain(parts, i), topics[i])
+            for i, c in enumerate(candidates)
+        ]
 
 
 def _explain(parts: list[tuple[SignalScores, FloatArray]], row: int) -> str:
@@ -192,6 +200,19 @@ def _explain(parts: list[tuple[SignalScores, FloatArray]], row: int) -> str:
     ranked = sorted(parts, key=lambda p: -float(p[1][row]))
     reasons = [sig.explain(row) for sig, c in ranked[:2] if c[row] > 0]
     return "; ".join(reasons or [ranked[0][0].explain(row)])
+
+
+def _recency(history: Sequence[LabelledItem], half_life_weeks: float) -> FloatArray:
+    """0.5 ** (weeks before the latest label / half life); 1 for undated rows or when off."""
+    if half_life_weeks <= 0:
+        return np.ones(len(history))
+    days = [h.at or h.date for h in history]
+    dated = [d for d in days if d is not None]
+    if not dated:
+        return np.ones(len(history))
+    latest = max(dated)
+    ages = np.asarray([(latest - d).days / 7 if d is not None else 0.0 for d in days])
+    return np.asarray(0.5 ** (ages / half_life_weeks), dtype=np.float64)
 
 
 def _mean_std(values: FloatArray) -> tuple[float, float]:
@@ -237,6 +258,8 @@ def _holdout(
 
 def _platt(scores: FloatArray, labels: np.ndarray) -> tuple[float, float] | None:
     """Slope and intercept of P(pick | score); None when the score does not separate."""
+    from sklearn.linear_model import LogisticRegression  # only with history (slow import)
+
     model = LogisticRegression(C=100.0).fit(scores.reshape(-1, 1), labels)
     slope, intercept = float(model.coef_[0, 0]), float(model.intercept_[0])
     return (slope, intercept) if slope > 0 else None

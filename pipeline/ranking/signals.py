@@ -16,12 +16,12 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 from scipy import sparse  # type: ignore[import-untyped]
-from sklearn.linear_model import LogisticRegression
 
 from pipeline.ranking.data import Item, RankerConfig
 from pipeline.ranking.features import (
     FloatArray,
     Matrix,
+    Phrase,
     TextViews,
     author_key,
     interest_phrases,
@@ -30,6 +30,7 @@ from pipeline.ranking.features import (
 
 Vectors = NDArray[np.float32]
 _CHUNK = 1024  # candidates per similarity block: bounds memory to ~1024 x history floats
+MIN_REFERENCE = 30  # papers needed to standardise a phrase's similarity over them
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,8 @@ class LinearSignal:
     def __init__(self, views: TextViews, config: RankerConfig) -> None:
         self.views = views
         self.config = config
+        from sklearn.linear_model import LogisticRegression  # only with history (slow import)
+
         self.model = LogisticRegression(C=config.c, class_weight="balanced", solver="liblinear")
         self.style_mean = np.zeros(0)
         self.style_std = np.ones(0)
@@ -141,32 +144,69 @@ def _top_mean(sim: NDArray[np.float32], k: int) -> FloatArray:
     return np.asarray(top.mean(axis=1), dtype=np.float64)
 
 
+REST_WEIGHT = 0.1  # the other phrases' mean standing, next to the best phrase's
+
+
 class ProfileSignal:
-    """Max cosine similarity to any phrase of the description or any seed paper."""
+    """How well a paper matches the reader's own words: each phrase of the description and
+    each seed paper is embedded, and a paper's similarity to each is standardised per phrase
+    (against the reference papers given to `fit`, else the scored batch itself when it has
+    at least `MIN_REFERENCE` papers), so a broad phrase that every paper resembles ('Large
+    language models') does not outvote the specific ones. The value is the best phrase's
+    standing plus `REST_WEIGHT` times the mean over all; the explanation quotes the best."""
 
     name = "profile"
 
-    def __init__(self, phrases: list[str], seeds: Sequence[Item], vectors: Vectors) -> None:
-        self.labels = [f"matches '{p}'" for p in phrases] + [
+    def __init__(self, phrases: Sequence[Phrase], seeds: Sequence[Item], vectors: Vectors) -> None:
+        self.labels = [f"matches '{p.label}'" for p in phrases] + [
             f"close to your seed paper: {_short(s.title)}" for s in seeds
         ]
+        self.topics = [p.label for p in phrases] + [_short(s.title) for s in seeds]
         self.vectors = vectors
+        self.spread: tuple[FloatArray, FloatArray] | None = None
 
     @classmethod
     def build(
         cls, description: str, seeds: Sequence[Item], embed: Callable[[list[str]], Vectors]
     ) -> ProfileSignal | None:
         phrases = interest_phrases(description)
-        texts = phrases + [s.text for s in seeds]
+        texts = [p.text for p in phrases] + [s.text for s in seeds]
         if not texts:
             return None
         return cls(phrases, seeds, embed(texts))
 
+    def fit(self, reference: Vectors) -> ProfileSignal:
+        """Standardise each phrase's similarity by its mean and spread over `reference`
+        (typically the papers of the reading history); too few rows: by the scored batch."""
+        self.spread = None
+        if len(reference) >= MIN_REFERENCE:
+            sim = reference @ self.vectors.T
+            self.spread = (sim.mean(axis=0), sim.std(axis=0) + 1e-6)
+        return self
+
+    def standing(self, vectors: Vectors) -> FloatArray:
+        """Rows: papers; columns: phrases then seeds; standardised similarities."""
+        sim = np.asarray(vectors @ self.vectors.T, dtype=np.float64)
+        spread = self.spread
+        if spread is None and len(vectors) >= MIN_REFERENCE:
+            spread = (sim.mean(axis=0), sim.std(axis=0) + 1e-6)
+        if spread is None:
+            return sim
+        return (sim - spread[0]) / spread[1]
+
     def score(self, items: Sequence[Item], vectors: Vectors) -> SignalScores:
-        sim = vectors @ self.vectors.T
-        best = sim.argmax(axis=1) if len(items) else np.zeros(0, dtype=np.int64)
-        values = np.asarray(sim.max(axis=1) if len(items) else np.zeros(0), dtype=np.float64)
+        if not len(items):
+            return SignalScores(self.name, np.zeros(0), lambda row: "")
+        z = self.standing(vectors)
+        best = z.argmax(axis=1)
+        values = z.max(axis=1) + REST_WEIGHT * z.mean(axis=1)
         return SignalScores(self.name, values, lambda row: self.labels[best[row]])
+
+    def topic(self, vectors: Vectors) -> list[str]:
+        """The phrase (or seed paper) each paper matches best."""
+        if not len(vectors):
+            return []
+        return [self.topics[j] for j in self.standing(vectors).argmax(axis=1)]
 
 
 class AuthorSignal:

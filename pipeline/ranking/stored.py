@@ -13,11 +13,20 @@ from pipeline.store.embeddings import embed_cached
 
 class StoredEmbedder:
     """Texts of papers in `paper_of_text` are looked up / stored per paper; any other text
-    (e.g. an imported title with no paper row) is embedded directly."""
+    (an imported title with no paper row, a phrase of the interest description) goes to
+    `other`, by default `inner` itself (give a `CachedEmbedder` around it so that nothing
+    is embedded twice)."""
 
-    def __init__(self, engine: Engine, inner: Embedder, paper_of_text: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        inner: Embedder,
+        paper_of_text: Mapping[str, str],
+        other: Embedder | None = None,
+    ) -> None:
         self.engine = engine
         self.inner = inner
+        self.other = other or inner
         self.paper_of_text = paper_of_text
         self.name = inner.name
 
@@ -38,7 +47,7 @@ class StoredEmbedder:
             for i, pair in zip(known, pairs, strict=True):
                 parts[i] = by_pair[pair]
         if other:
-            vectors = np.asarray(self.inner.embed([texts[i] for i in other]), dtype=np.float32)
+            vectors = np.asarray(self.other.embed([texts[i] for i in other]), dtype=np.float32)
             for i, vec in zip(other, vectors, strict=True):
                 parts[i] = vec
         if not parts:

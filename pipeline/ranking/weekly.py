@@ -12,12 +12,13 @@ import numpy as np
 
 from pipeline.llm.base import Embedder
 from pipeline.ranking.data import Item, LabelledItem, Profile, Scored
-from pipeline.ranking.diversity import mmr
+from pipeline.ranking.diversity import mmr, round_robin
 from pipeline.ranking.scorer import InterestScorer
 from pipeline.store.feedback import Labelled
 from pipeline.store.models import Paper
 
 POOL = 4  # highlights are picked by MMR among the top POOL x highlights
+SPREAD_FROM = 0.5  # profile weight from which highlights take the phrases in turn
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,7 @@ def rated(s: Scored, rating: int) -> Scored:
         s.id,
         1 / (1 + math.exp(-logit)),
         f"{s.explanation}; the LLM rates it {rating}/10 for your interests",
+        s.topic,
     )
 
 
@@ -81,6 +83,7 @@ def rank_week(
     items = [paper_item(p) for p in papers]
     scorer = InterestScorer(embedder, profile).train([history_item(h) for h in history])
     scored = scorer.score(items)
+    by_topic = scorer.info.profile_weight >= SPREAD_FROM
     published = {p.id: p.published.timestamp() for p in papers}
 
     def ordered() -> list[int]:
@@ -100,7 +103,12 @@ def rank_week(
     pool = order[: max(highlights * POOL, highlights)]
     vectors = np.asarray(embedder.embed([items[i].text for i in pool]), dtype=np.float32)
     scores = np.asarray([scored[i].score for i in pool])
-    picked = [pool[j] for j in mmr(scores, vectors, highlights, diversity)]
+    if by_topic:
+        # Early days: the reader's own phrases lead, so each gets its turn (in MMR order).
+        by_mmr = [pool[j] for j in mmr(scores, vectors, len(pool), diversity)]
+        picked = round_robin(by_mmr, [scored[i].topic for i in by_mmr], highlights)
+    else:
+        picked = [pool[j] for j in mmr(scores, vectors, highlights, diversity)]
     chosen = set(picked)
     rest = [i for i in order if i not in chosen][:also]
     return Ranked(
