@@ -76,19 +76,15 @@ class Unsent:
 def unsent(db: Connection, week: str) -> tuple[list[Unsent], int]:
     """Active subscribers not yet sent the issue (in id order), and how many were."""
     rows = db.execute(
-        select(
-            col(Subscriber.id), col(Subscriber.email), col(Subscriber.name), col(Delivery.status)
-        )
-        .select_from(Subscriber)
-        .outerjoin(
-            Delivery,
-            and_(
-                col(Delivery.subscriber_id) == col(Subscriber.id),
-                col(Delivery.issue_week) == week,
+        _active_with_delivery(
+            select(
+                col(Subscriber.id),
+                col(Subscriber.email),
+                col(Subscriber.name),
+                col(Delivery.status),
             ),
-        )
-        .where(col(Subscriber.status) == "active")
-        .order_by(col(Subscriber.id))
+            week,
+        ).order_by(col(Subscriber.id))
     ).all()
     todo = [
         Unsent(sid or 0, email, name, has_row=status is not None)
@@ -301,22 +297,16 @@ def progress(db: Connection, week: str) -> tuple[int, int, int]:
     or a row not "sent"), and how many of those have no row or one in "sending"."""
     status = col(Delivery.status)
     sent, unsent, untried = db.execute(
-        select(
-            func.coalesce(func.sum(case((status == "sent", 1), else_=0)), 0),
-            func.coalesce(func.sum(case((status == "sent", 0), else_=1)), 0),
-            func.coalesce(
-                func.sum(case((or_(status.is_(None), status == "sending"), 1), else_=0)), 0
+        _active_with_delivery(
+            select(
+                func.coalesce(func.sum(case((status == "sent", 1), else_=0)), 0),
+                func.coalesce(func.sum(case((status == "sent", 0), else_=1)), 0),
+                func.coalesce(
+                    func.sum(case((or_(status.is_(None), status == "sending"), 1), else_=0)), 0
+                ),
             ),
+            week,
         )
-        .select_from(Subscriber)
-        .outerjoin(
-            Delivery,
-            and_(
-                col(Delivery.subscriber_id) == col(Subscriber.id),
-                col(Delivery.issue_week) == week,
-            ),
-        )
-        .where(col(Subscriber.status) == "active")
     ).one()
     db.commit()
     return int(sent), int(unsent), int(untried)
@@ -358,3 +348,18 @@ def count_sent(engine: Engine, week: str) -> int:
             .where(col(Delivery.issue_week) == week, col(Delivery.status) == "sent")
         ).scalar()
     return int(n or 0)
+
+
+def _active_with_delivery(stmt: S, week: str) -> S:
+    """`stmt` over the active subscribers, each with its delivery of `week` (or none)."""
+    return (
+        stmt.select_from(Subscriber)
+        .outerjoin(
+            Delivery,
+            and_(
+                col(Delivery.subscriber_id) == col(Subscriber.id),
+                col(Delivery.issue_week) == week,
+            ),
+        )
+        .where(col(Subscriber.status) == "active")
+    )
