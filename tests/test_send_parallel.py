@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -42,6 +43,29 @@ def readers(engine: Engine) -> list[str]:
             s.add(Subscriber(email=e, name="", status="active", source="import", created=NOW))
         s.add(Subscriber(email="left@example.org", status="unsubscribed", created=NOW))
     return emails
+
+
+@dataclass(frozen=True)
+class Senders:
+    """What each test here uses: the database (engine and URL), a temp dir, the 240
+    readers of a rendered issue, and the recording SMTP server."""
+
+    engine: Engine
+    db_url: str
+    tmp_path: Path
+    readers: list[str]
+    smtp: tuple[Controller, Recorder]
+
+
+@pytest.fixture
+def s(
+    engine: Engine,
+    db_url: str,
+    tmp_path: Path,
+    readers: list[str],
+    smtp: tuple[Controller, Recorder],
+) -> Senders:
+    return Senders(engine, db_url, tmp_path, readers, smtp)
 
 
 def sender_env(db_url: str, tmp_path: Path, port: int) -> dict[str, str]:
@@ -102,15 +126,10 @@ def test_workers_4_deliver_each_subscriber_once(
     assert len(smtp[1].messages) == 240
 
 
-def test_two_send_processes_at_once_share_the_issue(
-    engine: Engine,
-    db_url: str,
-    tmp_path: Path,
-    readers: list[str],
-    smtp: tuple[Controller, Recorder],
-) -> None:
+def test_two_send_processes_at_once_share_the_issue(s: Senders) -> None:
     """The first sender (one worker) is held at its first RCPT until the second has
     registered and claimed a batch of its own, so both send at the same time."""
+    engine, db_url, tmp_path, readers, smtp = s.engine, s.db_url, s.tmp_path, s.readers, s.smtp
     recorder = smtp[1]
     stall = recorder.stalls["reader000@example.org"] = Stall()
     env = sender_env(db_url, tmp_path, smtp[0].port)
@@ -146,16 +165,11 @@ def claimed_by_others(engine: Engine, owner: str) -> bool:
         return rows.first() is not None
 
 
-def test_sigkill_one_of_four_senders_mid_batch(
-    engine: Engine,
-    db_url: str,
-    tmp_path: Path,
-    readers: list[str],
-    smtp: tuple[Controller, Recorder],
-) -> None:
+def test_sigkill_one_of_four_senders_mid_batch(s: Senders) -> None:
     """Four senders; the one that claimed reader100 is held at its RCPT (its batch claimed,
     partly sent) and killed there.  The other three finish; a rerun sends exactly what is
     left; the server holds one copy for everyone."""
+    engine, db_url, tmp_path, readers, smtp = s.engine, s.db_url, s.tmp_path, s.readers, s.smtp
     recorder = smtp[1]
     stall = recorder.stalls["reader100@example.org"] = Stall()
     env = sender_env(db_url, tmp_path, smtp[0].port)
@@ -185,15 +199,10 @@ def test_sigkill_one_of_four_senders_mid_batch(
     assert registrations(engine) == []
 
 
-def test_senders_and_a_run_of_the_week_exclude_each_other(
-    engine: Engine,
-    db_url: str,
-    tmp_path: Path,
-    readers: list[str],
-    smtp: tuple[Controller, Recorder],
-) -> None:
+def test_senders_and_a_run_of_the_week_exclude_each_other(s: Senders) -> None:
     """While a sender is registered, a run (or regenerate, render) of the week cannot start;
     while one runs, no sender starts; senders coexist."""
+    engine, db_url, smtp = s.engine, s.db_url, s.smtp
     with hold_shared(engine, week_lock(WEEK), command="send"):
         with hold_shared(engine, week_lock(WEEK), command="send"):
             assert len(registrations(engine)) == 2

@@ -162,20 +162,14 @@ def hold(
 
 
 @contextmanager
-def hold_shared(
-    engine: Engine,
-    name: str,
-    *,
-    command: str,
-    heartbeat: timedelta = HEARTBEAT,
-    stale_after: timedelta = STALE_AFTER,
-) -> Iterator[str]:
+def hold_shared(engine: Engine, name: str, *, command: str) -> Iterator[str]:
     """A shared registration under lock `name` for the block (see the module doc): raises
-    LockHeld when a run, regenerate or render holds `name`; yields the owner token."""
+    LockHeld when a run, regenerate or render holds `name`; yields the owner token. Its
+    heartbeat and staleness are the module's (HEARTBEAT, STALE_AFTER)."""
     deadline = time.monotonic() + JOIN_WAIT
     while True:
         try:
-            gate = _take(engine, name, command=JOINING, stale_after=stale_after)
+            gate = _take(engine, name, command=JOINING, stale_after=STALE_AFTER)
             break
         except LockHeld:
             held = locks.get_lock(engine, name)
@@ -189,7 +183,7 @@ def hold_shared(
             raise RuntimeError(f"the registration {shared} exists already")  # pragma: no cover
     finally:
         release(engine, name, gate)
-    with _kept(engine, shared, owner, heartbeat):
+    with _kept(engine, shared, owner, HEARTBEAT):
         yield owner
 
 
