@@ -11,7 +11,6 @@ import os
 import re
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -259,20 +258,11 @@ def test_without_an_editor_password_the_desk_is_off(tmp_path: Path, engine: Engi
     site_dir.mkdir()
     app = create_app(site_dir, engine=engine, settings=settings, signer=Signer(SECRET))
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 10
-        while not server.started and time.monotonic() < deadline:
-            time.sleep(0.02)
+    with served(app, port):
         for path in ("desk", f"desk/{WEEK}/compose"):
             off = httpx.get(f"http://127.0.0.1:{port}/{path}")
             assert off.status_code == 404 and "NEWSLETTER_EDITOR_PASSWORD" in off.text
         assert httpx.post(f"http://127.0.0.1:{port}/desk/login").status_code == 404
-    finally:
-        server.should_exit = True
-        thread.join(10)
 
 
 # -- the browser ------------------------------------------------------------------------------

@@ -7,8 +7,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +14,6 @@ import feedparser
 import html5lib
 import httpx
 import pytest
-import uvicorn
 from sqlmodel import Session, select
 
 from pipeline.devservers.openai_api import OpenAIServer, default_responder
@@ -24,6 +21,7 @@ from pipeline.render.files import environment
 from pipeline.store.db import open_database
 from pipeline.store.models import LLMCall
 from pipeline.web.app import create_app
+from pipeline.web.served import served
 from tests.helpers import cli_database_url, free_port, invoke
 
 WEEK = "2026-W25"
@@ -208,15 +206,8 @@ def served_site(tmp_path: Path) -> Iterator[str]:
     (site / "issues" / WEEK / "index.html").write_text("<h1>issue</h1>")
     (site / "podcast.xml").write_text("<rss/>")
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(site), port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(5)
+    with served(create_app(site), port):
+        yield f"http://127.0.0.1:{port}"
 
 
 def test_serve_app_serves_the_site_over_http(served_site: str) -> None:
