@@ -4,7 +4,8 @@ edited: its approval is cleared and its files are stale until the next render.""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -12,7 +13,7 @@ from sqlalchemy import Engine, delete
 from sqlalchemy import select as sa_select  # typed past sqlmodel's four columns
 from sqlmodel import Session, col, select
 
-from pipeline.store.db import session
+from pipeline.store.db import locked_session, session
 from pipeline.store.issues import HIGHLIGHT, UPDATED, Placement, write_items
 from pipeline.store.models import (
     Candidate,
@@ -110,6 +111,15 @@ def _mark_edited(s: Session, week: str, now: datetime) -> None:
         s.add(issue)
 
 
+@contextmanager
+def _week_locked(engine: Engine, week: str) -> Iterator[Session]:
+    """A read-modify-write of the week's editor rows: the issue's row is locked first, so
+    two editors' changes to one week apply one after the other (see db.locked_session)."""
+    with locked_session(engine) as s:
+        s.get(Issue, week, with_for_update=True)
+        yield s
+
+
 def _placement(s: Session, week: str, paper_id: str, author: str, now: datetime) -> EditorPlacement:
     row = s.get(EditorPlacement, (week, paper_id)) or EditorPlacement(
         week=week, paper_id=paper_id, author=author, updated=now
@@ -136,7 +146,7 @@ def set_pins(
 ) -> None:
     """The papers pinned in `section` are exactly `order`, in that order (a pinned paper is
     not dropped; one pinned in the other section moves here)."""
-    with session(engine) as s:
+    with _week_locked(engine, week) as s:
         rows = s.exec(select(EditorPlacement).where(EditorPlacement.week == week)).all()
         for row in rows:
             if row.pinned and row.section == section and row.paper_id not in order:
@@ -155,7 +165,7 @@ def set_dropped(
     engine: Engine, week: str, paper_id: str, dropped: bool, *, author: str, now: datetime
 ) -> None:
     """Drop the paper from the issue (unpinning it) or restore it."""
-    with session(engine) as s:
+    with _week_locked(engine, week) as s:
         row = _placement(s, week, paper_id, author, now)
         row.dropped = dropped
         if dropped:
@@ -167,7 +177,7 @@ def set_dropped(
 def add_revision(
     engine: Engine, week: str, target: str, text: str, *, author: str, now: datetime
 ) -> EditorRevision:
-    with session(engine) as s:
+    with _week_locked(engine, week) as s:
         row = EditorRevision(week=week, target=target, text=text, author=author, created=now)
         s.add(row)
         _mark_edited(s, week, now)
