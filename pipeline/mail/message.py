@@ -61,8 +61,9 @@ class Recipient:
 class Outgoing:
     recipient: Recipient
     message_id: str
-    data: bytes  # the whole message, CRLF line endings, not dot-stuffed
+    data: bytes  # the whole message, CRLF line endings
     eight_bit: bool  # a body is 8bit: send with BODY=8BITMIME
+    stuffed: bool = False  # `data` is dot-stuffed (as sent after DATA)
 
 
 def one_line(text: str) -> str:
@@ -111,29 +112,96 @@ def _link_base(public_url: str) -> str:
     return public_url
 
 
+_ATOMS = re.compile(rf"{_ATEXT}(?: {_ATEXT})*")
+_PLAIN_ADDRESS = re.compile(rf"{_ATEXT}(?:\.{_ATEXT})*@{_ATEXT}(?:\.{_ATEXT})+")
+_FOLD_AT = 78  # the `email` package folds longer header lines
+
+
+def _plain_to(name: str, email: str) -> bytes | None:
+    """The To line when name and address need no quoting, encoding or folding (the usual
+    case, built without the `email` package's parser: it is what `_folded` gives then);
+    None otherwise."""
+    if not _PLAIN_ADDRESS.fullmatch(email) or (name and not _ATOMS.fullmatch(name)):
+        return None
+    line = f"To: {name} <{email}>" if name else f"To: {email}"
+    return (line + "\r\n").encode("ascii") if len(line) <= _FOLD_AT else None
+
+
 def _folded(name: str, value: str | Address) -> bytes:
     return str(SMTP.header_factory(name, value).fold(policy=SMTP)).encode("ascii")
 
 
 @dataclass(frozen=True)
+class _Line:
+    """A line of a body with slots in it: its fixed octets and the slots' keys."""
+
+    fixed: int
+    keys: tuple[str, ...]
+
+
 class _Body:
-    """One rendered part: text pieces with slot keys at odd indexes, CRLF line endings."""
+    """One rendered part, pieces encoded once: the fixed text (as sent, and dot-stuffed)
+    between the slots, and what each line's length depends on, so that a subscriber's
+    message is a join and the transfer encoding is chosen without scanning 60 kB."""
 
-    pieces: list[str]
-    content_type: bytes
+    def __init__(self, pieces: list[str], content_type: bytes) -> None:
+        self.content_type = content_type
+        raw = [p.encode("utf-8") for p in pieces[0::2]]
+        self.keys = pieces[1::2]
+        self.fixed = raw
+        # A slot's value is a URL (starting "http"), never a line's first ".": only the
+        # fixed text needs dot-stuffing (RFC 5321 4.5.2); the body starts a line.
+        stuffed = [p.replace(b"\r\n.", b"\r\n..") for p in raw]
+        if stuffed[0].startswith(b"."):
+            stuffed[0] = b"." + stuffed[0]
+        self.stuffed = stuffed
+        self.ascii = all(p.isascii() for p in raw)
+        self.longest_fixed = 0  # the longest line without a slot
+        self.slot_lines: list[_Line] = []
+        fixed, keys = 0, []
+        for i, piece in enumerate(raw):
+            lines = piece.split(b"\r\n")
+            for line in lines[:-1]:
+                fixed += len(line)
+                self._close(fixed, keys)
+                fixed, keys = 0, []
+            fixed += len(lines[-1])
+            if i < len(self.keys):
+                keys.append(self.keys[i])
+        self._close(fixed, keys)
 
-    def fill(self, values: dict[str, str]) -> bytes:
-        return "".join(values[p] if i % 2 else p for i, p in enumerate(self.pieces)).encode("utf-8")
+    def _close(self, fixed: int, keys: list[str]) -> None:
+        if keys:
+            self.slot_lines.append(_Line(fixed, tuple(keys)))
+        else:
+            self.longest_fixed = max(self.longest_fixed, fixed)
+
+    def longest(self, values: dict[str, bytes]) -> int:
+        """The longest line once `values` fill the slots."""
+        with_slots = (
+            line.fixed + sum(len(values[k]) for k in line.keys) for line in self.slot_lines
+        )
+        return max(self.longest_fixed, *with_slots)
+
+    def fill(self, values: dict[str, bytes], *, stuffed: bool = False) -> bytes:
+        fixed = self.stuffed if stuffed else self.fixed
+        out = [fixed[0]]
+        for key, piece in zip(self.keys, fixed[1:], strict=True):
+            out += (values[key], piece)
+        return b"".join(out)
 
 
-def _encode(body: bytes, eight_bit: bool) -> tuple[bytes, bytes]:
+def _encode(
+    body: _Body, values: dict[str, bytes], eight_bit: bool, stuffed: bool
+) -> tuple[bytes, bytes]:
     """The body as sent and its Content-Transfer-Encoding."""
-    fits = max(map(len, body.split(b"\r\n"))) <= MAX_LINE
-    if fits and body.isascii():
-        return body, b"7bit"
+    fits = body.longest(values) <= MAX_LINE
+    if fits and body.ascii:
+        return body.fill(values, stuffed=stuffed), b"7bit"
     if fits and eight_bit:
-        return body, b"8bit"
-    return binascii.b2a_qp(body, istext=True), b"quoted-printable"
+        return body.fill(values, stuffed=stuffed), b"8bit"
+    encoded = binascii.b2a_qp(body.fill(values), istext=True)
+    return (dot_stuffed(encoded) if stuffed else encoded), b"quoted-printable"
 
 
 class IssueMail:
@@ -154,13 +222,18 @@ class IssueMail:
         base = _link_base(settings.site.public_url)
         self.unsubscribe_base = f"{base}unsubscribe?t="
         self.feedback_base = f"{base}feedback?t="
+        # A token is URL-safe base64 and ".": escaping a link is escaping its base.
+        self._escaped_bases = (
+            html.escape(self.unsubscribe_base).encode("ascii"),
+            html.escape(self.feedback_base).encode("ascii"),
+        )
         self.nonce = secrets.token_hex(12)
         self.slots: dict[str, tuple[str, str]] = {}  # key -> (paper id, signal)
         self._keys: dict[tuple[str, str], str] = {}
         self.text, self.html = self._render(view, templates or settings.site.templates_dir)
         self.boundary = f"=_{secrets.token_hex(16)}"
-        for piece in [*self.text.pieces, *self.html.pieces, base]:
-            if self.boundary in piece:  # pragma: no cover - 128 random bits
+        for piece in [*self.text.fixed, *self.html.fixed, base.encode("ascii")]:
+            if self.boundary.encode("ascii") in piece:  # pragma: no cover - 128 random bits
                 raise RuntimeError("MIME boundary collides with the text")
         subject = one_line(f"{view.title} — week of {view.week_label}")
         self.from_line = _folded("From", sender)
@@ -234,13 +307,28 @@ class IssueMail:
             values[key] = self.feedback_base + token
         return values
 
+    def _escaped(self, links: dict[str, str]) -> dict[str, bytes]:
+        """`links` as they go into the HTML part."""
+        unsubscribe, feedback = self._escaped_bases
+        cut_u, cut_f = len(self.unsubscribe_base), len(self.feedback_base)
+        return {
+            key: unsubscribe + url[cut_u:].encode("ascii")
+            if key == _UNSUBSCRIBE
+            else feedback + url[cut_f:].encode("ascii")
+            for key, url in links.items()
+        }
+
     @staticmethod
     def _to(recipient: Recipient) -> bytes:
         email = recipient.email
         if not email.isascii() or "@" not in email or one_line(email) != email:
             raise BadAddress(f"cannot send to {email!r}: not a plain ASCII address")
+        name = one_line(recipient.name)
+        plain = _plain_to(name, email)
+        if plain is not None:
+            return plain
         try:
-            return _folded("To", Address(display_name=one_line(recipient.name), addr_spec=email))
+            return _folded("To", Address(display_name=name, addr_spec=email))
         except (ValueError, IndexError, HeaderParseError, MessageDefect) as exc:
             raise BadAddress(f"cannot send to {email!r}: {exc}") from None
 
@@ -251,13 +339,15 @@ class IssueMail:
         eight_bit: bool,
         message_id: str | None = None,
         date: datetime | None = None,
+        stuffed: bool = False,
     ) -> Outgoing:
-        """The message for one recipient; `eight_bit`: the server offers 8BITMIME."""
+        """The message for one recipient; `eight_bit`: the server offers 8BITMIME;
+        `stuffed`: `data` is dot-stuffed, as sent after DATA (`dot_stuffed(data)`)."""
         mid = message_id or self.message_id(recipient)
         links = self.links(recipient.id)
-        escaped = {key: html.escape(url) for key, url in links.items()}
-        text, text_cte = _encode(self.text.fill(links), eight_bit)
-        page, page_cte = _encode(self.html.fill(escaped), eight_bit)
+        plain = {key: url.encode("ascii") for key, url in links.items()}
+        text, text_cte = _encode(self.text, plain, eight_bit, stuffed)
+        page, page_cte = _encode(self.html, self._escaped(links), eight_bit, stuffed)
         delimiter = b"--" + self.boundary.encode("ascii")
         data = b"".join(
             [
@@ -266,7 +356,7 @@ class IssueMail:
                 self._to(recipient),
                 self.subject_line,
                 b"Message-ID: " + mid.encode("ascii") + b"\r\n",
-                b"List-Unsubscribe: <" + links[_UNSUBSCRIBE].encode("ascii") + b">\r\n",
+                b"List-Unsubscribe: <" + plain[_UNSUBSCRIBE] + b">\r\n",
                 self.list_lines,
                 b"\r\n",
                 *self._part(delimiter, self.text.content_type, text_cte, text),
@@ -274,7 +364,7 @@ class IssueMail:
                 delimiter + b"--\r\n",
             ]
         )
-        return Outgoing(recipient, mid, data, b"8bit" in (text_cte, page_cte))
+        return Outgoing(recipient, mid, data, b"8bit" in (text_cte, page_cte), stuffed)
 
     @staticmethod
     def _part(delimiter: bytes, content_type: bytes, cte: bytes, body: bytes) -> list[bytes]:
