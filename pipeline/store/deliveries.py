@@ -24,6 +24,7 @@ from sqlalchemy import (
     Connection,
     Engine,
     and_,
+    bindparam,
     case,
     delete,
     func,
@@ -227,38 +228,50 @@ def reclaim(
     return claimed
 
 
+# Step 3 for one row, one shape for every group (built once: SQLAlchemy compiles it once
+# and runs a group as one executemany).
+_MARK_SENT = (
+    update(Delivery)
+    .where(
+        col(Delivery.issue_week) == bindparam("b_week"),
+        col(Delivery.subscriber_id) == bindparam("b_subscriber"),
+        col(Delivery.status) == "sending",
+        col(Delivery.claimed_by) == bindparam("b_owner"),
+        select(col(Subscriber.id))
+        .where(
+            col(Subscriber.id) == col(Delivery.subscriber_id), col(Subscriber.status) == "active"
+        )
+        .exists(),
+    )
+    .values(status="sent", sent_at=bindparam("b_at"), error=None, message_id=bindparam("b_mid"))
+)
+
+
 def mark_sent(db: Connection, week: str, owner: str, marks: Sequence[tuple[int, str]]) -> set[int]:
     """Step 3 for (subscriber id, message id) pairs, in one transaction (one durable commit
     for all: a group commit): each row "sent" -- only while `owner`'s claim on it stands and
     the subscriber is still active.  Returns the subscriber ids marked; for the others the
     message must not be terminated."""
-    ids = [sid for sid, _ in marks]
-    active = (
-        select(col(Subscriber.id))
-        .where(
-            col(Subscriber.id) == col(Delivery.subscriber_id), col(Subscriber.status) == "active"
-        )
-        .exists()
+    now = utcnow()
+    db.execute(
+        _MARK_SENT,
+        [
+            {"b_week": week, "b_subscriber": sid, "b_owner": owner, "b_at": now, "b_mid": mid}
+            for sid, mid in marks
+        ],
     )
-    done = db.execute(
-        update(Delivery)
-        .where(
+    # Rows "sent" under our claim are the ones just marked: a row is marked once, and the
+    # update's row locks (PostgreSQL) or the write lock (SQLite) keep others out until the
+    # commit.  Read by the (issue, subscriber) key alone and checked here, so that the
+    # database looks the rows up by it rather than by (issue, status) among all sent.
+    rows = db.execute(
+        select(col(Delivery.subscriber_id), col(Delivery.status), col(Delivery.claimed_by)).where(
             col(Delivery.issue_week) == week,
-            col(Delivery.subscriber_id).in_(ids),
-            col(Delivery.status) == "sending",
-            col(Delivery.claimed_by) == owner,
-            active,
+            col(Delivery.subscriber_id).in_([sid for sid, _ in marks]),
         )
-        .values(
-            status="sent",
-            sent_at=utcnow(),
-            error=None,
-            message_id=case(dict(marks), value=col(Delivery.subscriber_id)),
-        )
-        .returning(col(Delivery.subscriber_id))
     ).all()
     db.commit()
-    return {sid for (sid,) in done}
+    return {sid for sid, status, by in rows if status == "sent" and by == owner}
 
 
 def retrying(db: Connection, week: str, subscriber_id: int, error: str) -> None:
