@@ -22,7 +22,7 @@ from pipeline.backoff import backoff_delay
 from pipeline.config import Settings
 from pipeline.errors import BadAddress, SMTPUnavailable
 from pipeline.mail.claims import Claims, Pacer
-from pipeline.mail.commits import GroupCommit
+from pipeline.mail.commits import GroupCommit, Marked
 from pipeline.mail.message import IssueMail, Outgoing, Recipient, dot_stuffed
 from pipeline.mail.smtp import SMTPReply, close, connect, sender_address
 from pipeline.store import deliveries
@@ -202,7 +202,10 @@ class Batch:
             self._drop()
             self._transient(item, f"connection lost: {exc}")
             return
-        if not self.commits.mark_sent(self.db, item.recipient.id, out.message_id):
+        outcome, failure = self.commits.mark_sent(
+            self.db, item.recipient.id, out.message_id, lambda: conn.send(b".\r\n")
+        )
+        if outcome is Marked.NOT_OURS:
             # The subscriber left since the claim, or the claim was taken over: the message
             # stays unterminated and the connection is dropped, so the server discards it.
             log.info(
@@ -211,12 +214,10 @@ class Batch:
             self._drop()
             self.claims.withdraw([(item.recipient, item.fresh)])  # no-op when not ours
             return
-        try:
-            conn.send(b".\r\n")  # step 4
-            self.in_data = False
-        except (smtplib.SMTPException, OSError) as exc:
+        self.in_data = False
+        if outcome is Marked.LOST:  # the terminator could not be written (step 4)
             self._drop()
-            self._unconfirmed(item, exc)
+            self._unconfirmed(item, failure or OSError("the terminator was not sent"))
             return
         self.pending = (item, conn)
 

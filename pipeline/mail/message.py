@@ -158,7 +158,8 @@ class _Body:
         self.ascii = all(p.isascii() for p in raw)
         self.longest_fixed = 0  # the longest line without a slot
         self.slot_lines: list[_Line] = []
-        fixed, keys = 0, []
+        fixed = 0
+        keys: list[str] = []
         for i, piece in enumerate(raw):
             lines = piece.split(b"\r\n")
             for line in lines[:-1]:
