@@ -149,9 +149,10 @@ def env(  # the CLI pointed at the local servers
 
 
 @pytest.fixture
-def smtp() -> Iterator[tuple[Controller, Recorder]]:
-    """A recording SMTP server on 127.0.0.1."""
-    recorder = Recorder()
+def smtp(request: pytest.FixtureRequest) -> Iterator[tuple[Controller, Recorder]]:
+    """A recording SMTP server on 127.0.0.1 (offering PIPELINING when the test's indirect
+    parameter is true)."""
+    recorder = Recorder(pipelining=getattr(request, "param", False))
     with smtp_server(recorder) as controller:
         yield controller, recorder
 

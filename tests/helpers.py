@@ -24,6 +24,7 @@ from typing import Any, Protocol, TypeVar
 import openai
 import psycopg
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool, Pool
@@ -180,15 +181,27 @@ class Stall:
 class Recorder:
     """An aiosmtpd handler that stores every accepted message; `refuse` maps an address to
     what RCPT answers ("drop" cuts the connection), `on_rcpt` to a call made first,
-    `stalls` to a `Stall`."""
+    `stalls` to a `Stall`.  With `pipelining` the server offers PIPELINING (RFC 2920:
+    aiosmtpd answers commands in order, which is all the extension asks of a server);
+    `chunks` holds what each read from a client brought (see `smtp_server`)."""
 
-    def __init__(self, refuse: dict[str, list[str]] | None = None) -> None:
+    def __init__(
+        self, refuse: dict[str, list[str]] | None = None, *, pipelining: bool = False
+    ) -> None:
+        self.pipelining = pipelining
+        self.chunks: list[bytes] = []
         self.messages: list[tuple[str, list[str], bytes]] = []
         self.refuse = refuse or {}
         self.on_rcpt: dict[str, Any] = {}
         self.stalls: dict[str, Stall] = {}
         self.lock = threading.Lock()
         self.arrived = threading.Event()
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):  # type: ignore[no-untyped-def]
+        session.host_name = hostname
+        if self.pipelining:
+            responses.insert(-1, "250-PIPELINING")
+        return responses
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # type: ignore[no-untyped-def]
         if address in self.on_rcpt:
@@ -224,10 +237,25 @@ class Recorder:
         return Counter(r for _, rcpts, _ in self.messages for r in rcpts)
 
 
+class _ReadsKept(SMTP):
+    """aiosmtpd's server, keeping each read from the client in the handler's `chunks`."""
+
+    def data_received(self, data: bytes) -> None:
+        self.event_handler.chunks.append(bytes(data))
+        super().data_received(data)
+
+
+class _Controller(Controller):
+    def factory(self) -> SMTP:
+        if isinstance(self.handler, Recorder):
+            return _ReadsKept(self.handler, **self.SMTP_kwargs)
+        return SMTP(self.handler, **self.SMTP_kwargs)
+
+
 @contextmanager
 def smtp_server(handler: object, **options: Any) -> Iterator[Controller]:
     """A real SMTP server (aiosmtpd) on a free port of 127.0.0.1, stopped at the end."""
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port(), **options)
+    controller = _Controller(handler, hostname="127.0.0.1", port=free_port(), **options)
     controller.start()
     try:
         yield controller

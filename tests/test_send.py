@@ -164,6 +164,19 @@ def world(
     return make_settings(db_url, tmp_path, smtp[0].port), ids
 
 
+SERVER_KINDS = pytest.mark.parametrize(
+    "smtp", [False, True], indirect=True, ids=["lockstep", "pipelining"]
+)
+
+
+def envelope_in_one_read(recorder: Recorder) -> bool:
+    """Did a client's MAIL FROM, RCPT TO and DATA arrive in one read (pipelined)?"""
+    return any(
+        b"MAIL FROM:" in c and b"RCPT TO:" in c and c.endswith(b"DATA\r\n") for c in recorder.chunks
+    )
+
+
+@SERVER_KINDS
 def test_each_active_subscriber_gets_one_complete_message(
     engine: Engine, world: tuple[Settings, dict[str, int]], smtp: tuple[Controller, Recorder]
 ) -> None:
@@ -189,6 +202,7 @@ def test_each_active_subscriber_gets_one_complete_message(
     again = send_stage(engine, settings, WEEK, signer=SIGNER)  # a rerun sends nothing
     assert (again.sent, again.skipped, again.failed) == (0, 3, 0)
     assert len(recorder.messages) == 3
+    assert envelope_in_one_read(recorder) is recorder.pipelining
 
 
 def test_hostile_title_and_name_cannot_add_headers(
@@ -227,6 +241,7 @@ def test_only_active_at_claim_time_are_sent(
     assert ids["bob@example.org"] not in deliveries(engine)
 
 
+@SERVER_KINDS
 def test_retries_bounces_and_reconnects(
     engine: Engine, db_url: str, tmp_path: Path, smtp: tuple[Controller, Recorder]
 ) -> None:
@@ -262,6 +277,7 @@ def test_retries_bounces_and_reconnects(
     assert (again.sent, again.skipped, again.failed, again.bounced) == (1, 4, 0, 0)
     assert recorder.count_by_rcpt()["p4@example.org"] == 1
     assert max(recorder.count_by_rcpt().values()) == 1
+    assert envelope_in_one_read(recorder) is recorder.pipelining
 
 
 def test_a_server_gone_for_good_stops_the_batch_for_a_rerun(
