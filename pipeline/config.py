@@ -200,6 +200,8 @@ class SmtpSettings(_Group):
     timeout_seconds: float = Field(default=30.0, gt=0)
     from_address: str = ""  # key smtp_from (env NEWSLETTER_FROM or NEWSLETTER_SMTP_FROM)
     rate: float = Field(default=0.0, ge=0)  # messages per second; 0 = as fast as it goes
+    # SMTP connections a send uses at once (`--workers` overrides); `rate` caps them together.
+    workers: int = Field(default=1, ge=1, le=64)
     retries: int = Field(default=3, ge=0, le=20)  # per message, for 4xx and dropped links
     list_id: str = ""  # List-Id header; default "<title> <newsletter.{host of public_url}>"
 

@@ -429,12 +429,12 @@ def send(
     *,
     signer: Signer | None = None,
     retry_base: float = 1.0,
-    workers: int = 1,
+    workers: int | None = None,
 ) -> SendResult:
     """Email the issue to every active subscriber not sent it yet (see pipeline.mail.send)
-    over `workers` connections, registered as one of the issue's senders: other senders,
-    here or on other hosts, share the work; a run of the same week stops it at once (and
-    cannot start while it sends)."""
+    over `workers` connections (default: the smtp_workers setting), registered as one of
+    the issue's senders: other senders, here or on other hosts, share the work; a run of the
+    same week stops it at once (and cannot start while it sends)."""
     with hold_shared(p.engine, week_lock(week), command="send") as owner:
         return _send(p, week, owner, signer=signer, retry_base=retry_base, workers=workers)
 
@@ -446,7 +446,7 @@ def _send(
     *,
     signer: Signer | None = None,
     retry_base: float = 1.0,
-    workers: int = 1,
+    workers: int | None = None,
 ) -> SendResult:
     # Checked before the run row: an issue awaiting the editor's approval, not rendered yet,
     # or a missing secret key is the user's to fix, not a send that failed.
@@ -463,7 +463,7 @@ def _send(
             mail,
             owner=owner,
             live=live,
-            workers=workers,
+            workers=workers or p.settings.smtp.workers,
             retry_base=retry_base,
             progress=p.progress,
         )
@@ -520,9 +520,11 @@ def run(
     budget_usd: float | None = None,
     audio: bool = False,
     send: bool = False,
+    workers: int | None = None,
 ) -> RunResult:
     """fetch -> rank -> summarize -> render for one ISO week (default: the last complete one),
-    then, with `send`, email it: `newsletter run [--send]` and the scheduled job.
+    then, with `send`, email it over `workers` connections (default: smtp_workers):
+    `newsletter run [--send]` and the scheduled job.
 
     The issue's lock is held throughout (a second run or sender of the same week stops at
     once, and nothing re-renders the issue between the render and the send). If a stage
@@ -534,5 +536,5 @@ def run(
         target, fetched, ranked = fetch_and_rank(p, week)
         summarized = summarize(p, target, budget_usd=budget_usd)
         files = render(p, target, audio=audio)
-        sent = _send(p, target, owner) if send else None
+        sent = _send(p, target, owner, workers=workers) if send else None
     return RunResult(target, fetched, ranked, summarized, files, sent)

@@ -190,6 +190,7 @@ class Recorder:
     ) -> None:
         self.pipelining = pipelining
         self.chunks: list[bytes] = []
+        self.peers: Counter[tuple[str, int]] = Counter()  # messages per client connection
         self.messages: list[tuple[str, list[str], bytes]] = []
         self.refuse = refuse or {}
         self.on_rcpt: dict[str, Any] = {}
@@ -223,6 +224,7 @@ class Recorder:
     async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]
         with self.lock:
             self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
+            self.peers[tuple(session.peer)] += 1
         self.arrived.set()
         return "250 Message accepted"
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import email
 from email import policy
 from email.message import EmailMessage
+from pathlib import Path
 
 import pytest
 
@@ -34,6 +35,31 @@ def test_run_send_mails_each_active_subscriber_once(env: dict[str, str], mailbox
     assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     html = msg.get_body(("html",))
     assert html is not None and "Highlights" in html.get_content()
+
+
+def test_run_send_over_several_connections(
+    env: dict[str, str], mailbox: Recorder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`run --send --workers 3` shares 150 subscribers (three claims' worth) among three
+    SMTP connections; the smtp_workers setting does the same for a plain `run --send`."""
+    people = tmp_path / "people.csv"
+    people.write_text(
+        "email\n" + "".join(f"r{i}@example.org\n" for i in range(150)), encoding="utf-8"
+    )
+    invoke("subscribers", "import", str(people))
+    out = invoke("run", "--week", WEEK, "--send", "--workers", "3")
+    assert f"sent {WEEK}: 150 sent, 0 skipped, 0 failed" in out
+    assert len(mailbox.peers) == 3  # three connections carried messages
+    assert sorted(mailbox.count_by_rcpt().values()) == [1] * 150
+
+    invoke("subscribers", "add", "late@example.org")
+    monkeypatch.setenv("NEWSLETTER_SMTP_WORKERS", "2")
+    again = invoke("run", "--week", WEEK, "--send")
+    assert f"sent {WEEK}: 1 sent, 150 skipped" in again
+    assert mailbox.count_by_rcpt()["late@example.org"] == 1
+
+    error = invoke("run", "--week", WEEK, "--workers", "2", code=1)
+    assert error.strip() == "error: --workers sets the connections of --send: give --send too"
 
 
 def test_a_failed_run_sends_nothing(

@@ -100,6 +100,16 @@ AudioOpt = Annotated[
     bool,
     typer.Option("--audio", help="Also make podcast.mp3 (espeak-ng, or [podcast] tts_base_url)."),
 ]
+WorkersOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--workers",
+        min=1,
+        max=64,
+        help="SMTP connections to send over at once (default: smtp_workers, 1); smtp_rate "
+        "caps them together.",
+    ),
+]
 DryRunOpt = Annotated[
     bool, typer.Option("--dry-run", help="Print the LLM calls, tokens and cost; send nothing.")
 ]

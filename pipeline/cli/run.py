@@ -15,11 +15,13 @@ from pipeline.cli.common import (
     DryRunOpt,
     OutOpt,
     WeekOpt,
+    WorkersOpt,
     out,
     pipeline_for,
     user_errors,
 )
 from pipeline.cli.report import exit_partial, print_dry_run, print_run
+from pipeline.errors import UserInputError
 from pipeline.mail.editor import desk_url
 from pipeline.records import parse_week
 
@@ -41,10 +43,13 @@ def run(
     send: Annotated[
         bool, typer.Option("--send", help="Then email the issue to active subscribers.")
     ] = False,
+    workers: WorkersOpt = None,
 ) -> None:
     """The weekly job: fetch, rank, summarize, render (--dry-run stops before the LLM);
     with --send, also email it (never twice to anyone)."""
     target = parse_week(week) if week else None
+    if workers is not None and not send:
+        raise UserInputError("--workers sets the connections of --send: give --send too")
     with pipeline_for(ctx.obj.settings(output_dir=output_dir, database_url=database_url)) as p:
         if dry_run:
             print_dry_run(runner.dry_run(p, target), p.settings.model_name)
@@ -52,7 +57,7 @@ def run(
         wiring.check_llm(p.settings)
         if send:
             wiring.check_smtp(p.settings)
-        result = runner.run(p, target, budget_usd=budget, audio=audio, send=send)
+        result = runner.run(p, target, budget_usd=budget, audio=audio, send=send, workers=workers)
     print_run(result)
     if p.settings.desk.approval == "required" and not send:
         out.print(

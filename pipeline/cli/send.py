@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from pipeline import runner
-from pipeline.cli.common import DbOpt, OutOpt, out, pipeline_for, user_errors
+from pipeline.cli.common import DbOpt, OutOpt, WorkersOpt, out, pipeline_for, user_errors
 from pipeline.cli.report import exit_partial, print_sent
 from pipeline.errors import UserInputError
 from pipeline.records import parse_week
@@ -40,15 +40,7 @@ def send(
             "--to", metavar="ADDRESS", help="Send one test copy here (not recorded as sent)."
         ),
     ] = None,
-    workers: Annotated[
-        int,
-        typer.Option(
-            "--workers",
-            min=1,
-            max=64,
-            help="SMTP connections to send over at once (smtp_rate caps them together).",
-        ),
-    ] = 1,
+    workers: WorkersOpt = None,
     database_url: DbOpt = None,
     output_dir: OutOpt = None,
 ) -> None:
