@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import (
@@ -361,6 +362,31 @@ def count_sent(engine: Engine, week: str) -> int:
             .where(col(Delivery.issue_week) == week, col(Delivery.status) == "sent")
         ).scalar()
     return int(n or 0)
+
+
+@dataclass(frozen=True)
+class Row:
+    email: str
+    status: str
+    claimed_by: str
+    sent_at: datetime | None
+
+
+def rows_for(engine: Engine, week: str, emails: Sequence[str]) -> list[Row]:
+    """The delivery rows of `week` for these addresses (the send benchmark explains a
+    message the sink never got)."""
+    with engine.connect() as db:
+        found = db.execute(
+            select(
+                col(Subscriber.email),
+                col(Delivery.status),
+                col(Delivery.claimed_by),
+                col(Delivery.sent_at),
+            )
+            .join(Delivery, col(Delivery.subscriber_id) == col(Subscriber.id))
+            .where(col(Delivery.issue_week) == week, col(Subscriber.email).in_(list(emails)))
+        ).all()
+    return [Row(e, st, by or "", at) for e, st, by, at in found]
 
 
 def _active_with_delivery(stmt: S, week: str) -> S:
