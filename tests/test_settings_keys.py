@@ -89,6 +89,7 @@ SAMPLES: dict[str, tuple[str, Any]] = {
     "smtp_from": ("smtp.from_address", "AI papers <news@example.org>"),
     "smtp_rate": ("smtp.rate", 2.5),
     "smtp_retries": ("smtp.retries", 5),
+    "smtp_workers": ("smtp.workers", 4),
     "smtp_timeout_seconds": ("smtp.timeout_seconds", 12.5),
 }
 

@@ -5,17 +5,19 @@ SMTP cannot take part in a database transaction, so each message follows this pr
 1. claim: the `delivery` row (issue, subscriber) "sending", owned by this sender, committed
    -- claimed in batches (`pipeline.mail.claims`), only for subscribers `active` then and
    rows not "sent"; the subscriber is checked again just before MAIL FROM;
-2. MAIL FROM, RCPT TO, DATA, then the whole dot-stuffed message *without* the final
-   `CRLF . CRLF` that ends it;
+2. MAIL FROM, RCPT TO, DATA (in one write when the server offers PIPELINING), then the
+   whole dot-stuffed message *without* the final `CRLF . CRLF` that ends it;
 3. commit the row as "sent" -- only while the claim is still ours (else drop the connection:
    the message is discarded, the new owner of the claim sends it);
-4. send the terminator `. CRLF` and read the reply.
+4. send the terminator `. CRLF` (written by whichever worker led the group commit, at once:
+   `pipeline.mail.commits`) and read the reply.
 
 A kill before step 3 leaves the server an unterminated message, which it discards when the
 connection drops (RFC 5321 4.1.1.4), and a row in "sending": the next run sends it again --
-it was never delivered.  A kill between steps 3 and 4 can lose that one message (a window
-from the commit's return to the terminator's write: microseconds on SQLite, a reply
-across a socket on PostgreSQL), never send it twice.  A 4xx or 5xx reply to the
+it was never delivered.  A kill during step 3 or between steps 3 and 4 can lose that one
+message, never send it twice: the database completes a commit whose client died (on
+PostgreSQL that window is the commit's WAL flush, milliseconds; on SQLite, the fsync),
+and then nothing sends the terminator.  A 4xx or 5xx reply to the
 terminator means the server did not take the message: the row goes back to "sending"
 (retried) or to "failed".
 A connection lost after the terminator was sent is ambiguous (RFC 1047); the row stays
