@@ -224,8 +224,8 @@ class Batch:
     def _envelope(self, conn: smtplib.SMTP, recipient: str, eight_bit: bool) -> None:
         """MAIL FROM, RCPT TO and DATA, up to the 354 that asks for the message; in one
         write when the server offers PIPELINING (RFC 2920), each reply read in turn.  The
-        addresses were checked when the message was composed (plain ASCII, no spaces or
-        brackets), so they go in the commands as they are."""
+        addresses were checked when the message was composed (plain ASCII, no line breaks,
+        parsed as an address), so they go in the commands as they are."""
         commands = [
             f"MAIL FROM:<{self.envelope_from}>" + (" BODY=8BITMIME" if eight_bit else ""),
             f"RCPT TO:<{recipient}>",
