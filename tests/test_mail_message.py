@@ -89,6 +89,7 @@ def test_stuffed_message_is_the_dot_stuffed_plain_one(
         ("Reader 1", "reader000001@example.org"),
         ("", "bob@example.org"),
         ("O'Brien", "o.brien@mail.example.co.uk"),
+        ("a!#$%&*+/=?^_`{|}~-b c", "d@example.org"),  # every atext character: not quoted
         ("J. Smith", "j@example.org"),  # "." is not atext: quoted
         ("Zoë", "zoe@example.org"),  # encoded word
         ("Smith, John", "john@example.org"),
