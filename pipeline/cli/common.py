@@ -98,7 +98,7 @@ TemplatesOpt = Annotated[
 ]
 AudioOpt = Annotated[
     bool,
-    typer.Option("--audio", help="Also make podcast.mp3 (espeak-ng, or [podcast] tts_base_url)."),
+    typer.Option("--audio", help="Also make podcast.mp3 (the engine of [podcast] tts)."),
 ]
 DryRunOpt = Annotated[
     bool, typer.Option("--dry-run", help="Print the LLM calls, tokens and cost; send nothing.")

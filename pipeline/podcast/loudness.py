@@ -1,0 +1,93 @@
+"""Broadcast loudness: ffmpeg's loudnorm in two passes, and the EBU R128 measurement.
+
+The podcast is normalised to -16 LUFS integrated (what Apple Podcasts and most players
+expect of spoken word) with the true peak at most -1 dBTP. Neural speech has peaks some
+20 dB above its loudness, too many for a linear gain to reach -16 LUFS under the peak
+limit (loudnorm would fall back to its dynamic mode, which misses the target on short
+files), so the speech is first levelled: its loudness is measured, a gain brings it near
+the target and a limiter holds the peaks at -4 dBFS (`leveller`). Then loudnorm's two
+passes: the first measures the levelled speech (`measure_filter`, `measured`), the second
+applies those measurements linearly (`loudnorm`; ffmpeg falls back to dynamic only when
+linear cannot meet the targets). The target peak leaves 0.5 dB under -1 dBTP for what MP3
+encoding adds. `ebur128` reads a finished file's measurement (the benchmark, the tests).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+TARGET_LUFS = -16.0
+MAX_TRUE_PEAK = -1.0  # dBTP, for the published file
+TARGET_TRUE_PEAK = -1.5  # what loudnorm aims at: headroom for the MP3 encoder
+TARGET_LRA = 11.0
+LIMIT = 0.63  # the leveller's sample-peak limit (-4 dBFS)
+_MEASURED = ("input_i", "input_tp", "input_lra", "input_thresh", "target_offset")
+
+
+@dataclass(frozen=True)
+class Loudness:
+    integrated: float  # LUFS
+    true_peak: float  # dBTP
+    lra: float  # LU
+
+
+def _targets() -> str:
+    return f"I={TARGET_LUFS:g}:TP={TARGET_TRUE_PEAK:g}:LRA={TARGET_LRA:g}"
+
+
+def measure_filter(before: str = "") -> str:
+    """A measuring pass (after the filters ``before``, if any): JSON on stderr."""
+    return f"{before},loudnorm={_targets()}:print_format=json".lstrip(",")
+
+
+def leveller(integrated: float) -> str:
+    """Gain to the target from the measured ``integrated`` loudness, then a peak limiter."""
+    gain = TARGET_LUFS - integrated
+    return f"volume={gain:.2f}dB,alimiter=limit={LIMIT}:attack=5:release=50:level=false"
+
+
+def measured(stderr: str) -> dict[str, float] | None:
+    """The first pass's measurements from ffmpeg's stderr; None for silence (nothing to
+    normalise). A stderr without them is a bug (ffmpeg's output changed)."""
+    start = stderr.rfind("{")
+    end = stderr.rfind("}")
+    if start < 0 or end < start:
+        raise ValueError("ffmpeg's loudnorm printed no measurements")
+    data = json.loads(stderr[start : end + 1])
+    values = {key: float(data[key]) for key in _MEASURED}
+    return values if all(math.isfinite(v) for v in values.values()) else None
+
+
+def loudnorm(values: dict[str, float]) -> str:
+    """The second pass: normalise with the first pass's measurements."""
+    return (
+        f"loudnorm={_targets()}:measured_I={values['input_i']:g}"
+        f":measured_TP={values['input_tp']:g}:measured_LRA={values['input_lra']:g}"
+        f":measured_thresh={values['input_thresh']:g}:offset={values['target_offset']:g}"
+        ":linear=true"
+    )
+
+
+_SUMMARY = re.compile(
+    r"Summary:.*?I:\s+(-?[\d.]+|-inf) LUFS.*?LRA:\s+(-?[\d.]+) LU.*?Peak:\s+(-?[\d.]+|-inf) dBFS",
+    re.S,
+)
+
+
+def ebur128_argv(ffmpeg: str, path: Path) -> list[str]:
+    return [
+        ffmpeg, "-nostdin", "-hide_banner", "-nostats", "-i", str(path),
+        "-af", "ebur128=peak=true", "-f", "null", "-",
+    ]  # fmt: skip
+
+
+def ebur128(stderr: str) -> Loudness:
+    """The Summary that ffmpeg's ebur128 filter prints at the end (see `ebur128_argv`)."""
+    m = _SUMMARY.search(stderr)
+    if m is None:
+        raise ValueError("ffmpeg's ebur128 printed no summary")
+    return Loudness(float(m[1]), float(m[3]), float(m[2]))
