@@ -3,12 +3,15 @@
 It shows the newsletter's title, the week and the issue's top topics (its first highlights'
 titles). Paper titles are untrusted text: they are only drawn, wrapped and cut to fit; the
 same issue always gives the same bytes. Podcast directories want 1400 to 3000 pixels square.
+The font is DejaVu Sans (Debian's fonts-dejavu-core, `make system-deps`), which has Greek,
+math symbols and dashes; without it, Pillow's bundled font (Latin only).
 """
 
 from __future__ import annotations
 
 import io
 import re
+from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
@@ -23,11 +26,15 @@ _ACCENT = (255, 183, 77)
 _TEXT = (245, 245, 240)
 _MUTED = (176, 186, 206)
 
+DEJAVU = Path("/usr/share/fonts/truetype/dejavu")
 Font = ImageFont.FreeTypeFont | ImageFont.ImageFont
 
 
-def _font(size: int) -> Font:
-    return ImageFont.load_default(size=size)  # Pillow's bundled FreeType font: no system fonts
+def _font(size: int, bold: bool = False) -> Font:
+    path = DEJAVU / ("DejaVuSans-Bold.ttf" if bold else "DejaVuSans.ttf")
+    if path.is_file():
+        return ImageFont.truetype(str(path), size)
+    return ImageFont.load_default(size=size)
 
 
 def _wrap(draw: ImageDraw.ImageDraw, text: str, font: Font, width: int, lines: int) -> list[str]:
@@ -67,7 +74,7 @@ def cover_png(view: IssueView) -> bytes:
     width = SIZE - 2 * _MARGIN
     draw.rectangle((0, 0, SIZE, 28), fill=_ACCENT)
     y = _MARGIN
-    title_font = _font(104)
+    title_font = _font(100, bold=True)
     for line in _wrap(draw, view.title, title_font, width, 3):
         draw.text((_MARGIN, y), line, font=title_font, fill=_TEXT)
         y += 124
@@ -76,10 +83,10 @@ def cover_png(view: IssueView) -> bytes:
     for line in _wrap(draw, f"Week of {view.week_label}", week_font, width, 2):
         draw.text((_MARGIN, y), line, font=week_font, fill=_ACCENT)
         y += 76
-    y = max(y + 60, 640)
+    y = max(y + 50, 480)
     draw.line((_MARGIN, y, SIZE - _MARGIN, y), fill=_MUTED, width=4)
     y += 50
-    topic_font = _font(50)
+    topic_font = _font(48)
     for item in view.highlights[:TOPICS]:
         lines = _wrap(draw, chapter_title(item), topic_font, width - 60, 2)
         draw.ellipse((_MARGIN, y + 18, _MARGIN + 24, y + 42), fill=_ACCENT)
