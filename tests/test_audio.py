@@ -465,6 +465,17 @@ def test_the_tone_is_brought_to_broadcast_loudness_with_tags_and_cover(
     assert again.path.read_bytes() == result.path.read_bytes()  # normalising is deterministic
 
 
+def test_the_loudness_filters_are_cached_with_the_chunks(tts: OpenAISpeech, tmp_path: Path) -> None:
+    chapters = [Chapter("A", long_text(12))]
+    first = build_podcast(chapters, tts, tmp_path / "a.mp3", cache_dir=tmp_path / "cache")
+    (kept,) = (tmp_path / "cache" / "tts").glob("loudness-*.txt")
+    assert kept.read_text().startswith("volume=") and ":linear=true" in kept.read_text()
+    assert abs(measure(first.path).integrated - TARGET_LUFS) <= 1.0
+    kept.write_text("volume=-10dB")  # a rebuild takes the kept filters: it measures nothing
+    again = build_podcast(chapters, tts, tmp_path / "b.mp3", cache_dir=tmp_path / "cache")
+    assert again.synthesized == 0 and measure(again.path).integrated < TARGET_LUFS - 5
+
+
 def test_silence_is_left_as_it_is(tmp_path: Path) -> None:
     result = build_podcast([Chapter("A", "one two")], SilentSpeech(), tmp_path / "s.mp3")
     assert not result.normalized

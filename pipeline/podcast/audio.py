@@ -192,7 +192,7 @@ def build_podcast(
         if cover is not None:
             picture = work / "cover.png"
             picture.write_bytes(cover)
-        chain = _loudness_chain(ffmpeg, concat)
+        chain = _loudness_chain(ffmpeg, concat, files, store)
         partial = work / "podcast.mp3"
         argv = _ffmpeg_argv(ffmpeg, concat, metadata, picture, chain, partial)
         _run(argv, FFMPEG_MISSING, "ffmpeg")
@@ -210,7 +210,8 @@ def build_podcast(
 
 def measure(path: Path, ffmpeg: str = "ffmpeg") -> loudness.Loudness:
     """The file's integrated loudness, true peak and loudness range (EBU R128)."""
-    stderr = _run(loudness.ebur128_argv(ffmpeg, path), FFMPEG_MISSING, "ffmpeg", stderr=True)
+    argv = loudness.ebur128_argv(ffmpeg, ["-i", str(path)])
+    stderr = _run(argv, FFMPEG_MISSING, "ffmpeg", stderr=True)
     return loudness.ebur128(stderr)
 
 
@@ -246,24 +247,33 @@ def _duration(path: Path, ffprobe: str) -> float:
         raise NewsletterError(f"ffprobe could not measure the audio in {path}") from None
 
 
-def _loudness_chain(ffmpeg: str, concat: Path) -> str | None:
+def _loudness_chain(ffmpeg: str, concat: Path, files: list[Path], store: Path) -> str | None:
     """The filters that bring the joined audio to broadcast loudness (see `loudness`): the
-    leveller, then loudnorm with its own first pass's measurements; None for silence."""
-    raw = _measure(ffmpeg, concat, "")
-    if raw is None:
-        return None
-    level = loudness.leveller(raw["input_i"])
-    levelled = _measure(ffmpeg, concat, level)
-    return None if levelled is None else f"{level},{loudness.loudnorm(levelled)}"
-
-
-def _measure(ffmpeg: str, concat: Path, before: str) -> dict[str, float] | None:
-    argv = [
-        ffmpeg, "-nostdin", "-hide_banner", "-nostats",
-        "-f", "concat", "-safe", "0", "-i", str(concat),
-        "-af", loudness.measure_filter(before), "-f", "null", "-",
-    ]  # fmt: skip
-    return loudness.measured(_run(argv, FFMPEG_MISSING, "ffmpeg", stderr=True))
+    leveller, then loudnorm with its own first pass's measurements; None for silence.
+    Kept in ``store`` under the chunks' names, so a cached rebuild measures nothing."""
+    names = "\n".join([loudness.VERSION, *(f.name for f in files)])
+    cached = store / f"loudness-{hashlib.sha256(names.encode()).hexdigest()}.txt"
+    if cached.exists():
+        return cached.read_text(encoding="utf-8") or None
+    inputs = ["-f", "concat", "-safe", "0", "-i", str(concat)]
+    stderr = _run(
+        loudness.ebur128_argv(ffmpeg, inputs, peak=False), FFMPEG_MISSING, "ffmpeg", stderr=True
+    )
+    chain = None
+    raw = loudness.integrated(stderr)
+    if raw is not None:
+        level = loudness.leveller(raw)
+        argv = [
+            ffmpeg, "-nostdin", "-hide_banner", "-nostats", *inputs,
+            "-af", loudness.measure_filter(level), "-f", "null", "-",
+        ]  # fmt: skip
+        levelled = loudness.measured(_run(argv, FFMPEG_MISSING, "ffmpeg", stderr=True))
+        chain = None if levelled is None else f"{level},{loudness.loudnorm(levelled)}"
+    fd, partial = tempfile.mkstemp(prefix=".part-", dir=store)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(chain or "")
+    os.replace(partial, cached)
+    return chain
 
 
 def _ffmpeg_argv(

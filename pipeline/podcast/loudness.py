@@ -4,12 +4,14 @@ The podcast is normalised to -16 LUFS integrated (what Apple Podcasts and most p
 expect of spoken word) with the true peak at most -1 dBTP. Neural speech has peaks some
 20 dB above its loudness, too many for a linear gain to reach -16 LUFS under the peak
 limit (loudnorm would fall back to its dynamic mode, which misses the target on short
-files), so the speech is first levelled: its loudness is measured, a gain brings it near
-the target and a limiter holds the peaks at -4 dBFS (`leveller`). Then loudnorm's two
+files), so the speech is first levelled: its loudness is measured (`ebur128_argv` without
+the costly true-peak scan, `integrated`), a gain brings it near the target and a limiter
+holds the peaks at -4 dBFS (`leveller`). Then loudnorm's two
 passes: the first measures the levelled speech (`measure_filter`, `measured`), the second
 applies those measurements linearly (`loudnorm`; ffmpeg falls back to dynamic only when
 linear cannot meet the targets). The target peak leaves 0.5 dB under -1 dBTP for what MP3
 encoding adds. `ebur128` reads a finished file's measurement (the benchmark, the tests).
+`VERSION` names these settings, for caches of the filters computed with them.
 """
 
 from __future__ import annotations
@@ -18,13 +20,13 @@ import json
 import math
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
 TARGET_LUFS = -16.0
 MAX_TRUE_PEAK = -1.0  # dBTP, for the published file
 TARGET_TRUE_PEAK = -1.5  # what loudnorm aims at: headroom for the MP3 encoder
 TARGET_LRA = 11.0
 LIMIT = 0.63  # the leveller's sample-peak limit (-4 dBFS)
+SILENCE = -70.0  # LUFS: ebur128's floor, for audio with nothing to normalise
 _MEASURED = ("input_i", "input_tp", "input_lra", "input_thresh", "target_offset")
 
 
@@ -78,11 +80,24 @@ _SUMMARY = re.compile(
 )
 
 
-def ebur128_argv(ffmpeg: str, path: Path) -> list[str]:
+VERSION = f"{_targets()}:limit={LIMIT}:v1"
+
+
+def ebur128_argv(ffmpeg: str, inputs: list[str], *, peak: bool = True) -> list[str]:
+    """ffmpeg measuring ``inputs`` (its input options and file) with the ebur128 filter."""
     return [
-        ffmpeg, "-nostdin", "-hide_banner", "-nostats", "-i", str(path),
-        "-af", "ebur128=peak=true", "-f", "null", "-",
+        ffmpeg, "-nostdin", "-hide_banner", "-nostats", *inputs,
+        "-af", "ebur128=peak=true" if peak else "ebur128", "-f", "null", "-",
     ]  # fmt: skip
+
+
+def integrated(stderr: str) -> float | None:
+    """The integrated loudness from ebur128's Summary; None for silence."""
+    m = re.search(r"Summary:.*?I:\s+(-?[\d.]+|-inf) LUFS", stderr, re.S)
+    if m is None:
+        raise ValueError("ffmpeg's ebur128 printed no summary")
+    value = float(m[1])
+    return value if value > SILENCE else None
 
 
 def ebur128(stderr: str) -> Loudness:
