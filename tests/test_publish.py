@@ -19,6 +19,7 @@ from sqlmodel import Session, select
 from pipeline.devservers.openai_api import OpenAIServer, default_responder
 from pipeline.podcast.audio import measure
 from pipeline.podcast.loudness import MAX_TRUE_PEAK, TARGET_LUFS
+from pipeline.podcast.voices import JOE_MEDIUM, is_installed
 from pipeline.render.files import environment
 from pipeline.store.db import open_database
 from pipeline.store.models import LLMCall
@@ -224,17 +225,29 @@ def test_serve_app_serves_the_site_over_http(served_site: str) -> None:
     assert httpx.get(served_site + "/../etc/passwd").status_code == 404
 
 
-@pytest.mark.skipif(
-    shutil.which("ffmpeg") is None or shutil.which("espeak-ng") is None,
-    reason="ffmpeg or espeak-ng not installed (make system-deps)",
-)
+OFFLINE_ENGINES = [
+    pytest.param(
+        "espeak",
+        marks=pytest.mark.skipif(not shutil.which("espeak-ng"), reason="needs espeak-ng"),
+    ),
+    pytest.param(
+        "auto",  # the default: the Piper voice when installed
+        marks=pytest.mark.skipif(
+            not (shutil.which("espeak-ng") and is_installed(JOE_MEDIUM)),
+            reason="needs the Piper voice (make setup) and espeak-ng",
+        ),
+    ),
+]
+
+
+@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg not installed")
+@pytest.mark.parametrize("engine", OFFLINE_ENGINES)
 def test_offline_audio_is_broadcast_ready(
-    env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch, engine: str
 ) -> None:
-    """`newsletter run --audio` with an offline engine (espeak-ng here: the fastest; the
-    Piper voice is measured the same way in test_piper) makes a normalised MP3 with its
-    tags and cover, and a feed entry that carries the cover."""
-    monkeypatch.setenv("NEWSLETTER_PODCAST_TTS", "espeak")
+    """`newsletter run --audio` with an offline engine makes a normalised MP3 with its tags
+    and cover, and a feed entry that carries the cover."""
+    monkeypatch.setenv("NEWSLETTER_PODCAST_TTS", engine)
     invoke("run", "--week", WEEK, "--audio")
     mp3 = ISSUE / "podcast.mp3"
     level = measure(mp3)
