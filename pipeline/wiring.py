@@ -4,7 +4,7 @@
 source, the full-text fetcher, the chat model, the embedder, the speech engine, progress
 bars), built once and closed at the end: the CLI and the scheduled job both use it.
 `chat_model`, `embedder` and `speech_for` take an endpoint when one is configured, else
-the embedded default.
+the embedded default (for speech, `podcast_tts` may also name the engine: `speech_engine`).
 
 Checks before the long stages (`check_llm`, `check_smtp`): a wrong API key or an endpoint
 that cannot be reached stops the command with one line (exit 1) before anything is fetched;

@@ -18,7 +18,7 @@ from pipeline.errors import ConfigError
 from pipeline.podcast.audio import Chapter, Tags, build_podcast, measure
 from pipeline.podcast.loudness import MAX_TRUE_PEAK, TARGET_LUFS
 from pipeline.podcast.phonemes import Clause, EspeakPhonemizer, clauses, sentence_phonemes
-from pipeline.podcast.piper import PiperSpeech
+from pipeline.podcast.piper import RUN_PHONEMES, PiperSpeech, _runs
 from pipeline.podcast.speech import EspeakSpeech, OpenAISpeech
 from pipeline.podcast.voices import JOE_MEDIUM, Voice, is_installed, known, verified_files
 from pipeline.wiring import speech_engine, speech_for
@@ -188,3 +188,20 @@ def test_the_engine_follows_the_setting(tmp_path: Path) -> None:
     unknown = load_settings(config, overrides={"podcast_piper_voice": "nobody"})
     with pytest.raises(ConfigError, match="'nobody' is not a Piper voice"):
         speech_engine(unknown)
+
+
+def test_runs_follow_sentences_and_stay_short() -> None:
+    found = clauses("One, two. Three four five!")
+    runs = ["".join(r) for r in _runs(found, ["wʌn", "tuː", "θɹiː fɔːɹ faɪv"])]
+    assert runs == ["wʌn, tuː.", "θɹiː fɔːɹ faɪv!"]
+
+    word = "ab" * 10
+    long_clause = " ".join([word] * 60)  # 1,259 characters without a mark
+    found = clauses("x " * 60 + "end.")
+    runs = ["".join(r) for r in _runs(found, [long_clause])]
+    assert len(runs) == 4 and all(len(r) <= RUN_PHONEMES + 1 for r in runs)
+    assert " ".join(runs).replace(".", "") == long_clause and runs[-1].endswith(".")
+
+    many = clauses("a, " * 40 + "b.")  # one sentence of many short clauses
+    sizes = [len(r) for r in _runs(many, ["x" * 20] * 41)]
+    assert len(sizes) > 1 and max(sizes) <= RUN_PHONEMES + 25

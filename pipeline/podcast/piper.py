@@ -97,17 +97,36 @@ class PiperSpeech:
 
 
 def _runs(found: list[Clause], ipa: list[str]) -> Iterator[list[str]]:
-    """Phoneme sequences, one per sentence, or per run of clauses for a long sentence."""
+    """Phoneme sequences, one per sentence, or per run of clauses for a long sentence; a
+    clause longer than ``RUN_PHONEMES`` (no punctuation for many words) is cut between
+    words, since memory grows with the length of a run."""
     run: list[tuple[str, str]] = []
     size = 0
     for clause, sounds in zip(found, ipa, strict=True):
-        if run and size + len(sounds) > RUN_PHONEMES:
+        *pieces, last = _pieces(sounds)
+        for piece in pieces:
+            yield from ([sentence_phonemes(run)] if run else [])
+            yield sentence_phonemes([(piece, "")])
+            run, size = [], 0
+        if run and size + len(last) > RUN_PHONEMES:
             yield sentence_phonemes(run)
             run, size = [], 0
-        run.append((sounds, clause.terminator))
-        size += len(sounds) + 1
+        run.append((last, clause.terminator))
+        size += len(last) + 1
         if clause.ends_sentence:
             yield sentence_phonemes(run)
             run, size = [], 0
     if run:
         yield sentence_phonemes(run)
+
+
+def _pieces(sounds: str) -> list[str]:
+    """``sounds`` cut between words into pieces of at most ``RUN_PHONEMES`` characters (a
+    single longer word stays whole)."""
+    pieces = [""]
+    for word in sounds.split(" "):
+        if pieces[-1] and len(pieces[-1]) + 1 + len(word) > RUN_PHONEMES:
+            pieces.append(word)
+        else:
+            pieces[-1] = f"{pieces[-1]} {word}".lstrip(" ")
+    return pieces
