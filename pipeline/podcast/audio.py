@@ -221,12 +221,16 @@ def _chunk_audio(speech: Speech, text: str, store: Path) -> tuple[Path, bool]:
     path = store / f"{key}{speech.suffix}"
     if path.exists():
         return path, False
-    data = speech.synthesize(text)
-    fd, partial = tempfile.mkstemp(prefix=".part-", dir=store)
+    _keep(path, speech.synthesize(text))
+    return path, True
+
+
+def _keep(path: Path, data: bytes) -> None:
+    """Write a cache entry whole or not at all (a temp file beside it, then renamed)."""
+    fd, partial = tempfile.mkstemp(prefix=".part-", dir=path.parent)
     with os.fdopen(fd, "wb") as out:
         out.write(data)
     os.replace(partial, path)
-    return path, True
 
 
 def _duration(path: Path, ffprobe: str) -> float:
@@ -263,16 +267,10 @@ def _loudness_chain(ffmpeg: str, concat: Path, files: list[Path], store: Path) -
     raw = loudness.integrated(stderr)
     if raw is not None:
         level = loudness.leveller(raw)
-        argv = [
-            ffmpeg, "-nostdin", "-hide_banner", "-nostats", *inputs,
-            "-af", loudness.measure_filter(level), "-f", "null", "-",
-        ]  # fmt: skip
+        argv = loudness.analysis_argv(ffmpeg, inputs, loudness.measure_filter(level))
         levelled = loudness.measured(_run(argv, FFMPEG_MISSING, "ffmpeg", stderr=True))
         chain = None if levelled is None else f"{level},{loudness.loudnorm(levelled)}"
-    fd, partial = tempfile.mkstemp(prefix=".part-", dir=store)
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
-        out.write(chain or "")
-    os.replace(partial, cached)
+    _keep(cached, (chain or "").encode())
     return chain
 
 

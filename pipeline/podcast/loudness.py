@@ -83,12 +83,18 @@ _SUMMARY = re.compile(
 VERSION = f"{_targets()}:limit={LIMIT}:v1"
 
 
-def ebur128_argv(ffmpeg: str, inputs: list[str], *, peak: bool = True) -> list[str]:
-    """ffmpeg measuring ``inputs`` (its input options and file) with the ebur128 filter."""
+def analysis_argv(ffmpeg: str, inputs: list[str], filters: str) -> list[str]:
+    """ffmpeg running ``inputs`` (input options and file) through ``filters``, output
+    discarded: the measuring filters print on stderr."""
     return [
         ffmpeg, "-nostdin", "-hide_banner", "-nostats", *inputs,
-        "-af", "ebur128=peak=true" if peak else "ebur128", "-f", "null", "-",
+        "-af", filters, "-f", "null", "-",
     ]  # fmt: skip
+
+
+def ebur128_argv(ffmpeg: str, inputs: list[str], *, peak: bool = True) -> list[str]:
+    """ffmpeg measuring ``inputs`` with the ebur128 filter (``peak``: true peak too)."""
+    return analysis_argv(ffmpeg, inputs, "ebur128=peak=true" if peak else "ebur128")
 
 
 def integrated(stderr: str) -> float | None:
