@@ -22,6 +22,7 @@ from pathlib import Path
 from pipeline.errors import ConfigError, NewsletterError
 from pipeline.podcast import loudness
 from pipeline.podcast.speech import Speech
+from pipeline.render.files import write_atomic
 
 FFMPEG_MISSING = "ffmpeg is not installed: `sudo apt-get install ffmpeg`"
 SAMPLE_RATE = 24_000
@@ -221,16 +222,8 @@ def _chunk_audio(speech: Speech, text: str, store: Path) -> tuple[Path, bool]:
     path = store / f"{key}{speech.suffix}"
     if path.exists():
         return path, False
-    _keep(path, speech.synthesize(text))
+    write_atomic(path, speech.synthesize(text))
     return path, True
-
-
-def _keep(path: Path, data: bytes) -> None:
-    """Write a cache entry whole or not at all (a temp file beside it, then renamed)."""
-    fd, partial = tempfile.mkstemp(prefix=".part-", dir=path.parent)
-    with os.fdopen(fd, "wb") as out:
-        out.write(data)
-    os.replace(partial, path)
 
 
 def _duration(path: Path, ffprobe: str) -> float:
@@ -270,7 +263,7 @@ def _loudness_chain(ffmpeg: str, concat: Path, files: list[Path], store: Path) -
         argv = loudness.analysis_argv(ffmpeg, inputs, loudness.measure_filter(level))
         levelled = loudness.measured(_run(argv, FFMPEG_MISSING, "ffmpeg", stderr=True))
         chain = None if levelled is None else f"{level},{loudness.loudnorm(levelled)}"
-    _keep(cached, (chain or "").encode())
+    write_atomic(cached, chain or "")
     return chain
 
 
