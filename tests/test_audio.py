@@ -469,7 +469,7 @@ def test_the_loudness_filters_are_cached_with_the_chunks(tts: OpenAISpeech, tmp_
     chapters = [Chapter("A", long_text(12))]
     first = build_podcast(chapters, tts, tmp_path / "a.mp3", cache_dir=tmp_path / "cache")
     (kept,) = (tmp_path / "cache" / "tts").glob("loudness-*.txt")
-    assert kept.read_text().startswith("volume=") and ":linear=true" in kept.read_text()
+    assert kept.read_text().startswith("aresample=") and ":linear=true" in kept.read_text()
     assert abs(measure(first.path).integrated - TARGET_LUFS) <= 1.0
     kept.write_text("volume=-10dB")  # a rebuild takes the kept filters: it measures nothing
     again = build_podcast(chapters, tts, tmp_path / "b.mp3", cache_dir=tmp_path / "cache")
@@ -503,5 +503,5 @@ def test_loudness_measurements_are_parsed() -> None:
         loudness.measured("no json here")
     assert (
         loudness.leveller(-20.5)
-        == "volume=4.50dB,alimiter=limit=0.63:attack=5:release=50:level=false"
+        == "aresample=192000,volume=4.50dB,alimiter=limit=0.56:attack=5:release=50:level=false"
     )
