@@ -7,6 +7,7 @@ import io
 import json
 import math
 import random
+import re
 import shutil
 import subprocess
 import wave
@@ -505,3 +506,41 @@ def test_loudness_measurements_are_parsed() -> None:
         loudness.leveller(-20.5)
         == "aresample=192000,volume=4.50dB,alimiter=limit=0.56:attack=5:release=50:level=false"
     )
+
+
+class BurstSpeech:
+    """A quiet tone with loud bursts of noise: peaks far above the loudness, which the MP3
+    encoder pushes over the true-peak limit on a first try."""
+
+    name, max_chars, suffix = "bursts", 100, ".wav"
+
+    def synthesize(self, text: str) -> bytes:
+        rng, rate = random.Random(1), 22_050
+        samples = [
+            round(rng.uniform(-32_000, 32_000))
+            if (i // 1000) % 7 == 0
+            else round(300 * math.sin(2 * math.pi * 200 * i / rate))
+            for i in range(3 * rate)
+        ]
+        out = io.BytesIO()
+        with wave.open(out, "wb") as w:
+            w.setnchannels(1)
+            w.setsampwidth(2)
+            w.setframerate(rate)
+            w.writeframes(b"".join(s.to_bytes(2, "little", signed=True) for s in samples))
+        return out.getvalue()
+
+
+def test_a_file_over_the_true_peak_limit_is_made_again_with_more_headroom(
+    tmp_path: Path,
+) -> None:
+    cache = tmp_path / "cache"
+    result = build_podcast(
+        [Chapter("A", "one two")], BurstSpeech(), tmp_path / "b.mp3", cache_dir=cache
+    )
+    assert measure(result.path).true_peak <= MAX_TRUE_PEAK
+    (kept,) = (cache / "tts").glob("loudness-*.txt")
+    found = re.search(r"loudnorm=I=-16:TP=(-[\d.]+)", kept.read_text())
+    assert found is not None
+    target = float(found[1])
+    assert target < loudness.TARGET_TRUE_PEAK  # the second try's, with more headroom

@@ -193,10 +193,15 @@ def build_podcast(
         if cover is not None:
             picture = work / "cover.png"
             picture.write_bytes(cover)
-        chain = _loudness_chain(ffmpeg, concat, files, store)
+        names = "\n".join([loudness.VERSION, *(f.name for f in files)])
+        kept = store / f"loudness-{hashlib.sha256(names.encode()).hexdigest()}.txt"
         partial = work / "podcast.mp3"
-        argv = _ffmpeg_argv(ffmpeg, concat, metadata, picture, chain, partial)
-        _run(argv, FFMPEG_MISSING, "ffmpeg")
+        if kept.exists():  # the filters found for these chunks before: the same bytes
+            chain = kept.read_text(encoding="utf-8") or None
+            _ffmpeg(_ffmpeg_argv(ffmpeg, concat, metadata, picture, chain, partial))
+        else:
+            chain = _normalised(ffmpeg, concat, metadata, picture, partial)
+            write_atomic(kept, chain or "")
         os.replace(partial, out_path)
     return AudioResult(
         path=out_path,
@@ -211,8 +216,7 @@ def build_podcast(
 
 def measure(path: Path, ffmpeg: str = "ffmpeg") -> loudness.Loudness:
     """The file's integrated loudness, true peak and loudness range (EBU R128)."""
-    argv = loudness.ebur128_argv(ffmpeg, ["-i", str(path)])
-    stderr = _run(argv, FFMPEG_MISSING, "ffmpeg", stderr=True)
+    stderr = _ffmpeg(loudness.ebur128_argv(ffmpeg, ["-i", str(path)]))
     return loudness.ebur128(stderr)
 
 
@@ -244,27 +248,36 @@ def _duration(path: Path, ffprobe: str) -> float:
         raise NewsletterError(f"ffprobe could not measure the audio in {path}") from None
 
 
-def _loudness_chain(ffmpeg: str, concat: Path, files: list[Path], store: Path) -> str | None:
-    """The filters that bring the joined audio to broadcast loudness (see `loudness`): the
-    leveller, then loudnorm with its own first pass's measurements; None for silence.
-    Kept in ``store`` under the chunks' names, so a cached rebuild measures nothing."""
-    names = "\n".join([loudness.VERSION, *(f.name for f in files)])
-    cached = store / f"loudness-{hashlib.sha256(names.encode()).hexdigest()}.txt"
-    if cached.exists():
-        return cached.read_text(encoding="utf-8") or None
-    inputs = ["-f", "concat", "-safe", "0", "-i", str(concat)]
-    stderr = _run(
-        loudness.ebur128_argv(ffmpeg, inputs, peak=False), FFMPEG_MISSING, "ffmpeg", stderr=True
-    )
-    chain = None
-    raw = loudness.integrated(stderr)
-    if raw is not None:
-        level = loudness.leveller(raw)
-        argv = loudness.analysis_argv(ffmpeg, inputs, loudness.measure_filter(level))
-        levelled = loudness.measured(_run(argv, FFMPEG_MISSING, "ffmpeg", stderr=True))
-        chain = None if levelled is None else f"{level},{loudness.loudnorm(levelled)}"
-    write_atomic(cached, chain or "")
+def _normalised(
+    ffmpeg: str, concat: Path, metadata: Path, cover: Path | None, out: Path
+) -> str | None:
+    """Encode ``out`` at broadcast loudness; the filters used (None for silence). A file
+    whose true peak is still above `loudness.MAX_TRUE_PEAK` is encoded again with that
+    excess (and 0.5 dB more) of headroom, at most twice."""
+    headroom = 0.0
+    for _ in range(3):
+        chain = _loudness_chain(ffmpeg, concat, headroom)
+        _ffmpeg(_ffmpeg_argv(ffmpeg, concat, metadata, cover, chain, out))
+        if chain is None:
+            return None
+        excess = measure(out, ffmpeg).true_peak - loudness.MAX_TRUE_PEAK
+        if excess <= 0:
+            break
+        headroom += excess + 0.5
     return chain
+
+
+def _loudness_chain(ffmpeg: str, concat: Path, headroom: float) -> str | None:
+    """The filters that bring the joined audio to broadcast loudness (see `loudness`): the
+    leveller, then loudnorm with its own first pass's measurements; None for silence."""
+    inputs = ["-f", "concat", "-safe", "0", "-i", str(concat)]
+    raw = loudness.integrated(_ffmpeg(loudness.ebur128_argv(ffmpeg, inputs, peak=False)))
+    if raw is None:
+        return None
+    level = loudness.leveller(raw, headroom)
+    argv = loudness.analysis_argv(ffmpeg, inputs, loudness.measure_filter(level, headroom))
+    levelled = loudness.measured(_ffmpeg(argv))
+    return None if levelled is None else f"{level},{loudness.loudnorm(levelled, headroom)}"
 
 
 def _ffmpeg_argv(
@@ -319,6 +332,11 @@ def _escape(value: str) -> str:
     """A metadata value in ffmetadata syntax: \\ = ; # and newlines escaped by a backslash."""
     value = value.replace("\r\n", "\n").replace("\r", "\n")
     return re.sub(r"([\\=;#\n])", r"\\\1", value)
+
+
+def _ffmpeg(argv: list[str]) -> str:
+    """Run ffmpeg; its stderr (where its measuring filters print)."""
+    return _run(argv, FFMPEG_MISSING, "ffmpeg", stderr=True)
 
 
 def _run(argv: list[str], missing: str, what: str, *, stderr: bool = False) -> str:
