@@ -150,6 +150,8 @@ def test_piper_speaks_a_sentence(joe: PiperSpeech) -> None:
     rms = math.sqrt(sum(s * s for s in samples) / len(samples))
     assert rms > 300  # not silence
     assert joe.name == "piper:en_US-joe-medium:58afce0321b8:x1"
+    with wave.open(io.BytesIO(joe.synthesize(" — ... ")), "rb") as w:  # nothing to say
+        assert w.getnframes() == 22_050 // 4 and set(w.readframes(w.getnframes())) == {0}
     assert joe.max_chars == 1000
 
 

@@ -68,9 +68,10 @@ class PiperSpeech:
         ipa = self._phonemizer.ipa([c.text for c in found])
         pieces = [self._speak(run) for run in _runs(found, ipa)]
         pieces = [p for p in pieces if p.size]
-        if not pieces:
+        if found and not pieces:
             raise SpeechError(f"the Piper voice {self.voice.name} made no audio for {text[:40]!r}")
-        samples = np.clip(np.concatenate(pieces), -1.0, 1.0)
+        pause = np.zeros(self.sample_rate // 4, dtype=np.float32)  # text with no word: a pause
+        samples = np.clip(np.concatenate(pieces or [pause]), -1.0, 1.0)
         out = io.BytesIO()
         with wave.open(out, "wb") as wav:
             wav.setnchannels(1)
