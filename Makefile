@@ -59,10 +59,11 @@ setup: $(STAMP) $(LLAMA_STAMP) $(MODEL_FILE) $(ONNX_STAMP) ## create .venv and i
 SYSTEM_TOOLS := chromium:chromium espeak-ng:espeak-ng ffmpeg:ffmpeg cmake:cmake g++:g++ \
   objdump:binutils
 # file pattern:Debian package, for programs not on PATH: the PostgreSQL server that the suite
-# runs against as well (.ci/postgres starts one).
-SYSTEM_FILES := /usr/lib/postgresql/*/bin/initdb:postgresql
+# runs against as well (.ci/postgres starts one), and the font of the podcast's cover.
+SYSTEM_FILES := /usr/lib/postgresql/*/bin/initdb:postgresql \
+  /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf:fonts-dejavu-core
 SUDO := $(shell test "$$(id -u)" = 0 || echo sudo)
-system-deps: ## Debian packages: audio, browser tests, the llama.cpp build, PostgreSQL (apt-get)
+system-deps: ## Debian packages: audio, cover font, browser tests, the llama.cpp build, PostgreSQL (apt-get)
 	@missing=""; for t in $(SYSTEM_TOOLS); do command -v $${t%%:*} >/dev/null || missing="$$missing $${t#*:}"; done; \
 	for f in $(SYSTEM_FILES); do ls $${f%%:*} >/dev/null 2>&1 || missing="$$missing $${f#*:}"; done; \
 	if [ -n "$$missing" ]; then \

@@ -215,10 +215,14 @@ class PodcastSettings(_Group):
     replacements: Annotated[dict[str, str], BeforeValidator(_json_table)] = Field(
         default_factory=dict
     )
-    # Empty: espeak-ng (offline); else an OpenAI-compatible /v1/audio/speech endpoint.
+    # The speech engine of `--audio`: "auto" = the endpoint when tts_base_url is set, else
+    # the best offline one installed (a Piper voice, else espeak-ng); or "piper" / "espeak" /
+    # "openai" (an OpenAI-compatible /v1/audio/speech endpoint at tts_base_url).
+    tts: Literal["auto", "piper", "espeak", "openai"] = "auto"
     tts_base_url: HttpUrl = ""
     tts_model: str = "tts-1"
     tts_voice: str = "alloy"
+    piper_voice: str = "en_US-joe-medium"
     espeak_voice: str = "en-us"
 
 

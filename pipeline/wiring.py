@@ -4,7 +4,7 @@
 source, the full-text fetcher, the chat model, the embedder, the speech engine, progress
 bars), built once and closed at the end: the CLI and the scheduled job both use it.
 `chat_model`, `embedder` and `speech_for` take an endpoint when one is configured, else
-the embedded default.
+the embedded default (for speech, `podcast_tts` may also name the engine: `speech_engine`).
 
 Checks before the long stages (`check_llm`, `check_smtp`): a wrong API key or an endpoint
 that cannot be reached stops the command with one line (exit 1) before anything is fetched;
@@ -28,7 +28,7 @@ from rich.console import Console
 from pipeline import runner
 from pipeline.config import Settings
 from pipeline.env import openai_api_key
-from pipeline.errors import LLMConfigError, LLMError
+from pipeline.errors import ConfigError, LLMConfigError, LLMError
 from pipeline.fetch.arxiv import ArxivSource
 from pipeline.fetch.fulltext import FullTextFetcher
 from pipeline.llm import weights
@@ -38,6 +38,7 @@ from pipeline.llm.embed_openai import OpenAIEmbedder
 from pipeline.llm.local import SETUP_HINT, embedded_chat
 from pipeline.llm.openai_compat import OpenAIChat, translate
 from pipeline.ops.progress import Bars, Reporter
+from pipeline.podcast import voices
 from pipeline.podcast.speech import EspeakSpeech, OpenAISpeech, Speech
 from pipeline.store.db import open_database
 
@@ -74,8 +75,29 @@ def embedder(settings: Settings) -> Embedder:
     return OpenAIEmbedder(client, settings.embedding.model)
 
 
-def speech_for(settings: Settings, api_key: str) -> Speech:
+def speech_engine(settings: Settings) -> str:
+    """The engine `speech_for` builds: the setting, or for "auto" the endpoint when one is
+    configured, else the Piper voice when it is installed, else espeak-ng."""
+    choice = settings.podcast.tts
+    if choice != "auto":
+        return choice
     if settings.podcast.tts_base_url:
+        return "openai"
+    return "piper" if voices.is_installed(voices.known(settings.podcast.piper_voice)) else "espeak"
+
+
+def speech_for(settings: Settings, api_key: str) -> Speech:
+    engine = speech_engine(settings)
+    if engine == "piper":
+        from pipeline.podcast.piper import PiperSpeech  # ONNX Runtime: only when speaking
+
+        return PiperSpeech(voices.known(settings.podcast.piper_voice))
+    if engine == "openai":
+        if not settings.podcast.tts_base_url:
+            raise ConfigError(
+                'podcast_tts = "openai" needs podcast_tts_base_url, an OpenAI-compatible '
+                "speech endpoint (e.g. https://api.openai.com/v1)"
+            )
         return OpenAISpeech(
             settings.podcast.tts_base_url,
             api_key,

@@ -7,6 +7,7 @@ import io
 import json
 import math
 import random
+import re
 import shutil
 import subprocess
 import wave
@@ -26,11 +27,9 @@ from pipeline.errors import (
     NewsletterError,
     SpeechError,
 )
-from pipeline.podcast.audio import (
-    Chapter,
-    build_podcast,
-    chunk_text,
-)
+from pipeline.podcast import loudness
+from pipeline.podcast.audio import Chapter, Tags, build_podcast, chunk_text, measure
+from pipeline.podcast.loudness import MAX_TRUE_PEAK, TARGET_LUFS
 from pipeline.podcast.speech import EspeakSpeech, OpenAISpeech, _fix_wav_header
 
 SECONDS_PER_WORD = 0.01  # the server's speech length; short keeps ffmpeg fast
@@ -269,7 +268,9 @@ def test_podcast_from_the_local_server(
     assert len(chapters[1].text) > 2 * 4096
     out = tmp_path / "site" / "podcast.mp3"
 
-    result = build_podcast(chapters, tts, out, cache_dir=tmp_path / "cache", title="Weekly #1")
+    result = build_podcast(
+        chapters, tts, out, cache_dir=tmp_path / "cache", tags=Tags(title="Weekly #1")
+    )
 
     inputs = speech_inputs(openai_server)
     assert len(inputs) == result.chunks == result.synthesized >= 5
@@ -290,7 +291,9 @@ def test_podcast_from_the_local_server(
     assert sorted(p.name for p in out.parent.iterdir()) == ["podcast.mp3"]  # no temp files left
     first = out.read_bytes()
 
-    again = build_podcast(chapters, tts, out, cache_dir=tmp_path / "cache", title="Weekly #1")
+    again = build_podcast(
+        chapters, tts, out, cache_dir=tmp_path / "cache", tags=Tags(title="Weekly #1")
+    )
 
     assert openai_server.speech_calls == len(inputs)  # nothing new: every chunk came from the cache
     assert (again.synthesized, again.chunks) == (0, result.chunks)
@@ -300,7 +303,7 @@ def test_podcast_from_the_local_server(
 def test_special_characters_in_titles_survive(tts: OpenAISpeech, tmp_path: Path) -> None:
     title = "Bounds: a=b; #1 \\ back\nslash"
     chapters = [Chapter(title, "One sentence."), Chapter("Next", "Two."), Chapter("Empty", " ")]
-    result = build_podcast(chapters, tts, tmp_path / "p.mp3", title="x=1;#")
+    result = build_podcast(chapters, tts, tmp_path / "p.mp3", tags=Tags(title="x=1;#"))
 
     info = probe(result.path)
     assert [c["tags"]["title"] for c in info["chapters"]] == [title, "Next"]
@@ -403,3 +406,141 @@ def test_espeak_speaks_text_starting_with_a_dash(tmp_path: Path) -> None:
 def test_espeak_failure_reports_its_stderr() -> None:
     with pytest.raises(SpeechError, match="voice does not exist"):
         EspeakSpeech(voice="xx-no-such-voice").synthesize("hello")
+
+
+# -- broadcast loudness, ID3 tags and the cover ------------------------------------------------
+
+
+def silent_wav(seconds: float) -> bytes:
+    out = io.BytesIO()
+    with wave.open(out, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(24_000)
+        w.writeframes(b"\0\0" * round(seconds * 24_000))
+    return out.getvalue()
+
+
+class SilentSpeech:
+    name, max_chars, suffix = "silent", 100, ".wav"
+
+    def synthesize(self, text: str) -> bytes:
+        return silent_wav(1.0)
+
+
+def attached_picture(path: Path) -> bytes:
+    argv = ["ffmpeg", "-v", "error", "-i", str(path), "-map", "0:v", "-c", "copy", "-f", "image2"]
+    return subprocess.run([*argv, "-"], capture_output=True, check=True).stdout
+
+
+def png(width: int, height: int) -> bytes:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), (10, 20, 30)).save(out, format="PNG")
+    return out.getvalue()
+
+
+def test_the_tone_is_brought_to_broadcast_loudness_with_tags_and_cover(
+    tts: OpenAISpeech, tmp_path: Path
+) -> None:
+    chapters = [Chapter("A", long_text(20)), Chapter("B", long_text(10))]
+    tags = Tags(title="Week 25 — AI", artist="AI paper summaries", album="AI", date="2026-06-17")
+    cover = png(1400, 1400)
+    result = build_podcast(chapters, tts, tmp_path / "p.mp3", tags=tags, cover=cover)
+
+    level = measure(result.path)
+    assert result.normalized
+    assert abs(level.integrated - TARGET_LUFS) <= 1.0 and level.true_peak <= MAX_TRUE_PEAK, level
+    info = probe(result.path)
+    assert {k: info["format"]["tags"][k] for k in ("title", "artist", "album", "date")} == {
+        "title": "Week 25 — AI",
+        "artist": "AI paper summaries",
+        "album": "AI",
+        "date": "2026-06-17",
+    }
+    assert [c["tags"]["title"] for c in info["chapters"]] == ["A", "B"]
+    assert float(info["format"]["duration"]) == pytest.approx(result.duration_seconds, abs=0.2)
+    assert attached_picture(result.path) == cover  # the APIC frame holds the PNG as given
+    again = build_podcast(chapters, tts, tmp_path / "q.mp3", tags=tags, cover=cover)
+    assert again.path.read_bytes() == result.path.read_bytes()  # normalising is deterministic
+
+
+def test_the_loudness_filters_are_cached_with_the_chunks(tts: OpenAISpeech, tmp_path: Path) -> None:
+    chapters = [Chapter("A", long_text(12))]
+    first = build_podcast(chapters, tts, tmp_path / "a.mp3", cache_dir=tmp_path / "cache")
+    (kept,) = (tmp_path / "cache" / "tts").glob("loudness-*.txt")
+    assert kept.read_text().startswith("aresample=") and ":linear=true" in kept.read_text()
+    assert abs(measure(first.path).integrated - TARGET_LUFS) <= 1.0
+    kept.write_text("volume=-10dB")  # a rebuild takes the kept filters: it measures nothing
+    again = build_podcast(chapters, tts, tmp_path / "b.mp3", cache_dir=tmp_path / "cache")
+    assert again.synthesized == 0 and measure(again.path).integrated < TARGET_LUFS - 5
+
+
+def test_silence_is_left_as_it_is(tmp_path: Path) -> None:
+    result = build_podcast([Chapter("A", "one two")], SilentSpeech(), tmp_path / "s.mp3")
+    assert not result.normalized
+    level = measure(result.path)
+    assert level.integrated <= -70 and level.true_peak == -math.inf  # ebur128: "-70", "-inf"
+
+
+def test_loudness_measurements_are_parsed() -> None:
+    first = 'noise\n[Parsed_loudnorm_0 @ 0x1]\n{\n\t"input_i" : "-27.79",\n\t"input_tp" : "-6.37",'
+    first += (
+        '\n\t"input_lra" : "4.90",\n\t"input_thresh" : "-37.83",\n\t"target_offset" : "1.19"\n}\n'
+    )
+    values = loudness.measured(first)
+    assert values == {
+        "input_i": -27.79,
+        "input_tp": -6.37,
+        "input_lra": 4.9,
+        "input_thresh": -37.83,
+        "target_offset": 1.19,
+    }
+    second = loudness.loudnorm(values)
+    assert "measured_I=-27.79:measured_TP=-6.37" in second and second.endswith(":linear=true")
+    assert loudness.measured(first.replace('"-27.79"', '"-inf"')) is None
+    with pytest.raises(ValueError, match="no measurements"):
+        loudness.measured("no json here")
+    assert (
+        loudness.leveller(-20.5)
+        == "aresample=192000,volume=4.50dB,alimiter=limit=0.56:attack=5:release=50:level=false"
+    )
+
+
+class BurstSpeech:
+    """A quiet tone with loud bursts of noise: peaks far above the loudness, which the MP3
+    encoder pushes over the true-peak limit on a first try."""
+
+    name, max_chars, suffix = "bursts", 100, ".wav"
+
+    def synthesize(self, text: str) -> bytes:
+        rng, rate = random.Random(1), 22_050
+        samples = [
+            round(rng.uniform(-32_000, 32_000))
+            if (i // 1000) % 7 == 0
+            else round(300 * math.sin(2 * math.pi * 200 * i / rate))
+            for i in range(3 * rate)
+        ]
+        out = io.BytesIO()
+        with wave.open(out, "wb") as w:
+            w.setnchannels(1)
+            w.setsampwidth(2)
+            w.setframerate(rate)
+            w.writeframes(b"".join(s.to_bytes(2, "little", signed=True) for s in samples))
+        return out.getvalue()
+
+
+def test_a_file_over_the_true_peak_limit_is_made_again_with_more_headroom(
+    tmp_path: Path,
+) -> None:
+    cache = tmp_path / "cache"
+    result = build_podcast(
+        [Chapter("A", "one two")], BurstSpeech(), tmp_path / "b.mp3", cache_dir=cache
+    )
+    assert measure(result.path).true_peak <= MAX_TRUE_PEAK
+    (kept,) = (cache / "tts").glob("loudness-*.txt")
+    found = re.search(r"loudnorm=I=-16:TP=(-[\d.]+)", kept.read_text())
+    assert found is not None
+    target = float(found[1])
+    assert target < loudness.TARGET_TRUE_PEAK  # the second try's, with more headroom

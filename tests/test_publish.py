@@ -17,6 +17,9 @@ import pytest
 from sqlmodel import Session, select
 
 from pipeline.devservers.openai_api import OpenAIServer, default_responder
+from pipeline.podcast.audio import measure
+from pipeline.podcast.loudness import MAX_TRUE_PEAK, TARGET_LUFS
+from pipeline.podcast.voices import JOE_MEDIUM, is_installed
 from pipeline.render.files import environment
 from pipeline.store.db import open_database
 from pipeline.store.models import LLMCall
@@ -171,6 +174,9 @@ def test_audio_feed_and_stale_audio(
     )
     assert enclosure.href == f"http://127.0.0.1:8000/issues/{WEEK}/podcast.mp3"
     assert int(episode.itunes_duration) > 0 and feed.feed.title == "AI paper summaries"
+    cover_url = f"http://127.0.0.1:8000/issues/{WEEK}/cover.png"
+    assert episode.image.href == feed.feed.image.href == cover_url
+    assert (SITE / "issues" / WEEK / "cover.png").read_bytes() == (ISSUE / "cover.png").read_bytes()
 
     # Regenerating (without --audio) keeps the audio while the script is unchanged...
     before, speech = snapshot(ISSUE, SITE), openai_server.speech_calls
@@ -184,6 +190,8 @@ def test_audio_feed_and_stale_audio(
     openai_server.responder = lambda request: "Said anew: " + default_responder(request)
     invoke("regenerate", WEEK, "--resummarize")
     assert not mp3.exists() and not (SITE / "issues" / WEEK / "podcast.mp3").exists()
+    assert not (ISSUE / "cover.png").exists()
+    assert not (SITE / "issues" / WEEK / "cover.png").exists()
     assert feedparser.parse((SITE / "podcast.xml").read_bytes()).entries == []
 
 
@@ -215,3 +223,52 @@ def test_serve_app_serves_the_site_over_http(served_site: str) -> None:
     assert httpx.get(f"{served_site}/issues/{WEEK}/").text == "<h1>issue</h1>"
     assert httpx.get(served_site + "/podcast.xml").status_code == 200
     assert httpx.get(served_site + "/../etc/passwd").status_code == 404
+
+
+OFFLINE_ENGINES = [
+    pytest.param(
+        "espeak",
+        marks=pytest.mark.skipif(not shutil.which("espeak-ng"), reason="needs espeak-ng"),
+    ),
+    pytest.param(
+        "auto",  # the default: the Piper voice when installed
+        marks=pytest.mark.skipif(
+            not (shutil.which("espeak-ng") and is_installed(JOE_MEDIUM)),
+            reason="needs the Piper voice (make setup) and espeak-ng",
+        ),
+    ),
+]
+
+
+@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg not installed")
+@pytest.mark.parametrize("engine", OFFLINE_ENGINES)
+def test_offline_audio_is_broadcast_ready(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch, engine: str
+) -> None:
+    """`newsletter run --audio` with an offline engine makes a normalised MP3 with its tags
+    and cover, and a feed entry that carries the cover."""
+    monkeypatch.setenv("NEWSLETTER_PODCAST_TTS", engine)
+    invoke("run", "--week", WEEK, "--audio")
+    mp3 = ISSUE / "podcast.mp3"
+    level = measure(mp3)
+    assert abs(level.integrated - TARGET_LUFS) <= 1.0 and level.true_peak <= MAX_TRUE_PEAK, level
+    tags = json.loads(
+        subprocess.run(
+            ["ffprobe", "-v", "error", "-show_format", "-show_streams", "-of", "json", str(mp3)],
+            capture_output=True,
+            check=True,
+            text=True,
+        ).stdout
+    )
+    assert tags["format"]["tags"]["artist"] == "AI paper summaries"
+    assert tags["format"]["tags"]["title"].startswith("AI paper summaries — week of ")
+    (picture,) = [s for s in tags["streams"] if s["codec_type"] == "video"]
+    assert picture["codec_name"] == "png" and picture["disposition"]["attached_pic"] == 1
+    assert (picture["width"], picture["height"]) == (1400, 1400)
+
+    feed = feedparser.parse((SITE / "podcast.xml").read_bytes())
+    assert not feed.bozo, feed.get("bozo_exception")
+    (episode,) = feed.entries
+    assert episode.image.href == f"http://127.0.0.1:8000/issues/{WEEK}/cover.png"
+    assert feed.feed.image.href == episode.image.href
+    assert episode.enclosures[0].length == str(mp3.stat().st_size)

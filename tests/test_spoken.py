@@ -101,7 +101,21 @@ CASES = [
         "It costs five dollars, one dollar or two point five million dollars.",
     ),
     ("A change of -3.2 and −4.", "A change of minus three point two and minus four."),
-    ("GPT-4o and Llama-3.1-8B.", "G P T four o and Llama three point one eight billion."),
+    ("GPT-4o and Llama-3.1-8B.", "G P T four oh and Llama three point one eight billion."),
+    # the pronunciation lexicon (issue 16)
+    ("An LLM.", "An L L M."),
+    ("GPT-4o-mini beats GPT-4.", "G P T four oh-mini beats G P T four."),
+    ("It is 3.7× faster.", "It is three point seven times faster."),
+    ("Sorting is O(n²).", "Sorting is O of n squared."),
+    (
+        "Trained in BF16, served in FP8 and INT4.",
+        "Trained in B F sixteen, served in F P eight and int four.",
+    ),
+    (
+        "A k-NN probe and a kNN index.",
+        "A k nearest neighbours probe and a k nearest neighbours index.",
+    ),
+    (r"With $\alpha$ and $\lambda = 0.1$.", "With alpha and lambda equals zero point one."),
     ("Top-5, ResNet-50 and F1-score.", "Top five, ResNet fifty and F one score."),
     ("See arXiv 2406.12345.", "See archive two four zero six dot one two three four five."),
     ("From 2406.12345v2.", "From two four zero six dot one two three four five version two."),
@@ -144,7 +158,7 @@ def test_conversions(text: str, expected: str) -> None:
             "one two three four five six seven eight nine zero one two "
             "three four five six seven eight",
         ),  # fmt: skip
-        ("GPT-4o", "GPT four o"),
+        ("GPT-4o", "GPT four oh"),
         ("v1.2.3", "v one point two point three"),
         ("no digits", "no digits"),
     ],
@@ -167,7 +181,7 @@ def test_spoken_uses_the_given_table() -> None:
     table = replacement_table({"LLM": "large language model", "GPT": "", "Qwen": "chwen"})
     assert spoken("An LLM, GPT and Qwen.", table) == "An large language model, GPT and chwen."
     assert spoken("GPT-4 and GPT-4o.", {"GPT-4": "gee pee tee four"}) == (
-        "gee pee tee four and GPT four o."
+        "gee pee tee four and GPT four oh."
     )
     assert spoken("An LLM.", {}) == "An LLM."
     assert spoken("An LLM.") == "An L L M."

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from pipeline.bench import desk, ingest, llm, rank, rank_week, render, send
+from pipeline.bench import desk, ingest, llm, podcast, rank, rank_week, render, send
 
 BENCHMARKS: list[Callable[[Sequence[str] | None], int]] = [
     ingest.main,
@@ -12,6 +12,7 @@ BENCHMARKS: list[Callable[[Sequence[str] | None], int]] = [
     rank.main,
     rank_week.main,
     render.main,
+    podcast.main,
     send.main,
     desk.main,
 ]

@@ -98,7 +98,7 @@ TemplatesOpt = Annotated[
 ]
 AudioOpt = Annotated[
     bool,
-    typer.Option("--audio", help="Also make podcast.mp3 (espeak-ng, or [podcast] tts_base_url)."),
+    typer.Option("--audio", help="Also make podcast.mp3 (the engine of [podcast] tts)."),
 ]
 WorkersOpt = Annotated[
     int | None,

@@ -1,6 +1,8 @@
 """The podcast audio: chunk each chapter's text under the engine's limit (never truncating),
-synthesize the chunks (cached per chunk), and join them with ffmpeg into one MP3 whose ID3v2
-CHAP frames mark the chapters. The same cached chunks always give the same MP3 bytes.
+synthesize the chunks (cached per chunk), and join them with ffmpeg into one MP3 at broadcast
+loudness (`loudness`: two loudnorm passes) whose ID3v2 tags hold the title, artist, album,
+date, the cover image (APIC) and the chapters (CHAP frames). The same cached chunks always give
+the same MP3 bytes.
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.errors import ConfigError, NewsletterError
+from pipeline.podcast import loudness
 from pipeline.podcast.speech import Speech
+from pipeline.render.files import write_atomic
 
 FFMPEG_MISSING = "ffmpeg is not installed: `sudo apt-get install ffmpeg`"
 SAMPLE_RATE = 24_000
@@ -40,6 +44,16 @@ class Chapter:
     text: str
 
 
+@dataclass(frozen=True)
+class Tags:
+    """The episode's ID3 text tags ("" leaves a tag out)."""
+
+    title: str = ""
+    artist: str = ""
+    album: str = ""
+    date: str = ""  # YYYY-MM-DD
+
+
 @dataclass
 class AudioResult:
     path: Path
@@ -48,6 +62,7 @@ class AudioResult:
     size_bytes: int
     chunks: int
     synthesized: int  # chunks sent to the engine (not found in the cache)
+    normalized: bool  # loudness normalised (False only for silence)
 
 
 # -- chunking ------------------------------------------------------------------------------
@@ -134,7 +149,8 @@ def build_podcast(
     out_path: Path,
     *,
     cache_dir: Path | None = None,
-    title: str | None = None,
+    tags: Tags | None = None,
+    cover: bytes | None = None,
     ffmpeg: str = "ffmpeg",
     ffprobe: str = "ffprobe",
     on_chunk: Callable[[int], None] | None = None,
@@ -143,8 +159,9 @@ def build_podcast(
 
     Chunk audio is cached under ``cache_dir/tts`` (keyed by engine name and text), so a
     re-render makes no TTS calls and writes identical bytes. Chapters without text are left
-    out. The MP3 is written to a temp file beside ``out_path`` and then moved into place.
-    ``on_chunk`` is told of each chunk spoken (progress bars).
+    out. ``cover`` (PNG bytes) is embedded as the front cover. The MP3 is written to a temp
+    file beside ``out_path`` and then moved into place. ``on_chunk`` is told of each chunk
+    spoken (progress bars).
     """
     spoken = [(c.title, chunk_text(c.text, speech.max_chars)) for c in chapters]
     spoken = [(name, chunks) for name, chunks in spoken if chunks]
@@ -171,9 +188,20 @@ def build_podcast(
         concat = work / "concat.txt"
         concat.write_text("ffconcat version 1.0\n" + "".join(_concat_line(f) for f in files))
         metadata = work / "chapters.txt"
-        metadata.write_text(_ffmetadata(marks, start, title), encoding="utf-8")
+        metadata.write_text(_ffmetadata(marks, start, tags or Tags()), encoding="utf-8")
+        picture = None
+        if cover is not None:
+            picture = work / "cover.png"
+            picture.write_bytes(cover)
+        names = "\n".join([loudness.VERSION, *(f.name for f in files)])
+        kept = store / f"loudness-{hashlib.sha256(names.encode()).hexdigest()}.txt"
         partial = work / "podcast.mp3"
-        _run(_ffmpeg_argv(ffmpeg, concat, metadata, partial), FFMPEG_MISSING, "ffmpeg")
+        if kept.exists():  # the filters found for these chunks before: the same bytes
+            chain = kept.read_text(encoding="utf-8") or None
+            _ffmpeg(_ffmpeg_argv(ffmpeg, concat, metadata, picture, chain, partial))
+        else:
+            chain = _normalised(ffmpeg, concat, metadata, picture, partial)
+            write_atomic(kept, chain or "")
         os.replace(partial, out_path)
     return AudioResult(
         path=out_path,
@@ -182,7 +210,14 @@ def build_podcast(
         size_bytes=out_path.stat().st_size,
         chunks=len(files),
         synthesized=synthesized,
+        normalized=chain is not None,
     )
+
+
+def measure(path: Path, ffmpeg: str = "ffmpeg") -> loudness.Loudness:
+    """The file's integrated loudness, true peak and loudness range (EBU R128)."""
+    stderr = _ffmpeg(loudness.ebur128_argv(ffmpeg, ["-i", str(path)]))
+    return loudness.ebur128(stderr)
 
 
 def _chunk_audio(speech: Speech, text: str, store: Path) -> tuple[Path, bool]:
@@ -191,11 +226,7 @@ def _chunk_audio(speech: Speech, text: str, store: Path) -> tuple[Path, bool]:
     path = store / f"{key}{speech.suffix}"
     if path.exists():
         return path, False
-    data = speech.synthesize(text)
-    fd, partial = tempfile.mkstemp(prefix=".part-", dir=store)
-    with os.fdopen(fd, "wb") as out:
-        out.write(data)
-    os.replace(partial, path)
+    write_atomic(path, speech.synthesize(text))
     return path, True
 
 
@@ -217,12 +248,62 @@ def _duration(path: Path, ffprobe: str) -> float:
         raise NewsletterError(f"ffprobe could not measure the audio in {path}") from None
 
 
-def _ffmpeg_argv(ffmpeg: str, concat: Path, metadata: Path, out: Path) -> list[str]:
-    return [
+def _normalised(
+    ffmpeg: str, concat: Path, metadata: Path, cover: Path | None, out: Path
+) -> str | None:
+    """Encode ``out`` at broadcast loudness; the filters used (None for silence). A file
+    whose true peak is still above `loudness.MAX_TRUE_PEAK` is encoded again with that
+    excess (and 0.5 dB more) of headroom, at most twice."""
+    headroom = 0.0
+    for _ in range(3):
+        chain = _loudness_chain(ffmpeg, concat, headroom)
+        _ffmpeg(_ffmpeg_argv(ffmpeg, concat, metadata, cover, chain, out))
+        if chain is None:
+            return None
+        excess = measure(out, ffmpeg).true_peak - loudness.MAX_TRUE_PEAK
+        if excess <= 0:
+            break
+        headroom += excess + 0.5
+    return chain
+
+
+def _loudness_chain(ffmpeg: str, concat: Path, headroom: float) -> str | None:
+    """The filters that bring the joined audio to broadcast loudness (see `loudness`): the
+    leveller, then loudnorm with its own first pass's measurements; None for silence."""
+    inputs = ["-f", "concat", "-safe", "0", "-i", str(concat)]
+    raw = loudness.integrated(_ffmpeg(loudness.ebur128_argv(ffmpeg, inputs, peak=False)))
+    if raw is None:
+        return None
+    level = loudness.leveller(raw, headroom)
+    argv = loudness.analysis_argv(ffmpeg, inputs, loudness.measure_filter(level, headroom))
+    levelled = loudness.measured(_ffmpeg(argv))
+    return None if levelled is None else f"{level},{loudness.loudnorm(levelled, headroom)}"
+
+
+def _ffmpeg_argv(
+    ffmpeg: str,
+    concat: Path,
+    metadata: Path,
+    cover: Path | None,
+    chain: str | None,
+    out: Path,
+) -> list[str]:
+    argv = [
         ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
         "-f", "concat", "-safe", "0", "-i", str(concat),
         "-f", "ffmetadata", "-i", str(metadata),
-        "-map", "0:a", "-map_metadata", "1", "-map_chapters", "1",
+    ]  # fmt: skip
+    if cover is not None:
+        argv += ["-i", str(cover)]
+    argv += ["-map", "0:a", "-map_metadata", "1", "-map_chapters", "1"]
+    if cover is not None:
+        argv += [
+            "-map", "2:v", "-c:v", "copy", "-disposition:v", "attached_pic",
+            "-metadata:s:v", "title=Cover", "-metadata:s:v", "comment=Cover (front)",
+        ]  # fmt: skip
+    if chain is not None:
+        argv += ["-af", chain]
+    return argv + [
         "-ac", "1", "-ar", str(SAMPLE_RATE), "-c:a", "libmp3lame", "-b:a", BITRATE,
         "-id3v2_version", "3", "-fflags", "+bitexact", "-flags:a", "+bitexact",
         "-f", "mp3", str(out),
@@ -234,10 +315,12 @@ def _concat_line(path: Path) -> str:
     return f"file '{quoted}'\n"
 
 
-def _ffmetadata(marks: list[tuple[str, float]], total: float, title: str | None) -> str:
+def _ffmetadata(marks: list[tuple[str, float]], total: float, tags: Tags) -> str:
     lines = [";FFMETADATA1"]
-    if title:
-        lines.append(f"title={_escape(title)}")
+    for key in ("title", "artist", "album", "date"):
+        if value := getattr(tags, key):
+            lines.append(f"{key}={_escape(value)}")
+    lines.append("genre=Podcast")
     bounds = [round(start * 1000) for _, start in marks] + [round(total * 1000)]
     for index, (name, _) in enumerate(marks):
         lines += ["[CHAPTER]", "TIMEBASE=1/1000", f"START={bounds[index]}"]
@@ -251,8 +334,14 @@ def _escape(value: str) -> str:
     return re.sub(r"([\\=;#\n])", r"\\\1", value)
 
 
-def _run(argv: list[str], missing: str, what: str) -> str:
-    """Run ``argv`` (no shell); its stdout, or one-line errors for a missing or failing tool."""
+def _ffmpeg(argv: list[str]) -> str:
+    """Run ffmpeg; its stderr (where its measuring filters print)."""
+    return _run(argv, FFMPEG_MISSING, "ffmpeg", stderr=True)
+
+
+def _run(argv: list[str], missing: str, what: str, *, stderr: bool = False) -> str:
+    """Run ``argv`` (no shell); its stdout (or with ``stderr``, its stderr), or one-line
+    errors for a missing or failing tool."""
     try:
         done = subprocess.run(argv, capture_output=True, check=False)
     except FileNotFoundError:
@@ -260,4 +349,4 @@ def _run(argv: list[str], missing: str, what: str) -> str:
     if done.returncode != 0:
         lines = done.stderr.decode("utf-8", "replace").strip().splitlines() or ["no message"]
         raise NewsletterError(f"{what} failed (exit {done.returncode}): {lines[-1].strip()}")
-    return done.stdout.decode("utf-8", "replace")
+    return (done.stderr if stderr else done.stdout).decode("utf-8", "replace")

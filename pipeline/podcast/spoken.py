@@ -1,7 +1,7 @@
 """Text rewritten for a TTS engine: no URLs, markup, LaTeX, symbols or digits.
 
 `spoken("GPT-4o scores 12.5% on $O(n^2)$ tasks, e.g. QA.")` gives
-"G P T four o scores twelve point five percent on O of n squared tasks, for example Q and A."
+"G P T four oh scores twelve point five percent on O of n squared tasks, for example Q and A."
 HTML tags (`<b>`, `</i>`, `<br/>`) are markup and are dropped with their brackets; a lone word
 in angle brackets that is no HTML tag (`<eos>`) keeps the word.  Replacement keys in lowercase
 match any case ("E.g." -> "For example"); others are case-sensitive.  1900-2099 is read as a year
@@ -42,6 +42,11 @@ DEFAULT_REPLACEMENTS: dict[str, str] = {
     "AUC": "A U C", "BLEU": "blue", "IoU": "intersection over union", "FLOPs": "flops",
     "ICL": "in-context learning", "SSM": "S S M", "NeRF": "nerf", "arXiv": "archive",
     "SQL": "sequel", "JSON": "jason", "URL": "U R L", "PDF": "P D F",
+    "k-NN": "k nearest neighbours", "kNN": "k nearest neighbours", "NN": "neural network",
+    "NNs": "neural networks", "ANN": "A N N", "SNN": "S N N", "HPC": "H P C",
+    # number formats (digits are read out afterwards: "BF16" -> "B F sixteen")
+    "BF16": "B F 16", "FP16": "F P 16", "FP32": "F P 32", "FP64": "F P 64", "FP8": "F P 8",
+    "FP4": "F P 4", "INT8": "int 8", "INT4": "int 4", "TF32": "T F 32",
 }  # fmt: skip
 
 _GREEK = {
@@ -184,6 +189,7 @@ def _numbers(text: str) -> str:
     text = _RANGE.sub(r"\1 to ", text)
     text = _NUMBER_RE.sub(_number, text)
     text = re.sub(r"(?<=[^\W_])[-–](?=\d)|(?<=\d)[-–](?=[^\W_])", " ", text)  # "Llama-3.1-8B"
+    text = re.sub(r"(?<=\d)o(?![^\W\d_])", " oh", text)  # "GPT-4o" -> "four oh"
     text = _LEFTOVER.sub(_leftover, text)
     return "".join(f" {_DIGITS[unicodedata.digit(c, 0)]} " if c.isdigit() else c for c in text)
 

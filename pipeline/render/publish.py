@@ -1,10 +1,11 @@
 """One issue as the other renderings read it: its view, loaded from the store (`load_view`),
-and its podcast audio.
+and its podcast audio with its cover image.
 
 The audio is described by a sidecar `podcast.audio.json` that records the hash of the
 script it was made from: when a later render changes the script without making new audio,
-the stale audio is removed rather than published (`drop_stale_audio`). The files are written
-by `pipeline.issue_files`, which puts the renderings and the podcast together.
+the stale audio (and its cover) is removed rather than published (`drop_stale_audio`). The
+files are written by `pipeline.issue_files`, which puts the renderings and the podcast
+together.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from pipeline.store.issues import load_issue
 log = logging.getLogger(__name__)
 AUDIO = "podcast.mp3"
 AUDIO_INFO = "podcast.audio.json"
+COVER = "cover.png"
 
 
 def load_view(engine: Engine, settings: Settings, week: str) -> IssueView:
@@ -54,11 +56,12 @@ class AudioInfo:
     size_bytes: int
     duration_seconds: float
     chapters: list[tuple[str, float]]
+    cover: Path | None  # the episode's cover image, when it has one
 
 
 def audio_info(issue_dir: Path) -> AudioInfo | None:
     """The issue's audio, if it has current audio."""
-    info, audio = issue_dir / AUDIO_INFO, issue_dir / AUDIO
+    info, audio, cover = issue_dir / AUDIO_INFO, issue_dir / AUDIO, issue_dir / COVER
     if not (info.exists() and audio.exists()):
         return None
     data = json.loads(info.read_text(encoding="utf-8"))
@@ -67,6 +70,7 @@ def audio_info(issue_dir: Path) -> AudioInfo | None:
         audio.stat().st_size,
         float(data["duration_seconds"]),
         [(c["title"], float(c["start_seconds"])) for c in data["chapters"]],
+        cover if cover.exists() else None,
     )
 
 
@@ -88,13 +92,14 @@ def write_audio_info(
 
 
 def drop_stale_audio(issue_dir: Path, script_sha256: str) -> None:
-    """Remove the audio (and its sidecar) unless it was made from this script."""
+    """Remove the audio (its sidecar and cover) unless it was made from this script."""
     info = issue_dir / AUDIO_INFO
     if not info.exists():
         return
     recorded = json.loads(info.read_text(encoding="utf-8")).get("script_sha256")
     if recorded != script_sha256:
         (issue_dir / AUDIO).unlink(missing_ok=True)
+        (issue_dir / COVER).unlink(missing_ok=True)
         info.unlink()
         log.warning(
             "removed %s: the podcast script changed; render with --audio to make it again",

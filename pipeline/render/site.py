@@ -20,7 +20,7 @@ from pipeline.config import Settings
 from pipeline.render.email_html import finish
 from pipeline.render.files import environment, write_atomic
 from pipeline.render.issue import IssueView
-from pipeline.render.publish import AUDIO, AudioInfo, audio_info, load_view
+from pipeline.render.publish import AUDIO, COVER, AudioInfo, audio_info, load_view
 from pipeline.store.issues import list_issues
 
 
@@ -30,6 +30,7 @@ class Entry:
     audio: AudioInfo | None
     page_url: str  # absolute
     audio_url: str  # absolute, "" without audio
+    cover_url: str  # absolute, "" without a cover
 
     @property
     def updated(self) -> str:  # Atom (RFC 3339)
@@ -66,15 +67,25 @@ def build_site(engine: Engine, settings: Settings, *, templates: Path | None = N
         view = load_view(engine, settings, issue.week)
         audio = audio_info(settings.output_dir / "issues" / issue.week)
         page_url = f"{settings.site.public_url}issues/{issue.week}/"
-        entries.append(Entry(view, audio, page_url, page_url + AUDIO if audio else ""))
+        cover = audio.cover if audio is not None else None
+        entries.append(
+            Entry(
+                view,
+                audio,
+                page_url,
+                page_url + AUDIO if audio else "",
+                page_url + COVER if cover else "",
+            )
+        )
         page = env.get_template("newsletter.html.j2").render(
             **view.as_context(), web=True, archive_url="../../"
         )
         write_atomic(site / "issues" / issue.week / "index.html", finish(page))
-        if audio is not None:
-            _copy_if_changed(audio.path, site / "issues" / issue.week / AUDIO)
-        else:
-            (site / "issues" / issue.week / AUDIO).unlink(missing_ok=True)
+        for name, source in ((AUDIO, audio.path if audio else None), (COVER, cover)):
+            if source is not None:
+                _copy_if_changed(source, site / "issues" / issue.week / name)
+            else:
+                (site / "issues" / issue.week / name).unlink(missing_ok=True)
     context = {
         "title": settings.site.title,
         "public_url": settings.site.public_url,
