@@ -83,3 +83,7 @@ class RankerConfig:
     """Assumed share of interesting papers when there is nothing to calibrate on."""
     half_life_weeks: float = 0.0
     """Recency: a label this many weeks older than the latest counts half (0: all equal)."""
+    char_ngrams: bool = True
+    """The char 3-5-gram TF-IDF view of titles beside the word view."""
+    title_style: bool = True
+    """Title style features (length, a question, a named method) in the learned model."""
