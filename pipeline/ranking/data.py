@@ -83,8 +83,9 @@ class RankerConfig:
     """Assumed share of interesting papers when there is nothing to calibrate on."""
     half_life_weeks: float = 8.0
     """Recency: a label this many weeks older than the latest counts half (0: all equal).
-    Interests drift; on the dev weeks 4, 8 and 16 all raised P@10 in both replays (online
-    and leave one week out) with MAP flat (BENCHMARKS.md, issue 15)."""
+    Interests drift: on the dev weeks a half-life of 4 or 8 weeks raised P@10 in both
+    replays (online and leave one week out) and both halves, with MAP flat; 16 did less
+    (BENCHMARKS.md, issue 15)."""
     char_ngrams: bool = True
     """The char 3-5-gram TF-IDF view of titles beside the word view."""
     title_style: bool = True
