@@ -150,6 +150,24 @@ def test_profile_signal_matches_description_phrases_and_seeds() -> None:
     assert ProfileSignal.build("", [], emb.embed) is None
 
 
+def test_seed_papers_count_as_one_interest() -> None:
+    """A paper close to all seeds outranks one that repeats a single seed off to the side
+    (when each seed was its own phrase, the repeat won with a perfect match)."""
+    seeds = [Item(id=f"s{i}", title=f"seed {i}") for i in range(3)]
+    seed_vectors = np.eye(4, dtype=np.float32)[:3]
+    sig = ProfileSignal([], seeds, seed_vectors)
+    rng = np.random.default_rng(5)
+    filler = np.abs(rng.normal(0, 1, (40, 4)))
+    broad = seed_vectors.sum(axis=0)
+    rows = np.vstack([filler, broad, seed_vectors[1]])
+    vectors = (rows / np.linalg.norm(rows, axis=1, keepdims=True)).astype(np.float32)
+    papers = [Item(id=f"p{i}", title="p") for i in range(len(vectors))]
+    out = sig.score(papers, vectors)
+    assert out.values.argmax() == 40 and out.values[40] > out.values[41]
+    assert out.explain(41) == "close to your seed paper: seed 1"
+    assert sig.topic(vectors)[41] == "seed 1"
+
+
 def _papers(generic: int, specific: int) -> tuple[list[Item], NDArray[np.float32]]:
     """Every paper leans on axis 0 (what the broad phrase says); `specific` ones also on 1."""
     rng = np.random.default_rng(3)

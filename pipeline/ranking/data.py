@@ -81,5 +81,12 @@ class RankerConfig:
     """Share of the latest history held out to fit the probability calibration."""
     base_rate: float = 0.05
     """Assumed share of interesting papers when there is nothing to calibrate on."""
-    half_life_weeks: float = 0.0
-    """Recency: a label this many weeks older than the latest counts half (0: all equal)."""
+    half_life_weeks: float = 8.0
+    """Recency: a label this many weeks older than the latest counts half (0: all equal).
+    Interests drift: on the dev weeks a half-life of 4 or 8 weeks raised P@10 in both
+    replays (online and leave one week out) and both halves, with MAP flat; 16 did less
+    (BENCHMARKS.md, issue 15)."""
+    char_ngrams: bool = True
+    """The char 3-5-gram TF-IDF view of titles beside the word view."""
+    title_style: bool = True
+    """Title style features (length, a question, a named method) in the learned model."""

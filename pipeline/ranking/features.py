@@ -51,7 +51,8 @@ def word_text(item: Item) -> str:
 class TextViews:
     """The word and char TF-IDF views, fitted on the history (no labels involved)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, char: bool = True) -> None:
+        self.use_char = char
         self.word: TfidfVectorizer | None = None
         self.char: TfidfVectorizer | None = None
         self.terms: NDArray[np.str_] = np.array([], dtype=str)
@@ -84,7 +85,7 @@ class TextViews:
             max_df=max(0.2, max_df),
         )
         word_rows = _fit_transform(word, [word_text(i) for i in items])
-        char_rows = _fit_transform(char, [i.title for i in items])
+        char_rows = _fit_transform(char, [i.title for i in items]) if self.use_char else None
         self.word = word if word_rows is not None else None
         self.char = char if char_rows is not None else None
         if self.word is not None:

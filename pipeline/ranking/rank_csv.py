@@ -23,7 +23,7 @@ import csv
 import math
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from pathlib import Path
 
@@ -49,7 +49,7 @@ def _date(text: str | None) -> date | None:
         return None
 
 
-def _flag(row: dict[str, str], key: str) -> int:
+def _flag(row: Mapping[str, str], key: str) -> int:
     value = (row.get(key) or "").strip()
     try:
         return 1 if value and float(value) > 0 else 0
@@ -66,7 +66,7 @@ def _rows(path: Path) -> list[dict[str, str]]:
         return list(reader)
 
 
-def _item(row: dict[str, str]) -> Item:
+def row_item(row: Mapping[str, str]) -> Item:
     """Optional columns `abstract` and `authors` (separated by ';') are used when present."""
     return Item(
         id=row["id"].strip(),
@@ -78,12 +78,17 @@ def _item(row: dict[str, str]) -> Item:
 
 
 def read_train(path: Path) -> list[LabelledItem]:
+    return train_items(_rows(path))
+
+
+def train_items(rows: Iterable[Mapping[str, str]]) -> list[LabelledItem]:
+    """TRAIN rows (as read from the CSV, values text) as the ranker's history."""
     out = []
-    for row in _rows(path):
+    for row in rows:
         label = max(_flag(row, "label"), _flag(row, "downloaded"), _flag(row, "kept"))
         weight = KEPT_WEIGHT if _flag(row, "kept") else 1.0
         at = _date(row.get("week")) or _date(row.get("added"))
-        item = _item(row)
+        item = row_item(row)
         out.append(
             LabelledItem(
                 id=item.id,
@@ -100,7 +105,7 @@ def read_train(path: Path) -> list[LabelledItem]:
 
 
 def read_candidates(path: Path) -> list[Item]:
-    return [_item(row) for row in _rows(path)]
+    return [row_item(row) for row in _rows(path)]
 
 
 def write_scores(path: Path, ids: Sequence[str], scores: Sequence[float]) -> None:

@@ -109,7 +109,7 @@ class InterestScorer:
             intercept = _logit(float(np.average(labels, weights=weights + 1e-12)))
         # Vocabulary and idf come from the whole history: unsupervised, so the held-out rows
         # may share them without leaking a label; counting the n-grams once halves the time.
-        views = TextViews()
+        views = TextViews(char=self.config.char_ngrams)
         text = views.fit_transform(history)
         data = _Data(history, labels, weights, vectors, views, text)
         split = _holdout(history, labels, self.config.calibration_share)

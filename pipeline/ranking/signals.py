@@ -57,8 +57,11 @@ class LinearSignal:
         self.style_mean = np.zeros(0)
         self.style_std = np.ones(0)
 
+    def _style(self, items: Sequence[Item]) -> FloatArray:
+        return style(items) if self.config.title_style else np.zeros((len(items), 0))
+
     def _design(self, text: Matrix, items: Sequence[Item], vectors: Vectors) -> Matrix:
-        st = (style(items) - self.style_mean) / self.style_std
+        st = (self._style(items) - self.style_mean) / self.style_std
         emb = sparse.csr_matrix(self.config.embedding_scale * vectors.astype(np.float64))
         return sparse.csr_matrix(sparse.hstack([text, emb, st]))
 
@@ -71,7 +74,7 @@ class LinearSignal:
         vectors: Vectors,
     ) -> LinearSignal:
         """`text`: `views.transform(items)`, computed once by the caller."""
-        st = style(items)
+        st = self._style(items)
         self.style_mean, self.style_std = st.mean(axis=0), st.std(axis=0) + 1e-9
         self.model.fit(self._design(text, items, vectors), labels, sample_weight=weights)
         return self
@@ -145,6 +148,7 @@ def _top_mean(sim: NDArray[np.float32], k: int) -> FloatArray:
 
 
 REST_WEIGHT = 0.1  # the other phrases' mean standing, next to the best phrase's
+SEED_SHARE = 0.5  # the seed papers' share of the profile when there is a description too
 
 
 class ProfileSignal:
@@ -152,18 +156,26 @@ class ProfileSignal:
     each seed paper is embedded, and a paper's similarity to each is standardised per phrase
     (against the reference papers given to `fit`, else the scored batch itself when it has
     at least `MIN_REFERENCE` papers), so a broad phrase that every paper resembles ('Large
-    language models') does not outvote the specific ones. The value is the best phrase's
-    standing plus `REST_WEIGHT` times the mean over all; the explanation quotes the best."""
+    language models') does not outvote the specific ones.
+
+    Two parts, each standardised the same way: the description (the best phrase's standing
+    plus `REST_WEIGHT` times the mean over all phrases) and the seed papers taken together
+    (the mean standing over all seeds: one interest drawn from all of them, so a single close
+    seed does not outrank a paper that fits them broadly). The value blends
+    them, the seeds with `SEED_SHARE`; the explanation quotes the part that lifts the paper
+    more: the best phrase, or the closest seed paper."""
 
     name = "profile"
 
     def __init__(self, phrases: Sequence[Phrase], seeds: Sequence[Item], vectors: Vectors) -> None:
+        self.n_phrases = len(phrases)
         self.labels = [f"matches '{p.label}'" for p in phrases] + [
             f"close to your seed paper: {_short(s.title)}" for s in seeds
         ]
         self.topics = [p.label for p in phrases] + [_short(s.title) for s in seeds]
         self.vectors = vectors
         self.spread: tuple[FloatArray, FloatArray] | None = None
+        self.part_spread: tuple[FloatArray, FloatArray] | None = None
 
     @classmethod
     def build(
@@ -178,10 +190,12 @@ class ProfileSignal:
     def fit(self, reference: Vectors) -> ProfileSignal:
         """Standardise each phrase's similarity by its mean and spread over `reference`
         (typically the papers of the reading history); too few rows: by the scored batch."""
-        self.spread = None
+        self.spread = self.part_spread = None
         if len(reference) >= MIN_REFERENCE:
             sim = reference @ self.vectors.T
             self.spread = (sim.mean(axis=0), sim.std(axis=0) + 1e-6)
+            parts = self._parts(self.standing(reference))
+            self.part_spread = (parts.mean(axis=0), parts.std(axis=0) + 1e-6)
         return self
 
     def standing(self, vectors: Vectors) -> FloatArray:
@@ -194,19 +208,49 @@ class ProfileSignal:
             return sim
         return (sim - spread[0]) / spread[1]
 
+    def _parts(self, z: FloatArray) -> FloatArray:
+        """Columns: the description's part, then the seeds' (each only when it exists)."""
+        cols = []
+        phrases, seeds = z[:, : self.n_phrases], z[:, self.n_phrases :]
+        if phrases.shape[1]:
+            cols.append(phrases.max(axis=1) + REST_WEIGHT * phrases.mean(axis=1))
+        if seeds.shape[1]:
+            cols.append(seeds.mean(axis=1))
+        return np.stack(cols, axis=1)
+
+    def _blend(self, vectors: Vectors) -> tuple[FloatArray, NDArray[np.int_]]:
+        """The profile value of each paper and the column (phrase or seed) explaining it."""
+        z = self.standing(vectors)
+        parts = self._parts(z)
+        spread = self.part_spread
+        if spread is None and len(vectors) >= MIN_REFERENCE:
+            spread = (parts.mean(axis=0), parts.std(axis=0) + 1e-6)
+        if spread is not None and parts.shape[1] > 1:
+            parts = (parts - spread[0]) / spread[1]
+        share = np.asarray([1 - SEED_SHARE, SEED_SHARE]) if parts.shape[1] > 1 else np.ones(1)
+        values = parts @ share
+        best_phrase = z[:, : self.n_phrases].argmax(axis=1) if self.n_phrases else None
+        best_seed = None
+        if z.shape[1] > self.n_phrases:
+            best_seed = self.n_phrases + z[:, self.n_phrases :].argmax(axis=1)
+        if best_phrase is None:
+            assert best_seed is not None
+            return values, best_seed
+        if best_seed is None:
+            return values, best_phrase
+        return values, np.where(parts[:, 1] > parts[:, 0], best_seed, best_phrase)
+
     def score(self, items: Sequence[Item], vectors: Vectors) -> SignalScores:
         if not len(items):
             return SignalScores(self.name, np.zeros(0), lambda row: "")
-        z = self.standing(vectors)
-        best = z.argmax(axis=1)
-        values = z.max(axis=1) + REST_WEIGHT * z.mean(axis=1)
+        values, best = self._blend(vectors)
         return SignalScores(self.name, values, lambda row: self.labels[best[row]])
 
     def topic(self, vectors: Vectors) -> list[str]:
-        """The phrase (or seed paper) each paper matches best."""
+        """The phrase (or seed paper) that explains each paper's standing."""
         if not len(vectors):
             return []
-        return [self.topics[j] for j in self.standing(vectors).argmax(axis=1)]
+        return [self.topics[j] for j in self._blend(vectors)[1]]
 
 
 class AuthorSignal:
