@@ -72,6 +72,13 @@ def environment(**extra: str) -> dict[str, str]:
     return {**os.environ, **extra}
 
 
+def clean_environment(**extra: str) -> dict[str, str]:
+    """A copy of the environment without this program's own NEWSLETTER_* variables, with
+    `extra` set: for a child process that must see only the settings its caller gives."""
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("NEWSLETTER_")}
+    return {**inherited, **extra}
+
+
 def set_default(name: str, value: str) -> None:
     """Set a variable for this process (and libraries it loads) unless it is already set."""
     os.environ.setdefault(name, value)

@@ -35,6 +35,7 @@ from pipeline import runner
 from pipeline.cli import app
 from pipeline.config import Settings
 from pipeline.devservers.arxiv_api import ListingRecord
+from pipeline.env import clean_environment
 from pipeline.llm.openai_compat import OpenAIChat
 from pipeline.store.db import engine_url, open_database
 
@@ -283,6 +284,20 @@ def smtp_env(port: int, **extra: str) -> dict[str, str]:
         "NEWSLETTER_FROM": "AI papers <news@example.org>",
         **extra,
     }
+
+
+def sender_env(db_url: str, tmp_path: Path, port: int, **extra: str) -> dict[str, str]:
+    """The whole environment of a `newsletter send` child process: none of this process's
+    NEWSLETTER_* variables, then `smtp_env`, the database and folders under `tmp_path`."""
+    return clean_environment(
+        **smtp_env(
+            port,
+            NEWSLETTER_DATABASE_URL=db_url,
+            NEWSLETTER_OUTPUT_DIR=str(tmp_path / "out"),
+            NEWSLETTER_CACHE_DIR=str(tmp_path / "cache"),
+            **extra,
+        )
+    )
 
 
 # One paper with everything a parser or renderer can get wrong, written for the tests.

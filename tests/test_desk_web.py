@@ -7,7 +7,6 @@ OpenAI-compatible servers, with approval required."""
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -28,6 +27,7 @@ from pipeline.config import Settings, load_settings
 from pipeline.desk import compose, review
 from pipeline.devservers.arxiv_api import ArxivAPIServer, ListingRecord
 from pipeline.devservers.openai_api import OpenAIServer
+from pipeline.env import clean_environment
 from pipeline.mail.tokens import Signer
 from pipeline.ops.progress import Quiet
 from pipeline.podcast.spoken import spoken
@@ -470,8 +470,9 @@ def serve_desk(tmp_path: Path, **env: str) -> tuple[int, str, str]:
     """`newsletter serve` in a subprocess: the status and text of GET /desk/login, and its
     stderr."""
     port = free_port()
-    base = {k: v for k, v in os.environ.items() if not k.startswith("NEWSLETTER_")}
-    base.update(NEWSLETTER_SECRET_KEY=SECRET, NEWSLETTER_FROM="news@example.org", **env)
+    base = clean_environment(
+        NEWSLETTER_SECRET_KEY=SECRET, NEWSLETTER_FROM="news@example.org", **env
+    )
     proc = subprocess.Popen(
         [sys.executable, "-m", "pipeline.cli", "serve", "--port", str(port)],
         cwd=tmp_path,

@@ -38,7 +38,14 @@ from pipeline.store.db import session
 from pipeline.store.issues import ALSO, HIGHLIGHT
 from pipeline.store.models import Delivery, Issue, Subscriber
 from tests.factories import paper, stored_issue
-from tests.helpers import Recorder, free_port, invoke, send_pipeline, smtp_server
+from tests.helpers import (
+    Recorder,
+    free_port,
+    invoke,
+    send_pipeline,
+    sender_env,
+    smtp_server,
+)
 
 WEEK = "2026-W25"
 SECRET = "test-secret-key-0123456789"
@@ -548,18 +555,9 @@ def test_sigkill_mid_batch_then_rerun_sends_each_exactly_once(
     people = [(f"reader{i:03d}@example.org", f"Reader {i}", "active") for i in range(300)]
     people += [("left@example.org", "", "unsubscribed")]
     ids = add_subscribers(engine, people)
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("NEWSLETTER_")},
-        "NEWSLETTER_SECRET_KEY": SECRET,
-        "NEWSLETTER_DATABASE_URL": db_url,
-        "NEWSLETTER_OUTPUT_DIR": str(tmp_path / "out"),
-        "NEWSLETTER_CACHE_DIR": str(tmp_path / "cache"),
-        "NEWSLETTER_PUBLIC_URL": PUBLIC,
-        "NEWSLETTER_SMTP_HOST": "127.0.0.1",
-        "NEWSLETTER_SMTP_PORT": str(smtp[0].port),
-        "NEWSLETTER_FROM": "news@example.org",
-        "NEWSLETTER_SMTP_RATE": "60",
-    }
+    env = sender_env(
+        db_url, tmp_path, smtp[0].port, NEWSLETTER_PUBLIC_URL=PUBLIC, NEWSLETTER_SMTP_RATE="60"
+    )
     command = [sys.executable, "-m", "pipeline.cli", "send", WEEK]
     recorder = smtp[1]
     first = subprocess.Popen(command, env=env, cwd=tmp_path, stdout=subprocess.DEVNULL)
@@ -609,16 +607,7 @@ def test_sigkill_between_body_and_terminator_loses_nothing(
         held.append(conn)
 
     smtp[1].on_rcpt["reader010@example.org"] = lock_database
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("NEWSLETTER_")},
-        "NEWSLETTER_SECRET_KEY": SECRET,
-        "NEWSLETTER_DATABASE_URL": db_url,
-        "NEWSLETTER_OUTPUT_DIR": str(tmp_path / "out"),
-        "NEWSLETTER_CACHE_DIR": str(tmp_path / "cache"),
-        "NEWSLETTER_SMTP_HOST": "127.0.0.1",
-        "NEWSLETTER_SMTP_PORT": str(smtp[0].port),
-        "NEWSLETTER_FROM": "news@example.org",
-    }
+    env = sender_env(db_url, tmp_path, smtp[0].port)
     command = [sys.executable, "-m", "pipeline.cli", "send", WEEK]
     first = subprocess.Popen(command, env=env, cwd=tmp_path, stdout=subprocess.DEVNULL)
     deadline = time.monotonic() + 60

@@ -4,7 +4,6 @@ copy, also when one of four senders is killed in the middle of its batch."""
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import subprocess
@@ -27,10 +26,9 @@ from pipeline.store.db import session
 from pipeline.store.issues import HIGHLIGHT
 from pipeline.store.models import Delivery, RunLock, Subscriber
 from tests.factories import NOW, paper, stored_issue
-from tests.helpers import Recorder, Stall, invoke, send_pipeline
+from tests.helpers import Recorder, Stall, invoke, send_pipeline, sender_env
 
 WEEK = "2026-W25"
-SECRET = "test-secret-key-0123456789"
 
 
 @pytest.fixture
@@ -66,20 +64,6 @@ def s(
     smtp: tuple[Controller, Recorder],
 ) -> Senders:
     return Senders(engine, db_url, tmp_path, readers, smtp)
-
-
-def sender_env(db_url: str, tmp_path: Path, port: int) -> dict[str, str]:
-    return {
-        **{k: v for k, v in os.environ.items() if not k.startswith("NEWSLETTER_")},
-        "NEWSLETTER_SECRET_KEY": SECRET,
-        "NEWSLETTER_DATABASE_URL": db_url,
-        "NEWSLETTER_OUTPUT_DIR": str(tmp_path / "out"),
-        "NEWSLETTER_CACHE_DIR": str(tmp_path / "cache"),
-        "NEWSLETTER_PUBLIC_URL": "https://news.example.org/",
-        "NEWSLETTER_SMTP_HOST": "127.0.0.1",
-        "NEWSLETTER_SMTP_PORT": str(port),
-        "NEWSLETTER_FROM": "news@example.org",
-    }
 
 
 def start_sender(env: dict[str, str], cwd: Path, *args: str) -> subprocess.Popen[str]:

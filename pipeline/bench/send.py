@@ -44,8 +44,8 @@ from sqlalchemy import Engine
 from pipeline.bench.render import _populate, _week
 from pipeline.clock import utcnow
 from pipeline.config import Settings, load_settings
+from pipeline.env import clean_environment
 from pipeline.env import env as read_env
-from pipeline.env import environment
 from pipeline.mail.message import Recipient
 from pipeline.mail.send import issue_mail
 from pipeline.mail.tokens import SECRET_ENV, Signer
@@ -321,9 +321,9 @@ def _run(
         "smtp_port": str(port),
         "smtp_from": "AI papers <news@example.org>",
     }
-    env = {k: v for k, v in environment().items() if not k.startswith("NEWSLETTER_")}
-    env.update({f"NEWSLETTER_{k.upper()}": v for k, v in values.items()})
-    env[SECRET_ENV] = SECRET
+    env = clean_environment(
+        **{f"NEWSLETTER_{k.upper()}": v for k, v in values.items()}, **{SECRET_ENV: SECRET}
+    )
     for log in root.glob("sink-*.log"):  # count this backend's messages only
         os.truncate(log, 0)
     engine = open_database(url)
