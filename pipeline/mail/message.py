@@ -221,12 +221,12 @@ class IssueMail:
         self.signer = signer
         self.host = _host(settings.site.public_url)
         base = _link_base(settings.site.public_url)
-        self.unsubscribe_base = f"{base}unsubscribe?t="
-        self.feedback_base = f"{base}feedback?t="
-        # A token is URL-safe base64 and ".": escaping a link is escaping its base.
-        self._escaped_bases = (
-            html.escape(self.unsubscribe_base).encode("ascii"),
-            html.escape(self.feedback_base).encode("ascii"),
+        bases = (f"{base}unsubscribe?t=", f"{base}feedback?t=")  # a link: base + token
+        self._plain_bases = (bases[0].encode("ascii"), bases[1].encode("ascii"))
+        # A token is URL-safe base64 and ".": a link escaped for HTML is its escaped base.
+        self._html_bases = (
+            html.escape(bases[0]).encode("ascii"),
+            html.escape(bases[1]).encode("ascii"),
         )
         self.nonce = secrets.token_hex(12)
         self.slots: dict[str, tuple[str, str]] = {}  # key -> (paper id, signal)
@@ -300,23 +300,21 @@ class IssueMail:
         digest = hashlib.sha256(seed).hexdigest()[:16]
         return f"<{self.week}.{recipient.id}.{digest}@{self.host}>"
 
-    def links(self, subscriber_id: int) -> dict[str, str]:
-        """The signed URL of every slot, by key."""
-        values = {_UNSUBSCRIBE: self.unsubscribe_base + self.signer.unsubscribe(subscriber_id)}
+    def _tokens(self, subscriber_id: int) -> dict[str, bytes]:
+        """The signed token of every slot, by key."""
+        tokens = {_UNSUBSCRIBE: self.signer.unsubscribe(subscriber_id).encode("ascii")}
         for key, (paper_id, signal) in self.slots.items():
             token = self.signer.feedback(subscriber_id, self.week, paper_id, signal)
-            values[key] = self.feedback_base + token
-        return values
+            tokens[key] = token.encode("ascii")
+        return tokens
 
-    def _escaped(self, links: dict[str, str]) -> dict[str, bytes]:
-        """`links` as they go into the HTML part."""
-        unsubscribe, feedback = self._escaped_bases
-        cut_u, cut_f = len(self.unsubscribe_base), len(self.feedback_base)
+    @staticmethod
+    def _links(tokens: dict[str, bytes], bases: tuple[bytes, bytes]) -> dict[str, bytes]:
+        """Every slot's URL: (unsubscribe, feedback) `bases` followed by the tokens."""
+        unsubscribe, feedback = bases
         return {
-            key: unsubscribe + url[cut_u:].encode("ascii")
-            if key == _UNSUBSCRIBE
-            else feedback + url[cut_f:].encode("ascii")
-            for key, url in links.items()
+            key: (unsubscribe if key == _UNSUBSCRIBE else feedback) + token
+            for key, token in tokens.items()
         }
 
     @staticmethod
@@ -345,10 +343,12 @@ class IssueMail:
         """The message for one recipient; `eight_bit`: the server offers 8BITMIME;
         `stuffed`: `data` is dot-stuffed, as sent after DATA (`dot_stuffed(data)`)."""
         mid = message_id or self.message_id(recipient)
-        links = self.links(recipient.id)
-        plain = {key: url.encode("ascii") for key, url in links.items()}
+        tokens = self._tokens(recipient.id)
+        plain = self._links(tokens, self._plain_bases)
         text, text_cte = _encode(self.text, plain, eight_bit, stuffed)
-        page, page_cte = _encode(self.html, self._escaped(links), eight_bit, stuffed)
+        page, page_cte = _encode(
+            self.html, self._links(tokens, self._html_bases), eight_bit, stuffed
+        )
         delimiter = b"--" + self.boundary.encode("ascii")
         data = b"".join(
             [
