@@ -237,10 +237,6 @@ class _Sender:
             time.sleep(0.1)
 
 
-def _sender(env: dict[str, str], cwd: Path, week: str, workers: int) -> _Sender:
-    return _Sender(env, cwd, week, workers)
-
-
 def _reap(sender: _Sender, started: float) -> Sent:
     """Wait for the sender; its wall time, peak RSS and output."""
     proc = sender.proc
@@ -354,7 +350,7 @@ def _run(
         started = time.perf_counter()
         each = max(1, w // processes)
         runs = [
-            _reap(p, started) for p in [_sender(env, root, week, each) for _ in range(processes)]
+            _reap(p, started) for p in [_Sender(env, root, week, each) for _ in range(processes)]
         ]
         seconds = max(r.seconds for r in runs)
         got, size = _received(root, week)
@@ -373,7 +369,7 @@ def _run(
     # (b) four senders, one killed mid-batch, then a rerun
     week = _week(len(workers))
     started = time.perf_counter()
-    procs = [_sender(env, root, week, 1) for _ in range(4)]
+    procs = [_Sender(env, root, week, 1) for _ in range(4)]
     victim = procs[0]
     while count_sent(engine, week) < n // 2:
         if victim.proc.poll() is not None:
@@ -385,7 +381,7 @@ def _run(
     others = [_reap(p, started) for p in procs[1:]]
     _reap(victim, started)
     before = count_sent(engine, week)
-    rerun = _reap(_sender(env, root, week, 4), time.perf_counter())
+    rerun = _reap(_Sender(env, root, week, 4), time.perf_counter())
     got, _ = _received(root, week)
     total = sum(got.values())
     once = max(got.values()) == 1
